@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# contrib/test.sh — on a fresh Debian 12 machine (root or sudo): install what is
+# missing, build with warnings as errors and ASan+UBSan, and run every test.
+# Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. contrib/deps.sh
+
+berth_install_deps "${BERTH_BUILD_DEPS[@]}" python3 clang libclang-rt-14-dev
+
+bash contrib/check-style.sh
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug -DBERTH_WERROR=ON -DBERTH_SANITIZE=ON
+cmake --build build -j"$(nproc)"
+ctest --test-dir build --output-on-failure -j2

@@ -1,0 +1,241 @@
+/*
+ * berth.h — the reconciler core (berth_core): primitives, host config, Git,
+ * state, and the deploy pipeline. This header is the documentation of the
+ * library: every function states what it takes, what it returns and who owns
+ * what. Conventions:
+ *
+ *   - Functions that can fail return int: 0 ok, -1 failure, or one of the
+ *     BERTH_E* codes below for expected outcomes. Detail goes into the
+ *     caller's struct berr; the layer that decides what to do logs it, once.
+ *   - Constructors return NULL on failure. Free functions accept NULL.
+ *   - _init/_release work on caller-owned structs; _new/_free allocate.
+ *   - Out-parameters come first; (ptr, len) in that order.
+ */
+#ifndef BERTH_H
+#define BERTH_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "manifest.h"
+
+#define BERTH_ENOTFOUND (-2) /* the thing asked for does not exist */
+#define BERTH_ELOCKED (-3)   /* another process holds the lock */
+#define BERTH_ETOOBIG (-4)   /* input over its size limit */
+#define BERTH_ETIMEOUT (-5)  /* a wait ran out of time */
+
+/* Exit statuses (SPEC §4). */
+#define EXIT_OK 0
+#define EXIT_FAILED 1
+#define EXIT_CHANGES 2
+#define EXIT_ROLLBACK_FAILED 3
+#define EXIT_USAGE 64
+#define EXIT_LOCKED 75
+
+#if defined(__GNUC__)
+#define BERTH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define BERTH_NORETURN __attribute__((noreturn))
+#else
+#define BERTH_PRINTF(f, a)
+#define BERTH_NORETURN
+#endif
+
+#define BERTH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* berr.c */
+
+/* Error detail filled in by the callee, read by the caller. */
+struct berr {
+	char msg[512];
+};
+
+/* Sets err->msg (err may be NULL). Always returns -1 so callers can write
+ * `return berr_set(err, ...)`. Long messages are truncated with "...". */
+int berr_set(struct berr *err, const char *fmt, ...) BERTH_PRINTF(2, 3);
+
+/* Like berr_set, appending ": strerror(errnum)". Returns -1. */
+int berr_errno(struct berr *err, int errnum, const char *fmt, ...)
+    BERTH_PRINTF(3, 4);
+
+/* Prepends "prefix: " to the existing message. Returns -1. */
+int berr_prefix(struct berr *err, const char *fmt, ...) BERTH_PRINTF(2, 3);
+
+/* buf.c */
+
+/* Growable byte buffer, always NUL-terminated, with a hard maximum size.
+ * Zero-initialise or buf_init() before use; buf_release() frees. */
+struct buf {
+	char *data;  /* owned; NULL until the first append */
+	size_t len;  /* bytes used, not counting the terminating NUL */
+	size_t cap;  /* bytes allocated */
+	size_t max;  /* largest len allowed; 0 means BUF_DEFAULT_MAX */
+	bool toobig; /* set once an append was refused for exceeding max */
+};
+
+#define BUF_DEFAULT_MAX ((size_t)64 << 20)
+
+void buf_init(struct buf *b, size_t max);
+void buf_release(struct buf *b);
+/* Empties the buffer, keeping its allocation and maximum. */
+void buf_reset(struct buf *b);
+/* Appends len bytes. Returns 0, or BERTH_ETOOBIG (buffer unchanged, toobig
+ * set) when the result would exceed max. Aborts on allocation failure. */
+int buf_append(struct buf *b, const void *p, size_t len);
+int buf_puts(struct buf *b, const char *s);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) BERTH_PRINTF(2, 3);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) BERTH_PRINTF(2, 0);
+/* Returns the contents (never NULL, "" when empty); stays owned by b. */
+const char *buf_str(const struct buf *b);
+/* Returns the contents as a new malloc'd string the caller frees and leaves
+ * b empty. */
+char *buf_detach(struct buf *b);
+/* Keeps only the last `keep` bytes (for output tails). */
+void buf_keep_tail(struct buf *b, size_t keep);
+
+/* xmalloc.c */
+
+/* Allocation that aborts with a message instead of returning NULL: berth
+ * cannot do anything useful without memory, and checking every allocation
+ * would hide the real error paths. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) BERTH_PRINTF(1, 2);
+
+/* log.c */
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Daemon-style logs: one line per event on stderr, "ts=… level=… msg=…"
+ * followed by key=value pairs given by the caller. Values are quoted when
+ * they contain spaces, quotes or '='. Never pass a secret. */
+void log_set_level(enum log_level level);
+void log_set_json(bool on); /* reserved for a JSON log format */
+void log_msg(enum log_level level, const char *fmt, ...) BERTH_PRINTF(2, 3);
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+/* Appends ` key=value` to b, quoting value when needed. */
+void log_kv(struct buf *b, const char *key, const char *value);
+
+/* Prints "berth: fatal: …" and exits 1. Only for startup failures and broken
+ * invariants, never for anything a peer sent. */
+void fatal(const char *fmt, ...) BERTH_PRINTF(1, 2) BERTH_NORETURN;
+
+/* strnum.c */
+
+/* Parses a whole decimal integer in [min, max]. Rejects empty strings,
+ * leading/trailing junk, and out-of-range values. Returns 0 or -1. */
+int strnum_i64(int64_t *out, const char *s, int64_t min, int64_t max);
+int strnum_int(int *out, const char *s, int min, int max);
+/* Parses "HH:MM" (00:00–23:59) into minutes after midnight. */
+int strnum_hhmm(int *minutes, const char *s);
+/* True when s is exactly 40 lowercase hex digits. */
+bool strnum_is_sha(const char *s);
+/* Formats a unix time (seconds) as UTC "YYYY-MM-DDTHH:MM:SSZ". */
+void strnum_iso8601(char out[32], int64_t t);
+/* Parses what strnum_iso8601 writes. Returns 0 or -1. */
+int strnum_parse_iso8601(int64_t *t, const char *s);
+/* Milliseconds from CLOCK_MONOTONIC and CLOCK_REALTIME. */
+int64_t strnum_mono_ms(void);
+int64_t strnum_now_ms(void);
+
+/* fs.c */
+
+/* Writes data to path atomically and durably: a temporary file in the same
+ * directory, fsync, rename over path, fsync of the directory. Readers see
+ * the old content or the new, never a mix. */
+int fs_write_atomic(const char *path, const void *data, size_t len,
+		    mode_t mode, struct berr *err);
+/* Reads a whole file into out (appending). Returns BERTH_ENOTFOUND when it
+ * does not exist, BERTH_ETOOBIG when it exceeds max bytes, -1 otherwise. */
+int fs_read_file(struct buf *out, const char *path, size_t max,
+		 struct berr *err);
+/* mkdir -p with mode for the directories it creates. */
+int fs_mkdir_p(const char *path, mode_t mode, struct berr *err);
+/* rm -rf that never follows symlinks out of path. Missing path is ok. */
+int fs_remove_tree(const char *path, struct berr *err);
+int fs_fsync_dir(const char *dir, struct berr *err);
+/* Replaces the symlink at path with one pointing to target, atomically. */
+int fs_symlink_atomic(const char *target, const char *path, struct berr *err);
+bool fs_exists(const char *path);
+bool fs_is_dir(const char *path);
+/* Joins a and b with one '/', into a new string. */
+char *fs_join(const char *a, const char *b);
+
+/* cli.c — command table and option parsing for main.c and cmd_*.c */
+
+struct cli;
+
+/* One option of a command: --name, or --name VALUE when arg is set. */
+struct cli_opt {
+	const char *name; /* long name without the dashes */
+	const char *arg;  /* the value's name in --help ("REV"), NULL for a flag */
+	const char *help;
+};
+
+#define CLI_MAX_OPTS 24
+#define CLI_MAX_ARGS 8
+
+struct cli_cmd {
+	const char *name;
+	const char *args;            /* positional synopsis: "[ENV]" */
+	const char *summary;         /* one line for `berth --help` */
+	const struct cli_opt *opts;  /* terminated by an entry with name NULL */
+	size_t min_args, max_args;   /* positional arguments accepted */
+	int (*run)(struct cli *cli); /* returns the process exit status */
+};
+
+/* A parsed command line. */
+struct cli {
+	const struct cli_cmd *cmd;       /* borrowed */
+	const char *config_path;         /* borrowed from argv, or NULL */
+	const char *args[CLI_MAX_ARGS];  /* positional, borrowed from argv */
+	size_t nargs;
+	const char *values[CLI_MAX_OPTS]; /* by index into cmd->opts */
+	bool set[CLI_MAX_OPTS];
+	bool help;                       /* --help or -h was given */
+};
+
+/*
+ * Parses argv (after the command name) against cmd's options into out.
+ * Accepts "--opt VALUE", "--opt=VALUE", flags, "--" ending options, and
+ * --help/-h (sets out->help; the caller prints cli_usage and exits 0).
+ * Returns 0, or -1 with a message for the user in err (exit 64).
+ */
+int cli_parse(struct cli *out, const struct cli_cmd *cmd, int argc,
+	      char **argv, struct berr *err);
+/* Value of option name, or NULL when not given. */
+const char *cli_value(const struct cli *c, const char *name);
+bool cli_flag(const struct cli *c, const char *name);
+/* The ENV positional (args[0]) or "production". */
+const char *cli_env(const struct cli *c);
+/* Prints the usage of cmd, with every option and its help, to f. */
+void cli_usage(const struct cli_cmd *cmd, void *f);
+
+/* cmd_*.c — the commands compiled into the berth binary (not berth_core),
+ * one file each, listed in main.c's table. */
+extern const struct cli_cmd cmd_version;
+
+/* config.c — the host config, SPEC §2 */
+
+/* dotenv.c — env_file parser */
+
+/* secret.c — resolving *_env and *_file secrets */
+
+/* git.c — the bare mirror; the only file that includes <git2.h> */
+
+/* state.c — state directory layout, deployment records */
+
+/* lock.c — per-environment lock released by the kernel */
+
+/* plan.c — what apply would change */
+
+#endif /* BERTH_H */

@@ -1,0 +1,135 @@
+/*
+ * buf.c — the one growable buffer type: NUL-terminated, with a hard cap so
+ * that nothing a peer sends can make it grow without bound.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "berth.h"
+
+void buf_init(struct buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+void buf_release(struct buf *b)
+{
+	size_t max;
+
+	if (b == NULL)
+		return;
+	max = b->max;
+	free(b->data);
+	buf_init(b, max);
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	b->toobig = false;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+static size_t buf_max(const struct buf *b)
+{
+	return b->max ? b->max : BUF_DEFAULT_MAX;
+}
+
+/* Makes room for `extra` more bytes plus the NUL. */
+static int buf_grow(struct buf *b, size_t extra)
+{
+	size_t need, cap;
+
+	if (extra > buf_max(b) || b->len > buf_max(b) - extra) {
+		b->toobig = true;
+		return BERTH_ETOOBIG;
+	}
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+	return 0;
+}
+
+int buf_append(struct buf *b, const void *p, size_t len)
+{
+	int rc = buf_grow(b, len);
+
+	if (rc != 0)
+		return rc;
+	if (len > 0)
+		memcpy(b->data + b->len, p, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_puts(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+int buf_putc(struct buf *b, char c)
+{
+	return buf_append(b, &c, 1);
+}
+
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	int n, rc;
+
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return -1;
+	rc = buf_grow(b, (size_t)n);
+	if (rc != 0)
+		return rc;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *buf_str(const struct buf *b)
+{
+	return b->data ? b->data : "";
+}
+
+char *buf_detach(struct buf *b)
+{
+	char *s = b->data ? b->data : xstrdup("");
+
+	b->data = NULL;
+	b->len = b->cap = 0;
+	b->toobig = false;
+	return s;
+}
+
+void buf_keep_tail(struct buf *b, size_t keep)
+{
+	if (b->len <= keep)
+		return;
+	memmove(b->data, b->data + b->len - keep, keep);
+	b->len = keep;
+	b->data[keep] = '\0';
+}
