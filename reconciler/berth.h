@@ -226,6 +226,70 @@ extern const struct cli_cmd cmd_version;
 
 /* config.c — the host config, SPEC §2 */
 
+/* Webhook providers, in the order of SPEC §7's table. */
+enum webhook_provider {
+	PROVIDER_GITHUB,
+	PROVIDER_GITLAB,
+	PROVIDER_GITEA,
+	PROVIDER_BITBUCKET,
+	PROVIDER_GENERIC,
+	PROVIDER_STRIPE,
+	PROVIDER_SENTRY,
+	PROVIDER_COUNT
+};
+
+/* A secret is named, never inlined: by an environment variable (*_env) or by
+ * a file that only its owner can read (*_file). At most one of the two. */
+struct secret_ref {
+	char *env;  /* owned; variable name, or NULL */
+	char *file; /* owned; absolute path, or NULL */
+};
+
+struct env_config {
+	char *name;        /* owned */
+	char *branch;      /* owned; default "main" */
+	char *manifest;    /* owned; path in the repository, default "berth.json" */
+	char *env_file;    /* owned; absolute path, or NULL for none */
+	bool auto_deploy;  /* default true: pushes and polls deploy */
+};
+
+struct webhook_config {
+	bool enabled;             /* the provider has a section in the config */
+	struct secret_ref secret; /* HMAC secret (gitlab: signing token) */
+	struct secret_ref token;  /* gitlab's X-Gitlab-Token */
+	int tolerance_s;          /* generic, stripe; default 300 */
+};
+
+struct notifier_config {
+	enum manifest_notify_type type;
+	struct secret_ref url; /* a webhook URL may embed a token: a secret */
+};
+
+struct config {
+	char *path;      /* owned; the file loaded */
+	char *state_dir; /* owned; absolute; default /var/lib/berth */
+	char *listen;    /* owned; "host:port", default "127.0.0.1:8470" */
+	struct {
+		char *url;            /* owned; local path, file://, https:// or ssh */
+		struct secret_ref token;  /* https token */
+		char *ssh_key_file;   /* owned or NULL */
+		int poll_interval_s;  /* default 120; 0 disables polling */
+	} repo;
+	struct env_config *envs; /* owned; default: production tracking main */
+	size_t nenvs;
+	struct webhook_config webhooks[PROVIDER_COUNT];
+	struct secret_ref api_token;
+	struct notifier_config *notify; /* owned */
+	size_t nnotify;
+	struct {
+		size_t max_body_bytes;   /* default 25 MiB */
+		size_t max_header_bytes; /* default 64 KiB */
+		int read_timeout_s;      /* default 10 */
+		int write_timeout_s;     /* default 10 */
+		int max_connections;     /* default 256 */
+	} server;
+};
+
 /* dotenv.c — env_file parser */
 
 /* secret.c — resolving *_env and *_file secrets */
