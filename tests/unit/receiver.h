@@ -60,7 +60,7 @@ static inline void receiver_start(struct receiver *r)
 		exit(1);
 	}
 	kvlist_release(&env);
-	for (i = 0; i < 1000 && r->port == 0; i++) {
+	for (i = 0; i < 1000 && r->port == 0 && spawn_group_alive(r->pgid); i++) {
 		buf_reset(&b);
 		if (fs_read_file(&b, r->port_file, 64, &err) == 0) {
 			b.data[strcspn(b.data, "\n")] = '\0';

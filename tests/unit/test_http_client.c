@@ -18,73 +18,66 @@ static void check_no_secret(const char *s)
 	CHECK(strstr(s, "secret") == NULL);
 }
 
-static void test_status_and_body(void)
+/* GETs path from the receiver, accepting up to max bytes (0: default). */
+static int get(struct http_response *res, const char *path, size_t max,
+	       struct berr *err)
 {
 	struct http_request req = {0};
+	char *url = receiver_url(&rcv, path);
+	int rc;
+
+	req.url = url;
+	req.max_response = max;
+	rc = http_request(res, &req, err);
+	free(url);
+	return rc;
+}
+
+static void test_status_and_body(void)
+{
 	struct http_response res;
 	struct berr err;
-	char *url;
 
-	url = receiver_url(&rcv, "/status/200");
-	req.url = url;
-	CHECK_INT(http_request(&res, &req, &err), 0);
+	CHECK_INT(get(&res, "/status/200", 0, &err), 0);
 	CHECK_INT(res.status, 200);
 	CHECK_STR(buf_str(&res.body), "status 200");
 	http_response_release(&res);
-	free(url);
 
 	/* An HTTP error status is a response, not a failure. */
-	url = receiver_url(&rcv, "/status/503");
-	req.url = url;
-	CHECK_INT(http_request(&res, &req, &err), 0);
+	CHECK_INT(get(&res, "/status/503", 0, &err), 0);
 	CHECK_INT(res.status, 503);
 	CHECK_STR(buf_str(&res.body), "status 503");
 	http_response_release(&res);
-	free(url);
 
-	url = receiver_url(&rcv, "/bytes/300000");
-	req.url = url;
-	CHECK_INT(http_request(&res, &req, &err), 0);
+	CHECK_INT(get(&res, "/bytes/300000", 0, &err), 0);
 	CHECK_INT(res.status, 200);
 	CHECK_INT(res.body.len, 300000);
 	CHECK(res.body.len == 300000 && res.body.data[299999] == 'x');
 	http_response_release(&res);
-	free(url);
 }
 
 static void test_max_response(void)
 {
-	struct http_request req = {0};
 	struct http_response res;
 	struct berr err;
-	char *url, *want;
+	char *want;
 
 	want = xasprintf("response from 127.0.0.1:%d exceeds 1000 bytes", rcv.port);
 	/* Refused from Content-Length, before reading the body. */
-	url = receiver_url(&rcv, "/bytes/1001");
-	req.url = url;
-	req.max_response = 1000;
-	CHECK_INT(http_request(&res, &req, &err), BERTH_ETOOBIG);
+	CHECK_INT(get(&res, "/bytes/1001", 1000, &err), BERTH_ETOOBIG);
 	CHECK_STR(err.msg, want);
 	CHECK(res.body.len <= 1000);
 	http_response_release(&res);
-	free(url);
 
 	/* No Content-Length: stopped while reading. */
-	url = receiver_url(&rcv, "/stream/5000");
-	req.url = url;
-	CHECK_INT(http_request(&res, &req, &err), BERTH_ETOOBIG);
+	CHECK_INT(get(&res, "/stream/5000", 1000, &err), BERTH_ETOOBIG);
 	CHECK_STR(err.msg, want);
 	CHECK(res.body.len <= 1000);
 	http_response_release(&res);
-	free(url);
 
-	url = receiver_url(&rcv, "/bytes/1000");
-	req.url = url;
-	CHECK_INT(http_request(&res, &req, &err), 0);
+	CHECK_INT(get(&res, "/bytes/1000", 1000, &err), 0);
 	CHECK_INT(res.body.len, 1000);
 	http_response_release(&res);
-	free(url);
 	free(want);
 }
 
