@@ -17,10 +17,10 @@
 
 #include "berth.h"
 
-#define HTTP_TIMEOUT_MS 30000
+#define HTTP_TIMEOUT_MS         30000
 #define HTTP_CONNECT_TIMEOUT_MS 10000
-#define HTTP_MAX_RESPONSE ((size_t)1 << 20)
-#define HTTP_MAX_REDIRECTS 5
+#define HTTP_MAX_RESPONSE       ((size_t)1 << 20)
+#define HTTP_MAX_REDIRECTS      5
 
 static struct {
 	bool ready;
@@ -47,9 +47,9 @@ const char *http_client_lib_version(void)
 struct url_parts {
 	const char *scheme; /* up to "://" */
 	size_t scheme_len;
-	const char *host;   /* host[:port], userinfo removed */
+	const char *host; /* host[:port], userinfo removed */
 	size_t host_len;
-	const char *path;   /* up to '?' or '#' */
+	const char *path; /* up to '?' or '#' */
 	size_t path_len;
 };
 
@@ -64,7 +64,7 @@ static bool url_split(struct url_parts *u, const char *url)
 	for (p = url; p < sep; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (p > url && ((*p >= '0' && *p <= '9') || *p == '+' ||
-				   *p == '-' || *p == '.'))))
+		                   *p == '-' || *p == '.'))))
 			return false;
 	u->scheme = url;
 	u->scheme_len = (size_t)(sep - url);
@@ -100,14 +100,14 @@ char *http_redact_url(const char *url, bool keep_path)
 		path_len = (int)strlen(path);
 	}
 	return xasprintf("%.*s://%.*s%.*s", (int)u.scheme_len, u.scheme,
-			 (int)u.host_len, u.host, path_len, path);
+	                 (int)u.host_len, u.host, path_len, path);
 }
 
 /* Length of the URL's scheme, 0 when it has none. */
 static size_t scheme_len(const char *url)
 {
 	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyz"
-			       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+	                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 
 	return strncmp(url + n, "://", 3) == 0 ? n : 0;
 }
@@ -153,8 +153,7 @@ static bool method_valid(const char *m)
 
 /* Builds the header list; rejects line breaks, which would let a value
  * forge further headers. Never prints a value: it may be a token. */
-static int header_add(struct curl_slist **l, const char *line,
-		      struct berr *err)
+static int header_add(struct curl_slist **l, const char *line, struct berr *err)
 {
 	struct curl_slist *n = curl_slist_append(*l, line);
 
@@ -165,7 +164,7 @@ static int header_add(struct curl_slist **l, const char *line,
 }
 
 static int build_headers(struct curl_slist **out,
-			 const struct http_request *req, struct berr *err)
+                         const struct http_request *req, struct berr *err)
 {
 	struct curl_slist *l = NULL;
 	const char *const *h;
@@ -175,7 +174,7 @@ static int build_headers(struct curl_slist **out,
 	for (h = req->headers; h != NULL && *h != NULL; h++)
 		if (strpbrk(*h, "\r\n") != NULL || strchr(*h, ':') == NULL)
 			return berr_set(err, "invalid HTTP header '%.*s'",
-					(int)strcspn(*h, ":\r\n"), *h);
+			                (int)strcspn(*h, ":\r\n"), *h);
 	if (req->content_type != NULL &&
 	    strpbrk(req->content_type, "\r\n") != NULL)
 		return berr_set(err, "invalid content type");
@@ -208,7 +207,7 @@ static int total_timeout(const struct http_request *req)
 static int connect_timeout(const struct http_request *req)
 {
 	int t = req->connect_timeout_ms > 0 ? req->connect_timeout_ms
-					    : HTTP_CONNECT_TIMEOUT_MS;
+	                                    : HTTP_CONNECT_TIMEOUT_MS;
 
 	return t < total_timeout(req) ? t : total_timeout(req);
 }
@@ -219,7 +218,7 @@ static size_t max_response(const struct http_request *req)
 }
 
 static int setup(CURL *h, const struct http_request *req, const char *method,
-		 struct curl_slist *headers, struct sink *sink, char *errbuf)
+                 struct curl_slist *headers, struct sink *sink, char *errbuf)
 {
 	CURLcode c = CURLE_OK;
 #define SET(opt, val)                                                          \
@@ -263,8 +262,8 @@ static int setup(CURL *h, const struct http_request *req, const char *method,
 
 /* Turns a libcurl failure into berth's words. */
 static int translate(CURL *h, CURLcode code, const struct http_request *req,
-		     const char *method, bool toobig, const char *errbuf,
-		     struct berr *err)
+                     const char *method, bool toobig, const char *errbuf,
+                     struct berr *err)
 {
 	char *target = request_target(req);
 	curl_off_t connected_us = 0;
@@ -276,35 +275,39 @@ static int translate(CURL *h, CURLcode code, const struct http_request *req,
 	case CURLE_FILESIZE_EXCEEDED:
 	case CURLE_WRITE_ERROR:
 		if (code == CURLE_FILESIZE_EXCEEDED || toobig) {
-			berr_set(err, "response from %s exceeds %zu bytes", target,
-				 max_response(req));
+			berr_set(err, "response from %s exceeds %zu bytes",
+			         target, max_response(req));
 			rc = BERTH_ETOOBIG;
 			break;
 		}
 		berr_set(err, "%s request to %s failed: %s", method, target,
-			 curl_easy_strerror(code));
+		         curl_easy_strerror(code));
 		break;
 	case CURLE_COULDNT_CONNECT:
 		if (os_errno != 0)
-			berr_errno(err, (int)os_errno, "cannot connect to %s", target);
+			berr_errno(err, (int)os_errno, "cannot connect to %s",
+			           target);
 		else
 			berr_set(err, "cannot connect to %s", target);
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
 		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected_us);
 		if (connected_us == 0)
-			berr_set(err, "cannot connect to %s: timed out after %d ms",
-				 target, connect_timeout(req));
+			berr_set(err,
+			         "cannot connect to %s: timed out after %d ms",
+			         target, connect_timeout(req));
 		else
-			berr_set(err, "request to %s timed out after %d ms", target,
-				 total_timeout(req));
+			berr_set(err, "request to %s timed out after %d ms",
+			         target, total_timeout(req));
 		break;
 	case CURLE_COULDNT_RESOLVE_HOST:
 		berr_set(err, "cannot resolve host %s", target);
 		break;
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		berr_set(err, "unsupported URL scheme '%.*s': only http and https are allowed",
-			 (int)scheme_len(req->url), req->url);
+		berr_set(err,
+		         "unsupported URL scheme '%.*s': only http and https "
+		         "are allowed",
+		         (int)scheme_len(req->url), req->url);
 		break;
 	case CURLE_URL_MALFORMAT:
 		berr_set(err, "invalid URL for %s", target);
@@ -318,11 +321,11 @@ static int translate(CURL *h, CURLcode code, const struct http_request *req,
 	case CURLE_SSL_CACERT_BADFILE:
 		/* TLS messages name certificates and hosts, not the URL. */
 		berr_set(err, "TLS with %s failed: %s", target,
-			 errbuf[0] ? errbuf : curl_easy_strerror(code));
+		         errbuf[0] ? errbuf : curl_easy_strerror(code));
 		break;
 	default:
 		berr_set(err, "%s request to %s failed: %s", method, target,
-			 curl_easy_strerror(code));
+		         curl_easy_strerror(code));
 		break;
 	}
 	free(target);
@@ -330,7 +333,7 @@ static int translate(CURL *h, CURLcode code, const struct http_request *req,
 }
 
 int http_request(struct http_response *res, const struct http_request *req,
-		 struct berr *err)
+                 struct berr *err)
 {
 	const char *method = req->method ? req->method : "GET";
 	char errbuf[CURL_ERROR_SIZE] = "";

@@ -17,12 +17,12 @@
 
 #include "berth.h"
 
-#define NOTIFY_ATTEMPTS 3
-#define NOTIFY_BACKOFF_MS 500
+#define NOTIFY_ATTEMPTS           3
+#define NOTIFY_BACKOFF_MS         500
 #define NOTIFY_REQUEST_TIMEOUT_MS 5000
-#define NOTIFY_TOTAL_TIMEOUT_MS 10000
-#define NOTIFY_MIN_ATTEMPT_MS 100 /* never start an attempt with less left */
-#define NOTIFY_MAX_RESPONSE ((size_t)64 << 10)
+#define NOTIFY_TOTAL_TIMEOUT_MS   10000
+#define NOTIFY_MIN_ATTEMPT_MS     100 /* never start an attempt with less left */
+#define NOTIFY_MAX_RESPONSE       ((size_t)64 << 10)
 
 static const char *type_name(enum manifest_notify_type t)
 {
@@ -96,7 +96,7 @@ static char *slack_text(const struct notify_event *ev)
 		buf_putc(&b, ')');
 	}
 	buf_printf(&b, ", %lld.%lld s", (long long)(ms / 1000),
-		   (long long)(ms % 1000 / 100));
+	           (long long)(ms % 1000 / 100));
 	if (ev->trigger != NULL) {
 		buf_puts(&b, ", trigger ");
 		slack_escape(&b, ev->trigger);
@@ -105,7 +105,7 @@ static char *slack_text(const struct notify_event *ev)
 }
 
 char *notify_payload(enum manifest_notify_type type,
-		     const struct notify_event *ev)
+                     const struct notify_event *ev)
 {
 	json_t *o = json_object();
 	char when[32], *text, *out;
@@ -119,13 +119,15 @@ char *notify_payload(enum manifest_notify_type type,
 		json_object_set_new(o, "env", json_str_or_null(ev->env));
 		json_object_set_new(o, "commit", json_str_or_null(ev->commit));
 		json_object_set_new(o, "previous_commit",
-				    json_str_or_null(ev->previous_commit));
+		                    json_str_or_null(ev->previous_commit));
 		json_object_set_new(o, "status", json_str_or_null(ev->status));
-		json_object_set_new(o, "duration_s",
-				    json_real((double)ev->duration_ms / 1000.0));
-		json_object_set_new(o, "trigger", json_str_or_null(ev->trigger));
+		json_object_set_new(
+		    o, "duration_s",
+		    json_real((double)ev->duration_ms / 1000.0));
+		json_object_set_new(o, "trigger",
+		                    json_str_or_null(ev->trigger));
 		json_object_set_new(o, "deployment_id",
-				    json_integer(ev->deployment_id));
+		                    json_integer(ev->deployment_id));
 		json_object_set_new(o, "finished_at", json_string(when));
 	}
 	/* Ten significant digits print 42.5 as 42.5, not 42.500000000000001. */
@@ -139,8 +141,8 @@ char *notify_payload(enum manifest_notify_type type,
 static struct notify_policy policy_defaults(const struct notify_policy *p)
 {
 	struct notify_policy d = {NOTIFY_ATTEMPTS, NOTIFY_BACKOFF_MS,
-				  NOTIFY_REQUEST_TIMEOUT_MS,
-				  NOTIFY_TOTAL_TIMEOUT_MS};
+	                          NOTIFY_REQUEST_TIMEOUT_MS,
+	                          NOTIFY_TOTAL_TIMEOUT_MS};
 
 	if (p == NULL)
 		return d;
@@ -170,8 +172,8 @@ static void set_detail(struct notify_result *res, char *detail)
 }
 
 int notify_send(struct notify_result *res, const struct notify_target *t,
-		const struct notify_event *ev,
-		const struct notify_policy *policy)
+                const struct notify_event *ev,
+                const struct notify_policy *policy)
 {
 	struct notify_policy p = policy_defaults(policy);
 	int64_t start = strnum_mono_ms();
@@ -185,7 +187,7 @@ int notify_send(struct notify_result *res, const struct notify_target *t,
 	if (t->url == NULL || t->url[0] == '\0') {
 		res->where = xstrdup("(no URL)");
 		res->detail = xasprintf("no URL from %s",
-					t->source ? t->source : "its setting");
+		                        t->source ? t->source : "its setting");
 		return -1;
 	}
 	res->where = http_redact_url(t->url, false);
@@ -205,8 +207,9 @@ int notify_send(struct notify_result *res, const struct notify_target *t,
 
 		if (left < 1)
 			left = 1; /* 0 would mean http_request's default */
-		req.timeout_ms = (int)(left < p.request_timeout_ms
-					   ? left : p.request_timeout_ms);
+		req.timeout_ms =
+		    (int)(left < p.request_timeout_ms ? left
+		                                      : p.request_timeout_ms);
 		res->attempts++;
 		rc = http_request(&resp, &req, &err);
 		res->status = resp.status;
@@ -218,7 +221,7 @@ int notify_send(struct notify_result *res, const struct notify_target *t,
 		}
 		/* err never holds the path or query: see http_request. */
 		set_detail(res, rc != 0 ? xstrdup(err.msg)
-					: xasprintf("HTTP %ld", resp.status));
+		                        : xasprintf("HTTP %ld", resp.status));
 		if (!retryable(rc, resp.status) || res->attempts >= p.attempts)
 			break;
 		left = deadline - strnum_mono_ms();
@@ -226,8 +229,8 @@ int notify_send(struct notify_result *res, const struct notify_target *t,
 			break;
 		/* An early wake-up by a signal only shortens the delay. */
 		nanosleep(&(struct timespec){delay / 1000,
-					     (long)(delay % 1000) * 1000000L},
-			  NULL);
+		                             (long)(delay % 1000) * 1000000L},
+		          NULL);
 		delay *= 2;
 	}
 	res->duration_ms = strnum_mono_ms() - start;
@@ -236,9 +239,9 @@ int notify_send(struct notify_result *res, const struct notify_target *t,
 }
 
 size_t notify_send_all(struct notify_result *results,
-		       const struct notify_target *targets, size_t n,
-		       const struct notify_event *ev,
-		       const struct notify_policy *policy)
+                       const struct notify_target *targets, size_t n,
+                       const struct notify_event *ev,
+                       const struct notify_policy *policy)
 {
 	size_t i, sent = 0;
 
@@ -263,15 +266,15 @@ char *notify_describe_result(const struct notify_result *r)
 	long long ms = (long long)r->duration_ms;
 
 	if (r->sent)
-		return xasprintf("%s %s: sent (HTTP %ld, %d attempt%s, %lld.%lld s)",
-				 name, r->where, r->status, r->attempts,
-				 r->attempts == 1 ? "" : "s", ms / 1000,
-				 ms % 1000 / 100);
+		return xasprintf(
+		    "%s %s: sent (HTTP %ld, %d attempt%s, %lld.%lld s)", name,
+		    r->where, r->status, r->attempts,
+		    r->attempts == 1 ? "" : "s", ms / 1000, ms % 1000 / 100);
 	if (r->attempts == 0)
 		return xasprintf("%s %s: not sent: %s", name, r->where,
-				 r->detail ? r->detail : "unknown error");
-	return xasprintf("%s %s: not sent after %d attempt%s (%lld.%lld s): %s",
-			 name, r->where, r->attempts, r->attempts == 1 ? "" : "s",
-			 ms / 1000, ms % 1000 / 100,
-			 r->detail ? r->detail : "unknown error");
+		                 r->detail ? r->detail : "unknown error");
+	return xasprintf(
+	    "%s %s: not sent after %d attempt%s (%lld.%lld s): %s", name,
+	    r->where, r->attempts, r->attempts == 1 ? "" : "s", ms / 1000,
+	    ms % 1000 / 100, r->detail ? r->detail : "unknown error");
 }

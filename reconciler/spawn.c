@@ -27,13 +27,13 @@
 
 #include "berth.h"
 
-#define SPAWN_GRACE_MS 5000
-#define SPAWN_CAPTURE ((size_t)64 << 10)
+#define SPAWN_GRACE_MS      5000
+#define SPAWN_CAPTURE       ((size_t)64 << 10)
 #define SPAWN_CAPTURE_LIMIT ((size_t)16 << 20)
-#define SPAWN_LINE_MAX 4096
-#define SPAWN_READ_CHUNK 16384
-#define SPAWN_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
-#define SPAWN_KILL_WAIT_MS 5000
+#define SPAWN_LINE_MAX      4096
+#define SPAWN_READ_CHUNK    16384
+#define SPAWN_DEFAULT_PATH  "/usr/local/bin:/usr/bin:/bin"
+#define SPAWN_KILL_WAIT_MS  5000
 
 static bool group_wait_gone(pid_t pgid, int timeout_ms);
 
@@ -87,7 +87,8 @@ static int fd_high(int *fd, struct berr *err)
 		return 0;
 	nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
 	if (nfd < 0)
-		return berr_errno(err, errno, "cannot duplicate a file descriptor");
+		return berr_errno(err, errno,
+		                  "cannot duplicate a file descriptor");
 	close(*fd);
 	*fd = nfd;
 	return 0;
@@ -98,7 +99,8 @@ static int fd_copy_high(int *out, int fd, struct berr *err)
 {
 	*out = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (*out < 0)
-		return berr_errno(err, errno, "cannot duplicate file descriptor %d", fd);
+		return berr_errno(err, errno,
+		                  "cannot duplicate file descriptor %d", fd);
 	return 0;
 }
 
@@ -120,8 +122,10 @@ static char **build_envp(const struct kvlist *env, struct berr *err)
 
 		if (k[0] == '\0' || strchr(k, '=') != NULL) {
 			/* The name may be a mistyped value: do not print it. */
-			berr_set(err, "invalid environment variable name (entry %zu)",
-				 i + 1);
+			berr_set(
+			    err,
+			    "invalid environment variable name (entry %zu)",
+			    i + 1);
 			for (; i > 0; i--)
 				free(envp[i - 1]);
 			free(envp);
@@ -161,8 +165,8 @@ static int probe_program(const char *p, const char *cwd)
 /* Resolves argv[0] as execvp would in the child: on the PATH of its
  * environment, relative to its working directory. */
 static int resolve_program(char **out, const char *name,
-			   const struct kvlist *env, const char *cwd,
-			   struct berr *err)
+                           const struct kvlist *env, const char *cwd,
+                           struct berr *err)
 {
 	const char *path = kvlist_get(env, "PATH");
 	const char *p, *end;
@@ -179,8 +183,9 @@ static int resolve_program(char **out, const char *name,
 		case 0:
 			return berr_set(err, "command '%s' not found", name);
 		default:
-			return berr_set(err, "command '%s' is not an executable file",
-					name);
+			return berr_set(
+			    err, "command '%s' is not an executable file",
+			    name);
 		}
 	}
 	if (path == NULL)
@@ -208,8 +213,8 @@ static int resolve_program(char **out, const char *name,
 			break;
 	}
 	if (denied)
-		return berr_set(err, "command '%s' found on PATH is not executable",
-				name);
+		return berr_set(
+		    err, "command '%s' found on PATH is not executable", name);
 	return berr_set(err, "command '%s' not found on PATH", name);
 }
 
@@ -218,9 +223,8 @@ static int resolve_program(char **out, const char *name,
  * child's 0, 1 and 2, in a new process group, or a new session when
  * detached.
  */
-static int child_prepare(struct child *c, const struct spawn_opts *o,
-			 int in, int out, int errfd, bool detached,
-			 struct berr *err)
+static int child_prepare(struct child *c, const struct spawn_opts *o, int in,
+                         int out, int errfd, bool detached, struct berr *err)
 {
 	sigset_t all, none;
 	short flags;
@@ -231,10 +235,10 @@ static int child_prepare(struct child *c, const struct spawn_opts *o,
 		return berr_set(err, "empty command");
 	if (o->cwd != NULL && stat(o->cwd, &st) != 0)
 		return berr_errno(err, errno, "cannot change to directory '%s'",
-				  o->cwd);
+		                  o->cwd);
 	if (o->cwd != NULL && !S_ISDIR(st.st_mode))
-		return berr_errno(err, ENOTDIR, "cannot change to directory '%s'",
-				  o->cwd);
+		return berr_errno(err, ENOTDIR,
+		                  "cannot change to directory '%s'", o->cwd);
 	if (resolve_program(&c->path, o->argv[0], o->env, o->cwd, err) < 0)
 		return -1;
 	c->envp = build_envp(o->env, err);
@@ -271,12 +275,12 @@ static int child_prepare(struct child *c, const struct spawn_opts *o,
 }
 
 static int child_start(pid_t *pid, struct child *c, const struct spawn_opts *o,
-		       struct berr *err)
+                       struct berr *err)
 {
 	/* posix_spawn's argv is not const for historical reasons only: it
 	 * does not modify the strings. */
 	int rc = posix_spawn(pid, c->path, &c->fa, &c->attr,
-			     (char *const *)o->argv, c->envp);
+	                     (char *const *)o->argv, c->envp);
 
 	if (rc != 0)
 		return berr_errno(err, rc, "cannot run '%s'", o->argv[0]);
@@ -381,7 +385,7 @@ static int pidfd_for(pid_t pid)
  * every 50 ms instead of being woken.
  */
 static void child_wait(struct spawn_result *res, pid_t pid, int rfd,
-		       const struct spawn_opts *o, int64_t start)
+                       const struct spawn_opts *o, int64_t start)
 {
 	struct reader r = {.res = res, .o = o};
 	int grace = o->kill_grace_ms > 0 ? o->kill_grace_ms : SPAWN_GRACE_MS;
@@ -399,8 +403,9 @@ static void child_wait(struct spawn_result *res, pid_t pid, int rfd,
 	fcntl(rfd, F_SETFL, fcntl(rfd, F_GETFL) | O_NONBLOCK);
 
 	while (!child_exited(pid)) {
-		struct pollfd pfd[2] = {{.fd = eof ? -1 : rfd, .events = POLLIN},
-					{.fd = pidfd, .events = POLLIN}};
+		struct pollfd pfd[2] = {
+		    {.fd = eof ? -1 : rfd, .events = POLLIN},
+		    {.fd = pidfd, .events = POLLIN}};
 		int64_t now = strnum_mono_ms();
 		int wait_ms = -1;
 
@@ -415,7 +420,8 @@ static void child_wait(struct spawn_result *res, pid_t pid, int rfd,
 		if (pidfd < 0 && (wait_ms < 0 || wait_ms > 50))
 			wait_ms = 50;
 		if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR)
-			sleep_ms(50); /* keep enforcing the timeout regardless */
+			sleep_ms(
+			    50); /* keep enforcing the timeout regardless */
 		if (!eof && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			eof = !reader_read(&r, rfd);
 	}
@@ -435,7 +441,8 @@ static void child_wait(struct spawn_result *res, pid_t pid, int rfd,
 	if (res->timed_out)
 		group_wait_gone(pid, SPAWN_KILL_WAIT_MS);
 	if (reaped != pid) {
-		res->exit_code = -1; /* reaped by someone else: status unknown */
+		res->exit_code =
+		    -1; /* reaped by someone else: status unknown */
 	} else if (WIFEXITED(status)) {
 		res->exit_code = WEXITSTATUS(status);
 	} else if (WIFSIGNALED(status)) {
@@ -452,7 +459,7 @@ static void child_wait(struct spawn_result *res, pid_t pid, int rfd,
 }
 
 int spawn_run(struct spawn_result *res, const struct spawn_opts *o,
-	      struct berr *err)
+              struct berr *err)
 {
 	struct child c = {0};
 	int pipefd[2] = {-1, -1};
@@ -472,13 +479,16 @@ int spawn_run(struct spawn_result *res, const struct spawn_opts *o,
 	}
 	if (fd_high(&pipefd[0], err) < 0 || fd_high(&pipefd[1], err) < 0)
 		goto out;
-	if (o->stdin_fd >= 0 ? fd_copy_high(&in, o->stdin_fd, err) < 0
-			     : open_devnull(&in, O_RDONLY, err) < 0)
+	if (o->stdin_fd >= 0) {
+		if (fd_copy_high(&in, o->stdin_fd, err) < 0)
+			goto out;
+	} else if (open_devnull(&in, O_RDONLY, err) < 0) {
 		goto out;
+	}
 	if (o->stdout_fd >= 0 && fd_copy_high(&out, o->stdout_fd, err) < 0)
 		goto out;
 	if (child_prepare(&c, o, in, out >= 0 ? out : pipefd[1], pipefd[1],
-			  false, err) < 0)
+	                  false, err) < 0)
 		goto out;
 
 	start = strnum_mono_ms();
@@ -508,7 +518,7 @@ void spawn_result_release(struct spawn_result *res)
 }
 
 int spawn_detached(pid_t *pgid, const struct spawn_opts *o,
-		   const char *log_path, struct berr *err)
+                   const char *log_path, struct berr *err)
 {
 	struct child c = {0};
 	int in = -1, logfd = -1;
@@ -606,19 +616,19 @@ static bool group_wait_gone(pid_t pgid, int timeout_ms)
 }
 
 int spawn_stop_group(pid_t pgid, int stop_timeout_ms, bool *killed,
-		     struct berr *err)
+                     struct berr *err)
 {
 	*killed = false;
 	if (pgid <= 1 || pgid == getpgrp())
 		return berr_set(err, "refusing to stop process group %d",
-				(int)pgid);
+		                (int)pgid);
 	if (kill(-pgid, SIGTERM) < 0) {
 		if (errno == ESRCH) {
 			spawn_group_alive(pgid); /* reaps our own leader */
 			return 0;
 		}
 		return berr_errno(err, errno, "cannot stop process group %d",
-				  (int)pgid);
+		                  (int)pgid);
 	}
 	kill(-pgid, SIGCONT);
 	if (group_wait_gone(pgid, stop_timeout_ms > 0 ? stop_timeout_ms : 0))
@@ -626,10 +636,11 @@ int spawn_stop_group(pid_t pgid, int stop_timeout_ms, bool *killed,
 	*killed = true;
 	if (kill(-pgid, SIGKILL) < 0 && errno != ESRCH)
 		return berr_errno(err, errno, "cannot kill process group %d",
-				  (int)pgid);
+		                  (int)pgid);
 	if (!group_wait_gone(pgid, SPAWN_KILL_WAIT_MS))
-		return berr_set(err, "process group %d still running %d ms after SIGKILL",
-				(int)pgid, SPAWN_KILL_WAIT_MS);
+		return berr_set(
+		    err, "process group %d still running %d ms after SIGKILL",
+		    (int)pgid, SPAWN_KILL_WAIT_MS);
 	return 0;
 }
 
@@ -639,7 +650,8 @@ void spawn_env_base(struct kvlist *env)
 	const char *path = getenv("PATH");
 	size_t i;
 
-	kvlist_set(env, "PATH", path != NULL && path[0] ? path : SPAWN_DEFAULT_PATH);
+	kvlist_set(env, "PATH",
+	           path != NULL && path[0] ? path : SPAWN_DEFAULT_PATH);
 	for (i = 0; i < BERTH_ARRAY_LEN(names); i++) {
 		const char *v = getenv(names[i]);
 
@@ -654,7 +666,8 @@ char *spawn_describe_status(const struct spawn_result *r)
 
 	if (r->timed_out) {
 		if (r->timeout_ms % 1000 == 0)
-			return xasprintf("timed out after %d s", r->timeout_ms / 1000);
+			return xasprintf("timed out after %d s",
+			                 r->timeout_ms / 1000);
 		return xasprintf("timed out after %d ms", r->timeout_ms);
 	}
 	if (r->signal != 0) {

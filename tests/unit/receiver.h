@@ -28,8 +28,8 @@ struct receiver {
 /* Starts the receiver; exits the test with a message when it cannot. */
 static inline void receiver_start(struct receiver *r)
 {
-	const char *const argv[] = {"python3", "tests/fixtures/http_receiver.py",
-				    NULL, NULL, NULL};
+	const char *const argv[] = {
+	    "python3", "tests/fixtures/http_receiver.py", NULL, NULL, NULL};
 	const char *args[BERTH_ARRAY_LEN(argv)];
 	struct spawn_opts o = SPAWN_OPTS_INIT;
 	struct timespec ts = {0, 20 * 1000000L};
@@ -55,12 +55,15 @@ static inline void receiver_start(struct receiver *r)
 	o.argv = args;
 	o.env = &env;
 	if (spawn_detached(&r->pgid, &o, r->log_file, &err) < 0) {
-		fprintf(stderr, "FAIL: cannot start the test HTTP receiver "
-				"(python3 is needed): %s\n", err.msg);
+		fprintf(stderr,
+		        "FAIL: cannot start the test HTTP receiver "
+		        "(python3 is needed): %s\n",
+		        err.msg);
 		exit(1);
 	}
 	kvlist_release(&env);
-	for (i = 0; i < 1000 && r->port == 0 && spawn_group_alive(r->pgid); i++) {
+	for (i = 0; i < 1000 && r->port == 0 && spawn_group_alive(r->pgid);
+	     i++) {
 		buf_reset(&b);
 		if (fs_read_file(&b, r->port_file, 64, &err) == 0) {
 			b.data[strcspn(b.data, "\n")] = '\0';
@@ -72,8 +75,10 @@ static inline void receiver_start(struct receiver *r)
 	buf_release(&b);
 	if (r->port == 0) {
 		fs_read_file(&b, r->log_file, 1 << 16, &err);
-		fprintf(stderr, "FAIL: the test HTTP receiver did not start; its log:\n%s\n",
-			buf_str(&b));
+		fprintf(stderr,
+		        "FAIL: the test HTTP receiver did not start; its "
+		        "log:\n%s\n",
+		        buf_str(&b));
 		exit(1);
 	}
 }
@@ -111,8 +116,9 @@ static inline json_t *receiver_requests(const struct receiver *r)
 		json_t *one = json_loads(line, JSON_ALLOW_NUL, NULL);
 
 		if (one == NULL) {
-			fprintf(stderr, "FAIL: the receiver recorded bad JSON: %s\n",
-				line);
+			fprintf(stderr,
+			        "FAIL: the receiver recorded bad JSON: %s\n",
+			        line);
 			exit(1);
 		}
 		json_array_append_new(all, one);

@@ -20,7 +20,7 @@ static void check_no_secret(const char *s)
 
 /* GETs path from the receiver, accepting up to max bytes (0: default). */
 static int get(struct http_response *res, const char *path, size_t max,
-	       struct berr *err)
+               struct berr *err)
 {
 	struct http_request req = {0};
 	char *url = receiver_url(&rcv, path);
@@ -62,7 +62,8 @@ static void test_max_response(void)
 	struct berr err;
 	char *want;
 
-	want = xasprintf("response from 127.0.0.1:%d exceeds 1000 bytes", rcv.port);
+	want = xasprintf("response from 127.0.0.1:%d exceeds 1000 bytes",
+	                 rcv.port);
 	/* Refused from Content-Length, before reading the body. */
 	CHECK_INT(get(&res, "/bytes/1001", 1000, &err), BERTH_ETOOBIG);
 	CHECK_STR(err.msg, want);
@@ -91,7 +92,8 @@ static void test_timeout_and_refused(void)
 
 	/* Connected, never answered. */
 	url = xasprintf("http://127.0.0.1:%d/health", port);
-	want = xasprintf("request to 127.0.0.1:%d timed out after 500 ms", port);
+	want =
+	    xasprintf("request to 127.0.0.1:%d timed out after 500 ms", port);
 	req.url = url;
 	req.timeout_ms = 500;
 	CHECK_INT(http_request(&res, &req, &err), -1);
@@ -104,7 +106,8 @@ static void test_timeout_and_refused(void)
 
 	/* A handler that never answers. */
 	url = receiver_url(&rcv, "/hang");
-	want = xasprintf("request to 127.0.0.1:%d timed out after 500 ms", rcv.port);
+	want = xasprintf("request to 127.0.0.1:%d timed out after 500 ms",
+	                 rcv.port);
 	req.url = url;
 	CHECK_INT(http_request(&res, &req, &err), -1);
 	CHECK_STR(err.msg, want);
@@ -114,7 +117,8 @@ static void test_timeout_and_refused(void)
 
 	port = refused_port();
 	url = xasprintf("http://127.0.0.1:%d/", port);
-	want = xasprintf("cannot connect to 127.0.0.1:%d: Connection refused", port);
+	want = xasprintf("cannot connect to 127.0.0.1:%d: Connection refused",
+	                 port);
 	req.url = url;
 	CHECK_INT(http_request(&res, &req, &err), -1);
 	CHECK_STR(err.msg, want);
@@ -123,8 +127,8 @@ static void test_timeout_and_refused(void)
 	free(url);
 
 	/* Secrets in the URL stay out of the message. */
-	url = xasprintf("http://user:secretpw@127.0.0.1:%d/secret/path?token=secret",
-			port);
+	url = xasprintf(
+	    "http://user:secretpw@127.0.0.1:%d/secret/path?token=secret", port);
 	req.url = url;
 	CHECK_INT(http_request(&res, &req, &err), -1);
 	check_no_secret(err.msg);
@@ -166,10 +170,11 @@ static void test_post_body(void)
 	CHECK_STR(json_string_value(json_object_get(last, "path")), "/echo");
 	last = json_object_get(last, "headers");
 	CHECK_STR(json_string_value(json_object_get(last, "content-type")),
-		  "application/octet-stream");
+	          "application/octet-stream");
 	CHECK_STR(json_string_value(json_object_get(last, "user-agent")),
-		  "berth/" BERTH_VERSION);
-	CHECK_STR(json_string_value(json_object_get(last, "x-berth-test")), "yes");
+	          "berth/" BERTH_VERSION);
+	CHECK_STR(json_string_value(json_object_get(last, "x-berth-test")),
+	          "yes");
 	CHECK(json_object_get(last, "expect") == NULL);
 	json_decref(all);
 
@@ -228,11 +233,15 @@ static void test_rejections(void)
 
 	req.url = "file:///etc/passwd";
 	CHECK_INT(http_request(&res, &req, &err), -1);
-	CHECK_STR(err.msg, "unsupported URL scheme 'file': only http and https are allowed");
+	CHECK_STR(
+	    err.msg,
+	    "unsupported URL scheme 'file': only http and https are allowed");
 	http_response_release(&res);
 	req.url = "ftp://127.0.0.1/secret";
 	CHECK_INT(http_request(&res, &req, &err), -1);
-	CHECK_STR(err.msg, "unsupported URL scheme 'ftp': only http and https are allowed");
+	CHECK_STR(
+	    err.msg,
+	    "unsupported URL scheme 'ftp': only http and https are allowed");
 	http_response_release(&res);
 	free(url);
 }
@@ -259,7 +268,7 @@ static void test_unix_socket(void)
 	pid = fork();
 	if (pid == 0) {
 		const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n"
-				     "Connection: close\r\n\r\n{\"Version\":1}";
+		                     "Connection: close\r\n\r\n{\"Version\":1}";
 		char in[4096];
 		int c = accept(fd, NULL, NULL);
 
@@ -287,7 +296,8 @@ static void test_redact(void)
 	static const struct {
 		const char *url, *with_path, *host_only;
 	} cases[] = {
-	    {"https://user:pa@ss@hooks.example.com:8443/services/T/B/X?token=abc#f",
+	    {"https://user:pa@ss@hooks.example.com:8443/services/T/B/"
+	     "X?token=abc#f",
 	     "https://hooks.example.com:8443/services/T/B/X",
 	     "https://hooks.example.com:8443/…"},
 	    {"http://127.0.0.1:3000/health", "http://127.0.0.1:3000/health",
@@ -296,7 +306,8 @@ static void test_redact(void)
 	    {"http://host/", "http://host/", "http://host"},
 	    {"http://host?key=secret", "http://host", "http://host"},
 	    {"http://host#frag", "http://host", "http://host"},
-	    {"HTTP://[::1]:8080/a?b", "HTTP://[::1]:8080/a", "HTTP://[::1]:8080/…"},
+	    {"HTTP://[::1]:8080/a?b", "HTTP://[::1]:8080/a",
+	     "HTTP://[::1]:8080/…"},
 	    {"not a url", "(invalid URL)", "(invalid URL)"},
 	    {"://host/x", "(invalid URL)", "(invalid URL)"},
 	    {"http://", "(invalid URL)", "(invalid URL)"},

@@ -10,7 +10,7 @@
 #include "check.h"
 #include "receiver.h"
 
-#define COMMIT "0123456789abcdef0123456789abcdef01234567"
+#define COMMIT   "0123456789abcdef0123456789abcdef01234567"
 #define PREVIOUS "fedcba9876543210fedcba9876543210fedcba98"
 
 static struct receiver rcv;
@@ -31,8 +31,9 @@ static const struct notify_policy quick = {.attempts = 3, .backoff_ms = 50};
 
 static char *secret_url(const char *path)
 {
-	return xasprintf("http://berth:secretpw@127.0.0.1:%d%s/secret-path?token=secret",
-			 rcv.port, path);
+	return xasprintf(
+	    "http://berth:secretpw@127.0.0.1:%d%s/secret-path?token=secret",
+	    rcv.port, path);
 }
 
 /* Checks that nothing printable of the result shows the URL's secrets. */
@@ -52,8 +53,10 @@ static json_t *received(const char *prefix)
 	json_t *all = receiver_requests(&rcv), *some = json_array(), *r;
 	size_t i;
 
-	json_array_foreach(all, i, r) {
-		const char *path = json_string_value(json_object_get(r, "path"));
+	json_array_foreach(all, i, r)
+	{
+		const char *path =
+		    json_string_value(json_object_get(r, "path"));
 
 		if (path != NULL && strncmp(path, prefix, strlen(prefix)) == 0)
 			json_array_append(some, r);
@@ -111,9 +114,10 @@ static void test_payloads(void)
 	s = notify_payload(MANIFEST_NOTIFY_SLACK, &ev);
 	j = json_loads(s, 0, NULL);
 	CHECK_INT(json_object_size(j), 1);
-	CHECK_STR(jstr(j, "text"),
-		  "[production] deployment #12 succeeded: commit `0123456` "
-		  "(previous `fedcba9`), 42.5 s, trigger webhook:github:72d3162e");
+	CHECK_STR(
+	    jstr(j, "text"),
+	    "[production] deployment #12 succeeded: commit `0123456` "
+	    "(previous `fedcba9`), 42.5 s, trigger webhook:github:72d3162e");
 	json_decref(j);
 	free(s);
 
@@ -124,8 +128,8 @@ static void test_payloads(void)
 	s = notify_payload(MANIFEST_NOTIFY_SLACK, &ev);
 	j = json_loads(s, 0, NULL);
 	CHECK_STR(jstr(j, "text"),
-		  "[production] deployment #12 rolled_back: commit `0123456`, "
-		  "42.5 s, trigger webhook:generic:&lt;!channel&gt;&amp;x");
+	          "[production] deployment #12 rolled_back: commit `0123456`, "
+	          "42.5 s, trigger webhook:generic:&lt;!channel&gt;&amp;x");
 	json_decref(j);
 	free(s);
 }
@@ -133,7 +137,8 @@ static void test_payloads(void)
 static void test_webhook_delivered(void)
 {
 	char *url = secret_url("/hook");
-	struct notify_target t = {MANIFEST_NOTIFY_WEBHOOK, url, "DEPLOY_HOOK_URL"};
+	struct notify_target t = {MANIFEST_NOTIFY_WEBHOOK, url,
+	                          "DEPLOY_HOOK_URL"};
 	struct notify_result r;
 	json_t *got, *req, *body;
 	char *line, *want;
@@ -147,8 +152,9 @@ static void test_webhook_delivered(void)
 	CHECK_STR(r.where, want);
 	free(want);
 	line = notify_describe_result(&r);
-	want = xasprintf("webhook http://127.0.0.1:%d/…: sent (HTTP 200, 1 attempt, ",
-			 rcv.port);
+	want = xasprintf(
+	    "webhook http://127.0.0.1:%d/…: sent (HTTP 200, 1 attempt, ",
+	    rcv.port);
 	CHECK(strncmp(line, want, strlen(want)) == 0);
 	free(want);
 	free(line);
@@ -160,7 +166,7 @@ static void test_webhook_delivered(void)
 	req = json_array_get(got, 0);
 	CHECK_STR(jstr(req, "method"), "POST");
 	CHECK_STR(jstr(json_object_get(req, "headers"), "content-type"),
-		  "application/json");
+	          "application/json");
 	body = json_loads(jstr(req, "body") ? jstr(req, "body") : "", 0, NULL);
 	check_webhook_json(body, PREVIOUS);
 	json_decref(body);
@@ -171,7 +177,8 @@ static void test_webhook_delivered(void)
 static void test_slack_delivered(void)
 {
 	char *url = secret_url("/services/T000/B000");
-	struct notify_target t = {MANIFEST_NOTIFY_SLACK, url, "SLACK_WEBHOOK_URL"};
+	struct notify_target t = {MANIFEST_NOTIFY_SLACK, url,
+	                          "SLACK_WEBHOOK_URL"};
 	struct notify_result r;
 	json_t *got, *body;
 	const char *text;
@@ -206,7 +213,8 @@ static void test_retries(void)
 	struct notify_result r;
 	json_t *got, *b0, *b2;
 
-	/* 500, 500, then 200: sent on the third attempt, same body each time. */
+	/* 500, 500, then 200: sent on the third attempt, same body each time.
+	 */
 	CHECK_INT(notify_send(&r, &t, &event, &quick), 0);
 	CHECK(r.sent);
 	CHECK_INT(r.attempts, 3);
@@ -246,12 +254,15 @@ static void test_retries(void)
 
 static void test_dead_receivers(void)
 {
-	const struct notify_policy bounded = {.attempts = 3, .backoff_ms = 500,
-					      .request_timeout_ms = 1000,
-					      .total_timeout_ms = 1500};
-	const struct notify_policy tight = {.attempts = 3, .request_timeout_ms = 5000,
-					    .total_timeout_ms = 1200};
-	struct notify_target t = {MANIFEST_NOTIFY_SLACK, NULL, "SLACK_WEBHOOK_URL"};
+	const struct notify_policy bounded = {.attempts = 3,
+	                                      .backoff_ms = 500,
+	                                      .request_timeout_ms = 1000,
+	                                      .total_timeout_ms = 1500};
+	const struct notify_policy tight = {.attempts = 3,
+	                                    .request_timeout_ms = 5000,
+	                                    .total_timeout_ms = 1200};
+	struct notify_target t = {MANIFEST_NOTIFY_SLACK, NULL,
+	                          "SLACK_WEBHOOK_URL"};
 	struct notify_result r;
 	int port, fd = silent_listener(&port), ms = 0;
 	char *url, *want, *line;
@@ -264,7 +275,8 @@ static void test_dead_receivers(void)
 	CHECK(!r.sent);
 	CHECK_INT(r.attempts, 1);
 	CHECK_INT(r.status, 0);
-	want = xasprintf("request to 127.0.0.1:%d timed out after 1000 ms", port);
+	want =
+	    xasprintf("request to 127.0.0.1:%d timed out after 1000 ms", port);
 	CHECK_STR(r.detail, want);
 	free(want);
 	check_no_secret(&r);
@@ -298,12 +310,13 @@ static void test_dead_receivers(void)
 	t.url = url;
 	CHECK_INT(notify_send(&r, &t, &event, &quick), -1);
 	CHECK_INT(r.attempts, 3);
-	want = xasprintf("cannot connect to 127.0.0.1:%d: Connection refused", port);
+	want = xasprintf("cannot connect to 127.0.0.1:%d: Connection refused",
+	                 port);
 	CHECK_STR(r.detail, want);
 	free(want);
 	line = notify_describe_result(&r);
-	want = xasprintf("slack http://127.0.0.1:%d/…: not sent after 3 attempts (",
-			 port);
+	want = xasprintf(
+	    "slack http://127.0.0.1:%d/…: not sent after 3 attempts (", port);
 	CHECK(strncmp(line, want, strlen(want)) == 0);
 	free(want);
 	free(line);
@@ -333,7 +346,8 @@ static void test_send_all(void)
 	CHECK_INT(results[1].attempts, 0);
 	CHECK_STR(results[1].detail, "no URL from SLACK_WEBHOOK_URL");
 	line = notify_describe_result(&results[1]);
-	CHECK_STR(line, "slack (no URL): not sent: no URL from SLACK_WEBHOOK_URL");
+	CHECK_STR(line,
+	          "slack (no URL): not sent: no URL from SLACK_WEBHOOK_URL");
 	free(line);
 	CHECK(!results[2].sent);
 	CHECK_INT(results[2].attempts, 3);

@@ -67,7 +67,7 @@ static bool wait_for_text(const char *path, const char *text)
 	}
 	s = read_file(path);
 	fprintf(stderr, "'%s' does not contain '%s'; it holds:\n%s\n", path,
-		text, s);
+	        text, s);
 	free(s);
 	return false;
 }
@@ -90,7 +90,7 @@ static bool pid_running(long pid)
 /* Runs argv with the test's environment and options o (argv and env set
  * here). Returns spawn_run's result. */
 static int run(struct spawn_result *res, struct spawn_opts *o,
-	       const char *const *argv, struct berr *err)
+               const char *const *argv, struct berr *err)
 {
 	o->argv = argv;
 	if (o->env == NULL)
@@ -173,7 +173,8 @@ static void test_path_lookup(void)
 
 	o.env = &with_bin;
 	CHECK_INT(run(&res, &o, noexec_argv, &err), -1);
-	CHECK_STR(err.msg, "command 'berth-noexec' found on PATH is not executable");
+	CHECK_STR(err.msg,
+	          "command 'berth-noexec' found on PATH is not executable");
 	spawn_result_release(&res);
 
 	/* A path with a slash is relative to the child's directory. */
@@ -211,7 +212,7 @@ static void test_env(void)
 	o.env = &e;
 	CHECK_INT(run(&res, &o, argv, &err), 0);
 	CHECK_STR(buf_str(&res.output),
-		  "PATH=/usr/bin:/bin\nCHILD_VAR=given value\nEMPTY=\n");
+	          "PATH=/usr/bin:/bin\nCHILD_VAR=given value\nEMPTY=\n");
 	spawn_result_release(&res);
 
 	kvlist_init(&bad);
@@ -266,8 +267,9 @@ static void test_cwd(void)
 	o.cwd = missing;
 	CHECK_INT(run(&res, &o, argv, &err), -1);
 	free(want);
-	want = xasprintf("cannot change to directory '%s': No such file or directory",
-			 missing);
+	want = xasprintf(
+	    "cannot change to directory '%s': No such file or directory",
+	    missing);
 	CHECK_STR(err.msg, want);
 	spawn_result_release(&res);
 	free(want);
@@ -276,13 +278,13 @@ static void test_cwd(void)
 
 static void test_capture(void)
 {
-	const char *const chatty[] = {
-	    "sh", "-c",
-	    "i=0; while [ $i -lt 20000 ]; do echo \"line $i\"; i=$((i+1)); done;"
-	    " echo last >&2",
-	    NULL};
-	const char *const mixed[] = {"sh", "-c", "echo out; echo err >&2; echo out2",
-			       NULL};
+	const char *const chatty[] = {"sh", "-c",
+	                              "i=0; while [ $i -lt 20000 ]; do echo "
+	                              "\"line $i\"; i=$((i+1)); done;"
+	                              " echo last >&2",
+	                              NULL};
+	const char *const mixed[] = {"sh", "-c",
+	                             "echo out; echo err >&2; echo out2", NULL};
 	struct spawn_opts o = SPAWN_OPTS_INIT;
 	struct spawn_result res;
 	struct berr err;
@@ -299,7 +301,8 @@ static void test_capture(void)
 	CHECK(res.truncated);
 	CHECK_INT(res.output.len, 1000);
 	CHECK(res.output.len >= strlen(tail) &&
-	      strcmp(buf_str(&res.output) + res.output.len - strlen(tail), tail) == 0);
+	      strcmp(buf_str(&res.output) + res.output.len - strlen(tail),
+	             tail) == 0);
 	spawn_result_release(&res);
 }
 
@@ -336,13 +339,14 @@ static void lines_release(struct lines *l)
 static void test_on_line(void)
 {
 	const char *const split[] = {"printf", "a\\nb\\r\\nc", NULL};
-	const char *const longline[] = {"sh", "-c",
-				  "head -c 10000 /dev/zero | tr '\\0' x; echo; echo end",
-				  NULL};
+	const char *const longline[] = {
+	    "sh", "-c", "head -c 10000 /dev/zero | tr '\\0' x; echo; echo end",
+	    NULL};
 	char *release = tmp_path("release");
-	char *script = xasprintf("echo ready; while [ ! -e '%s' ]; do sleep 0.01; done;"
-				 " echo done",
-				 release);
+	char *script =
+	    xasprintf("echo ready; while [ ! -e '%s' ]; do sleep 0.01; done;"
+	              " echo done",
+	              release);
 	const char *const streaming[] = {"sh", "-c", script, NULL};
 	struct spawn_opts o = SPAWN_OPTS_INIT;
 	struct lines l = {0};
@@ -390,10 +394,10 @@ static void test_timeout(void)
 {
 	/* The child and its grandchild ignore SIGTERM: only SIGKILL to the
 	 * whole group ends them. */
-	const char *const stubborn[] = {
-	    "sh", "-c",
-	    "trap '' TERM; sleep 1000 & echo \"grandchild $!\"; wait; sleep 1000",
-	    NULL};
+	const char *const stubborn[] = {"sh", "-c",
+	                                "trap '' TERM; sleep 1000 & echo "
+	                                "\"grandchild $!\"; wait; sleep 1000",
+	                                NULL};
 	const char *const obedient[] = {"sleep", "1000", NULL};
 	struct spawn_opts o = SPAWN_OPTS_INIT;
 	struct lines l = {0};
@@ -404,16 +408,17 @@ static void test_timeout(void)
 
 	o.on_line = collect_line;
 	o.arg = &l;
-	o.timeout_ms = 1000;
+	o.timeout_ms = 2000; /* ample time for sh to set its trap */
 	o.kill_grace_ms = 300;
 	CHECK_INT(run(&res, &o, stubborn, &err), 0);
 	CHECK(res.timed_out);
 	CHECK_INT(res.signal, SIGKILL);
 	s = spawn_describe_status(&res);
-	CHECK_STR(s, "timed out after 1 s");
+	CHECK_STR(s, "timed out after 2 s");
 	free(s);
 	CHECK_INT(l.n, 1);
-	CHECK(l.n == 1 && sscanf(l.items[0], "grandchild %ld", &grandchild) == 1);
+	CHECK(l.n == 1 &&
+	      sscanf(l.items[0], "grandchild %ld", &grandchild) == 1);
 	CHECK(grandchild > 1 && !pid_running(grandchild));
 	lines_release(&l);
 	spawn_result_release(&res);
@@ -430,7 +435,8 @@ static void test_timeout(void)
 
 static void test_redirection(void)
 {
-	const char *const argv[] = {"sh", "-c", "echo to-file; echo to-pipe >&2", NULL};
+	const char *const argv[] = {"sh", "-c",
+	                            "echo to-file; echo to-pipe >&2", NULL};
 	const char *const cat[] = {"cat", NULL};
 	char *out_path = tmp_path("stdout.txt");
 	char *in_path = tmp_path("stdin.txt");
@@ -503,8 +509,8 @@ static void on_sigchld(int sig)
 
 static void test_signal_hygiene(void)
 {
-	const char *const argv[] = {"grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status",
-			      NULL};
+	const char *const argv[] = {
+	    "grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status", NULL};
 	struct spawn_opts o = SPAWN_OPTS_INIT;
 	struct sigaction sa, old_chld, old_int;
 	sigset_t block, old_mask;
@@ -533,7 +539,7 @@ static void test_signal_hygiene(void)
 	/* glibc's posix_spawn leaves its two internal signals (32 and 33,
 	 * below SIGRTMIN) ignored in the child; every other is default. */
 	CHECK_STR(buf_str(&res.output),
-		  "SigBlk:\t0000000000000000\nSigIgn:\t0000000180000000\n");
+	          "SigBlk:\t0000000000000000\nSigIgn:\t0000000180000000\n");
 	spawn_result_release(&res);
 	CHECK(sigchld_seen);
 
@@ -548,8 +554,9 @@ static void test_signal_hygiene(void)
 static void test_detached(void)
 {
 	char *log = tmp_path("service.log");
-	char *script = xasprintf("echo \"service $$ started in $(pwd -P) with [$BERTH_TEST_PARENT_ONLY]\";"
-				 " ls /proc/self/fd; exec sleep 1000");
+	char *script = xasprintf("echo \"service $$ started in $(pwd -P) with "
+	                         "[$BERTH_TEST_PARENT_ONLY]\";"
+	                         " ls /proc/self/fd; exec sleep 1000");
 	const char *const argv[] = {"sh", "-c", script, NULL};
 	struct spawn_opts o = SPAWN_OPTS_INIT;
 	char real[PATH_MAX], *want;
@@ -586,8 +593,8 @@ static void test_detached(void)
 		goto out;
 	CHECK(realpath(tmp, real) != NULL);
 	/* ls opens /proc/self/fd itself, as fd 3. */
-	want = xasprintf("service %d started in %s with []\n0\n1\n2\n3\n", (int)pgid,
-			 real);
+	want = xasprintf("service %d started in %s with []\n0\n1\n2\n3\n",
+	                 (int)pgid, real);
 	CHECK(wait_for_text(log, want));
 	free(want);
 	CHECK(spawn_group_alive(pgid));
@@ -607,8 +614,8 @@ out:
 static void test_stop_stubborn_group(void)
 {
 	char *log = tmp_path("stubborn.log");
-	const char *const argv[] = {"sh", "-c",
-			      "trap '' TERM; sleep 1000 & echo ready; wait", NULL};
+	const char *const argv[] = {
+	    "sh", "-c", "trap '' TERM; sleep 1000 & echo ready; wait", NULL};
 	struct spawn_opts o = SPAWN_OPTS_INIT;
 	pid_t pgid = -1;
 	bool killed = false;
