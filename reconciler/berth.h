@@ -224,6 +224,239 @@ void cli_usage(const struct cli_cmd *cmd, void *f);
  * one file each, listed in main.c's table. */
 extern const struct cli_cmd cmd_version;
 
+/* spawn.c — running commands: posix_spawn with an argv vector, never a shell
+ *
+ * Every child gets: the environment it is given and nothing else; default
+ * signal dispositions and an empty signal mask; no file descriptor of berth's
+ * above 2 (so it can never inherit a lock or a socket); stdin from /dev/null
+ * unless told otherwise. These calls block: they are for the CLI process and
+ * for deployments the daemon runs as child processes, never for the event
+ * loop. They only ever wait for the pids they started.
+ */
+
+struct spawn_opts {
+	const char *const *argv;  /* borrowed; NULL-terminated; argv[0] without a
+				     '/' is looked up on the PATH of env (not
+				     berth's); with a '/' it is relative to cwd.
+				     A struct strv gives (const char *const *)v */
+	const struct kvlist *env; /* borrowed; the child's whole environment;
+				     NULL: empty. Keys are never printed,
+				     values never */
+	const char *cwd;          /* working directory, or NULL for berth's */
+	int timeout_ms;           /* 0: none. On expiry SIGTERM to the child's
+				     process group, SIGKILL after kill_grace_ms */
+	int kill_grace_ms;        /* 0: 5000 */
+	size_t capture_max;       /* output kept (its tail); 0: 64 KiB; at most
+				     16 MiB */
+	/* Called with each line of output as it arrives, without its "\n",
+	 * NUL-terminated; lines over 4 KiB arrive in pieces. May be NULL. */
+	void (*on_line)(const char *line, size_t len, void *arg);
+	void *arg;
+	int stdout_fd;            /* -1: stdout goes with stderr into output;
+				     else the child's stdout (borrowed) */
+	int stdin_fd;             /* -1: /dev/null; else the child's stdin
+				     (borrowed) */
+};
+
+/* Zero-initialise, then set argv, env, and -1 for stdout_fd and stdin_fd. */
+#define SPAWN_OPTS_INIT {.stdout_fd = -1, .stdin_fd = -1}
+
+struct spawn_result {
+	int exit_code;       /* exit status, or -1 when killed by a signal */
+	int signal;          /* the signal that ended it, or 0 */
+	bool timed_out;      /* timeout_ms expired and berth killed it */
+	int timeout_ms;      /* the timeout it ran with, for messages */
+	struct buf output;   /* owned; stderr (and stdout unless redirected),
+				interleaved as written; the last capture_max
+				bytes */
+	bool truncated;      /* output lost its beginning to capture_max */
+	int64_t duration_ms; /* from start to exit */
+};
+
+/*
+ * Runs a command to completion in its own process group. Output is read
+ * while it runs (on_line, then the captured tail). When the child exits,
+ * output still buffered is read and anything it left running in the
+ * background is no longer waited for; on a timeout the whole group is
+ * killed, and gone when spawn_run returns. Returns 0 when the command ran, whatever its exit status: look
+ * at res->exit_code, res->signal, res->timed_out. Returns -1 with err set
+ * when it could not start: "command 'foo' not found on PATH", "cannot
+ * change to directory 'x': No such file or directory". res is always
+ * initialised; release it with spawn_result_release().
+ */
+int spawn_run(struct spawn_result *res, const struct spawn_opts *o,
+	      struct berr *err);
+void spawn_result_release(struct spawn_result *res);
+
+/*
+ * Starts a long-running service and returns at once: a new session and
+ * process group (*pgid is its id and the child's pid), stdin /dev/null,
+ * stdout and stderr appended to log_path (created 0640). Of o, only argv,
+ * env and cwd are used. The service outlives berth. It stays a child of
+ * the caller until the caller exits: a long-lived caller reaps it in its
+ * SIGCHLD loop (waitpid with WNOHANG), or through spawn_group_alive() and
+ * spawn_stop_group(), which reap it when it is theirs.
+ */
+int spawn_detached(pid_t *pgid, const struct spawn_opts *o,
+		   const char *log_path, struct berr *err);
+
+/*
+ * Stops a process group: SIGTERM (and SIGCONT, so stopped members see it),
+ * waits up to stop_timeout_ms for every member to be gone, then SIGKILL and
+ * waits again. *killed says whether SIGKILL was needed. A group already
+ * gone is success. Returns -1 for a pgid that is not a group berth may stop
+ * (<= 1, or berth's own), on EPERM, or when the group survives SIGKILL.
+ */
+int spawn_stop_group(pid_t pgid, int stop_timeout_ms, bool *killed,
+		     struct berr *err);
+
+/* True while a member of the process group is running (zombies do not
+ * count: pid 1 of a container may never reap them). */
+bool spawn_group_alive(pid_t pgid);
+
+/* Adds berth's own PATH (default /usr/local/bin:/usr/bin:/bin), HOME, LANG
+ * and TZ to env: the base of every command's environment (SPEC §3). */
+void spawn_env_base(struct kvlist *env);
+
+/* "exited 1", "killed by SIGKILL", "timed out after 30 s": new string. */
+char *spawn_describe_status(const struct spawn_result *r);
+
+/* http_client.c — HTTP requests; the only file that includes <curl/curl.h>
+ *
+ * Every request has a connect and a total timeout, a response size limit,
+ * no redirects unless asked, http and https only, no proxy for loopback,
+ * and the User-Agent berth/<version>. Blocking: not for the event loop.
+ */
+
+struct http_request {
+	const char *method;          /* "GET" when NULL */
+	const char *url;             /* borrowed; may hold a secret */
+	const char *body;            /* borrowed; NULL: no body */
+	size_t body_len;
+	const char *content_type;    /* of body, or NULL */
+	const char *const *headers;  /* NULL-terminated "Name: value", or NULL */
+	int timeout_ms;              /* whole request; 0: 30000 */
+	int connect_timeout_ms;      /* 0: the smaller of timeout_ms and 10000 */
+	size_t max_response;         /* body bytes accepted; 0: 1 MiB */
+	bool follow_redirects;       /* at most 5, http and https only */
+	const char *unix_socket;     /* connect to this socket instead, or NULL */
+};
+
+struct http_response {
+	long status;         /* HTTP status */
+	struct buf body;     /* owned */
+	int64_t duration_ms;
+};
+
+/* curl_global_init, once; http_request calls it too. Call it from main
+ * before any thread starts. Returns 0 or -1. */
+int http_client_init(void);
+
+/*
+ * Performs a request. Returns 0 when a response arrived, whatever its
+ * status; -1 on transport errors, BERTH_ETOOBIG when the body exceeds
+ * max_response. Messages name the host and port only, never the path,
+ * query or userinfo, which may carry secrets: "cannot connect to
+ * 127.0.0.1:3000: Connection refused", "request to 127.0.0.1:3000 timed out
+ * after 5000 ms". res is always initialised; release it with
+ * http_response_release().
+ */
+int http_request(struct http_response *res, const struct http_request *req,
+		 struct berr *err);
+void http_response_release(struct http_response *res);
+
+/*
+ * A URL safe to print, as a new string: userinfo, query and fragment
+ * removed; with keep_path false the path too ("https://hooks.slack.com/…"),
+ * for URLs whose path is a secret (webhooks). An unparsable URL gives
+ * "(invalid URL)".
+ */
+char *http_redact_url(const char *url, bool keep_path);
+
+/* libcurl's version, "7.88.1". */
+const char *http_client_lib_version(void);
+
+/* notify.c — telling people how a deployment ended (SPEC §5 step 10)
+ *
+ * A notifier never fails a deployment and never holds it up beyond its
+ * bound: each one gets a few attempts with backoff inside a hard time
+ * limit, and its result is only for the log. Notifiers are sent one after
+ * the other; the URL of each is a secret and appears nowhere.
+ */
+
+struct notify_event {
+	const char *env;             /* borrowed */
+	const char *commit;          /* borrowed; full sha, or NULL */
+	const char *previous_commit; /* borrowed; NULL for the first deployment */
+	const char *status;          /* borrowed; "succeeded", "failed", ... */
+	const char *trigger;         /* borrowed; "cli", "webhook:github:…" */
+	int64_t deployment_id;
+	int64_t duration_ms;
+	int64_t finished_at;         /* unix seconds */
+};
+
+struct notify_target {
+	enum manifest_notify_type type;
+	const char *url;    /* borrowed; a secret; NULL when it could not be
+			       resolved */
+	const char *source; /* borrowed; where the URL comes from, for
+			       messages: "SLACK_WEBHOOK_URL" */
+};
+
+/* Zero fields take the defaults. */
+struct notify_policy {
+	int attempts;           /* default 3 */
+	int backoff_ms;         /* delay before the 2nd attempt, doubled after;
+				   default 500 */
+	int request_timeout_ms; /* one attempt; default 5000 */
+	int total_timeout_ms;   /* hard bound for one notifier, attempts and
+				   delays included; default 10000 */
+};
+
+struct notify_result {
+	enum manifest_notify_type type;
+	bool sent;           /* a 2xx answer arrived */
+	int attempts;        /* requests made */
+	long status;         /* last HTTP status, 0 when none */
+	int64_t duration_ms;
+	char *where;         /* owned; "https://hooks.slack.com/…", never the
+				path, query or userinfo */
+	char *detail;        /* owned; why it was not sent, or NULL */
+};
+
+/*
+ * The request body for a notifier, as a new string. slack: {"text": "…"}
+ * with env, deployment id, status, short commits, duration and trigger.
+ * webhook: {"env", "commit", "previous_commit", "status", "duration_s",
+ * "trigger", "deployment_id", "finished_at"} (finished_at in ISO 8601 UTC,
+ * absent commits as null).
+ */
+char *notify_payload(enum manifest_notify_type type,
+		     const struct notify_event *ev);
+
+/*
+ * Sends ev to one notifier; retries transport errors, 408, 429 and 5xx.
+ * Returns 0 when sent, -1 otherwise, with the reason in res->detail.
+ * policy may be NULL. res is always initialised; release it with
+ * notify_result_release().
+ */
+int notify_send(struct notify_result *res, const struct notify_target *t,
+		const struct notify_event *ev,
+		const struct notify_policy *policy);
+
+/* notify_send to each of the n targets into results[0..n-1], in order.
+ * Returns how many were sent. */
+size_t notify_send_all(struct notify_result *results,
+		       const struct notify_target *targets, size_t n,
+		       const struct notify_event *ev,
+		       const struct notify_policy *policy);
+void notify_result_release(struct notify_result *res);
+
+/* One line for the log: "slack https://hooks.slack.com/…: sent (HTTP 200,
+ * 1 attempt, 0.2 s)" or "webhook https://x/…: not sent after 3 attempts:
+ * HTTP 500". New string. */
+char *notify_describe_result(const struct notify_result *res);
+
 /* config.c — the host config, SPEC §2 */
 
 /* Webhook providers, in the order of SPEC §7's table. */
