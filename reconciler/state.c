@@ -404,6 +404,17 @@ void state_history_free(struct deployment *d, size_t n)
 	free(d);
 }
 
+static void warn_unreadable(const char *msg)
+{
+	struct buf b;
+
+	buf_init(&b, 4096);
+	log_kv(&b, "error", msg);
+	log_warn("msg=\"skipping an unreadable deployment record\"%s",
+		 buf_str(&b));
+	buf_release(&b);
+}
+
 /* What a scan of the journal keeps. */
 typedef bool (*state_match_fn)(const struct deployment *d, const void *arg);
 
@@ -434,9 +445,7 @@ static int scan(struct deployment **out, size_t *n, struct state *st,
 			if (bad != NULL)
 				merrs_add(bad, "%s", rerr.msg);
 			else
-				log_warn("msg=\"skipping an unreadable "
-					 "deployment record\" error=\"%s\"",
-					 rerr.msg);
+				warn_unreadable(rerr.msg);
 			continue;
 		}
 		if (match != NULL && !match(&d, arg)) {
