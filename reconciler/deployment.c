@@ -36,11 +36,21 @@ static int name_index(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
+static const char *name_at(const char *const *names, size_t n, int i)
+{
+	return i >= 0 && (size_t)i < n ? names[i] : "unknown";
+}
+
 const char *deploy_status_name(enum deploy_status s)
 {
-	if ((size_t)s >= BERTH_ARRAY_LEN(deploy_status_names))
-		return "unknown";
-	return deploy_status_names[s];
+	return name_at(deploy_status_names,
+		       BERTH_ARRAY_LEN(deploy_status_names), (int)s);
+}
+
+const char *step_status_name(enum step_status s)
+{
+	return name_at(step_status_names, BERTH_ARRAY_LEN(step_status_names),
+		       (int)s);
 }
 
 int deploy_status_parse(enum deploy_status *out, const char *s)
@@ -48,17 +58,9 @@ int deploy_status_parse(enum deploy_status *out, const char *s)
 	int i = name_index(deploy_status_names,
 			   BERTH_ARRAY_LEN(deploy_status_names), s);
 
-	if (i < 0)
-		return -1;
-	*out = (enum deploy_status)i;
-	return 0;
-}
-
-const char *step_status_name(enum step_status s)
-{
-	if ((size_t)s >= BERTH_ARRAY_LEN(step_status_names))
-		return "unknown";
-	return step_status_names[s];
+	if (i >= 0)
+		*out = (enum deploy_status)i;
+	return i >= 0 ? 0 : -1;
 }
 
 int step_status_parse(enum step_status *out, const char *s)
@@ -66,10 +68,9 @@ int step_status_parse(enum step_status *out, const char *s)
 	int i = name_index(step_status_names,
 			   BERTH_ARRAY_LEN(step_status_names), s);
 
-	if (i < 0)
-		return -1;
-	*out = (enum step_status)i;
-	return 0;
+	if (i >= 0)
+		*out = (enum step_status)i;
+	return i >= 0 ? 0 : -1;
 }
 
 void deployment_init(struct deployment *d)
@@ -178,18 +179,26 @@ static json_t *id_or_null(int64_t id)
 	return id > 0 ? json_integer(id) : json_null();
 }
 
+/* Sets started_at, finished_at and the derived duration ("duration_s", or
+ * "duration_ms" when the times are in milliseconds). */
+static void set_times(json_t *j, int64_t start, int64_t end, bool ms)
+{
+	json_object_set_new(j, "started_at",
+			    ms ? time_ms_or_null(start) : time_or_null(start));
+	json_object_set_new(j, "finished_at",
+			    ms ? time_ms_or_null(end) : time_or_null(end));
+	json_object_set_new(j, ms ? "duration_ms" : "duration_s",
+			    start > 0 && end >= start ? json_integer(end - start)
+						      : json_null());
+}
+
 static json_t *step_to_json(const struct step_record *s)
 {
 	json_t *j = json_object();
 
 	json_object_set_new(j, "name", json_string(s->name));
 	json_object_set_new(j, "status", json_string(step_status_name(s->status)));
-	json_object_set_new(j, "started_at", time_ms_or_null(s->started_ms));
-	json_object_set_new(j, "finished_at", time_ms_or_null(s->finished_ms));
-	json_object_set_new(j, "duration_ms",
-			    s->started_ms > 0 && s->finished_ms >= s->started_ms
-				    ? json_integer(s->finished_ms - s->started_ms)
-				    : json_null());
+	set_times(j, s->started_ms, s->finished_ms, true);
 	json_object_set_new(j, "detail", str_or_null(s->detail));
 	json_object_set_new(j, "output_tail", str_or_null(s->output_tail));
 	return j;
@@ -210,12 +219,7 @@ json_t *deployment_to_json(const struct deployment *d)
 	json_object_set_new(j, "version", str_or_null(d->version));
 	json_object_set_new(j, "trigger", str_or_null(d->trigger));
 	json_object_set_new(j, "status", json_string(deploy_status_name(d->status)));
-	json_object_set_new(j, "started_at", time_or_null(d->started_at));
-	json_object_set_new(j, "finished_at", time_or_null(d->finished_at));
-	json_object_set_new(j, "duration_s",
-			    d->started_at > 0 && d->finished_at >= d->started_at
-				    ? json_integer(d->finished_at - d->started_at)
-				    : json_null());
+	set_times(j, d->started_at, d->finished_at, false);
 	json_object_set_new(j, "error", str_or_null(d->error));
 	json_object_set_new(j, "backup", str_or_null(d->backup));
 	json_object_set_new(j, "safety_backup", str_or_null(d->safety_backup));
@@ -330,28 +334,41 @@ bad:
 			     "\"2026-01-05T12:00:00Z\"", at, key);
 }
 
-static const json_t *get_array(const json_t *o, const char *key,
-			       const char *at, struct berr *err, int *rc)
-{
-	const json_t *v = json_object_get(o, key);
+/* Parses one element of an array of the record, appending it to d. */
+typedef int (*deployment_elem_fn)(struct deployment *d, const json_t *v,
+				  const char *at, struct berr *err);
 
-	*rc = 0;
-	if (v == NULL || json_is_null(v))
-		return NULL;
-	if (!json_is_array(v)) {
-		*rc = berr_set(err, "%s.%s: expected an array", at, key);
-		return NULL;
+/* Calls fn for each element of the array at key (missing or null: none). */
+static int each_element(struct deployment *d, const json_t *j, const char *key,
+			deployment_elem_fn fn, struct berr *err)
+{
+	const json_t *a = json_object_get(j, key), *v;
+	char at[64];
+	size_t i;
+
+	if (a == NULL || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return berr_set(err, "$.%s: expected an array", key);
+	json_array_foreach(a, i, v) {
+		snprintf(at, sizeof(at), "$.%s[%zu]", key, i);
+		if (fn(d, v, at, err) != 0)
+			return -1;
 	}
-	return v;
+	return 0;
 }
 
-static int step_from_json(struct step_record *s, const json_t *j,
+static int step_from_json(struct deployment *d, const json_t *j,
 			  const char *at, struct berr *err)
 {
+	struct step_record *s;
 	const json_t *v;
 
 	if (!json_is_object(j))
 		return berr_set(err, "%s: expected an object", at);
+	d->steps = xrealloc(d->steps, (d->nsteps + 1) * sizeof(*d->steps));
+	s = &d->steps[d->nsteps++];
+	memset(s, 0, sizeof(*s));
 	if (get_str(&s->name, j, "name", at, true, err) != 0)
 		return -1;
 	v = json_object_get(j, "status");
@@ -367,71 +384,40 @@ static int step_from_json(struct step_record *s, const json_t *j,
 	return 0;
 }
 
-static int steps_from_json(struct deployment *d, const json_t *j,
-			   struct berr *err)
+static int service_from_json(struct deployment *d, const json_t *j,
+			     const char *at, struct berr *err)
 {
-	const json_t *a, *v;
-	char at[48];
-	size_t i;
-	int rc;
+	struct service_record *s;
 
-	a = get_array(j, "steps", "$", err, &rc);
-	if (a == NULL)
-		return rc;
-	d->steps = xcalloc(json_array_size(a) + 1, sizeof(*d->steps));
-	json_array_foreach(a, i, v) {
-		snprintf(at, sizeof(at), "$.steps[%zu]", i);
-		d->nsteps++;
-		if (step_from_json(&d->steps[i], v, at, err) != 0)
-			return -1;
-	}
+	if (!json_is_object(j))
+		return berr_set(err, "%s: expected an object", at);
+	d->services = xrealloc(d->services,
+			       (d->nservices + 1) * sizeof(*d->services));
+	s = &d->services[d->nservices++];
+	memset(s, 0, sizeof(*s));
+	if (get_str(&s->name, j, "name", at, true, err) != 0 ||
+	    get_str(&s->hash, j, "hash", at, false, err) != 0)
+		return -1;
 	return 0;
 }
 
-static int services_from_json(struct deployment *d, const json_t *j,
-			      struct berr *err)
+static int migration_from_json(struct deployment *d, const json_t *j,
+			       const char *at, struct berr *err)
 {
-	const json_t *a, *v;
-	char at[48];
-	size_t i;
-	int rc;
-
-	a = get_array(j, "services", "$", err, &rc);
-	if (a == NULL)
-		return rc;
-	d->services = xcalloc(json_array_size(a) + 1, sizeof(*d->services));
-	json_array_foreach(a, i, v) {
-		snprintf(at, sizeof(at), "$.services[%zu]", i);
-		d->nservices++;
-		if (!json_is_object(v))
-			return berr_set(err, "%s: expected an object", at);
-		if (get_str(&d->services[i].name, v, "name", at, true, err) != 0 ||
-		    get_str(&d->services[i].hash, v, "hash", at, false, err) != 0)
-			return -1;
-	}
+	if (!json_is_string(j))
+		return berr_set(err, "%s: expected a string", at);
+	strv_push(&d->migrations, json_string_value(j));
 	return 0;
 }
 
-static int migrations_from_json(struct deployment *d, const json_t *j,
-				struct berr *err)
+static int migrations_ran_from_json(struct deployment *d, const json_t *j,
+				    struct berr *err)
 {
-	const json_t *a, *v, *ran;
-	size_t i;
-	int rc;
+	const json_t *ran = json_object_get(j, "migrations_ran");
 
-	ran = json_object_get(j, "migrations_ran");
 	if (ran != NULL && !json_is_null(ran) && !json_is_boolean(ran))
 		return berr_set(err, "$.migrations_ran: expected true or false");
 	d->migrations_ran = json_is_true(ran);
-	a = get_array(j, "migrations", "$", err, &rc);
-	if (a == NULL)
-		return rc;
-	json_array_foreach(a, i, v) {
-		if (!json_is_string(v))
-			return berr_set(err, "$.migrations[%zu]: expected a string",
-					i);
-		strv_push(&d->migrations, json_string_value(v));
-	}
 	return 0;
 }
 
@@ -471,11 +457,13 @@ int deployment_from_json(struct deployment *d, const json_t *j,
 	    get_str(&d->error, j, "error", "$", false, err) != 0 ||
 	    get_str(&d->backup, j, "backup", "$", false, err) != 0 ||
 	    get_str(&d->safety_backup, j, "safety_backup", "$", false, err) != 0 ||
-	    migrations_from_json(d, j, err) != 0 ||
+	    migrations_ran_from_json(d, j, err) != 0 ||
+	    each_element(d, j, "migrations", migration_from_json, err) != 0 ||
 	    get_int(&d->rollback_to, j, "rollback_to", "$", INT64_MAX, err) != 0 ||
 	    get_str(&d->env_file_hash, j, "env_file_hash", "$", false, err) != 0 ||
 	    get_int(&pid, j, "pid", "$", INT32_MAX, err) != 0 ||
-	    services_from_json(d, j, err) != 0 || steps_from_json(d, j, err) != 0)
+	    each_element(d, j, "services", service_from_json, err) != 0 ||
+	    each_element(d, j, "steps", step_from_json, err) != 0)
 		goto fail;
 	if (d->kind == NULL)
 		d->kind = xstrdup(DEPLOY_KIND_DEPLOY);

@@ -131,45 +131,63 @@ void lock_describe(char *out, size_t len, const struct lock_holder *h)
 	buf_release(&b);
 }
 
-int lock_acquire(int *fd, const char *path, const struct lock_holder *me,
-		 struct lock_holder *holder, struct berr *err)
+/*
+ * Opens path (create: make it when missing) and takes the lock on it.
+ * Returns 0 with *fd locked; BERTH_ENOTFOUND when path does not exist and
+ * create is false; BERTH_ELOCKED with *holder (may be NULL) filled and err
+ * naming the holder; or -1. *fd is -1 unless 0 is returned.
+ */
+static int take(int *fd, struct lock_holder *holder, const char *path,
+		bool create, struct berr *err)
 {
 	struct lock_holder h;
 	char who[320];
-	int lfd, rc = -1;
+	int lfd;
 
 	*fd = -1;
 	if (holder != NULL)
 		memset(holder, 0, sizeof(*holder));
-	lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	lfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0),
 		   LOCK_FILE_MODE);
-	if (lfd < 0)
-		return berr_errno(err, errno, "cannot open lock '%s'", path);
-	if (ofd_lock(lfd, F_WRLCK) != 0) {
-		if (errno != EAGAIN && errno != EACCES) {
-			berr_errno(err, errno, "cannot lock '%s'", path);
-			goto out;
-		}
-		read_holder(&h, lfd);
-		lock_describe(who, sizeof(who), &h);
-		berr_set(err, "'%s' is held by %s", path, who);
-		if (holder != NULL)
-			*holder = h;
-		rc = BERTH_ELOCKED;
-		goto out;
+	if (lfd < 0) {
+		berr_errno(err, errno, "cannot open lock '%s'", path);
+		return errno == ENOENT && !create ? BERTH_ENOTFOUND : -1;
 	}
+	if (ofd_lock(lfd, F_WRLCK) == 0) {
+		*fd = lfd;
+		return 0;
+	}
+	if (errno != EAGAIN && errno != EACCES) {
+		berr_errno(err, errno, "cannot lock '%s'", path);
+		close(lfd);
+		return -1;
+	}
+	read_holder(&h, lfd);
+	close(lfd);
+	lock_describe(who, sizeof(who), &h);
+	berr_set(err, "'%s' is held by %s", path, who);
+	if (holder != NULL)
+		*holder = h;
+	return BERTH_ELOCKED;
+}
+
+int lock_acquire(int *fd, const char *path, const struct lock_holder *me,
+		 struct lock_holder *holder, struct berr *err)
+{
+	int lfd, rc;
+
+	*fd = -1;
+	rc = take(&lfd, holder, path, true, err);
+	if (rc != 0)
+		return rc;
 	if (write_holder(lfd, me, err) != 0) {
 		berr_prefix(err, "'%s'", path);
 		ofd_lock(lfd, F_UNLCK);
-		goto out;
+		close(lfd);
+		return -1;
 	}
 	*fd = lfd;
-	lfd = -1;
-	rc = 0;
-out:
-	if (lfd >= 0)
-		close(lfd);
-	return rc;
+	return 0;
 }
 
 int lock_update(int fd, const struct lock_holder *me, struct berr *err)
@@ -225,43 +243,23 @@ int lock_peek(bool *locked, struct lock_holder *holder, const char *path,
 int lock_clear(bool *cleared, struct lock_holder *holder, const char *path,
 	       struct berr *err)
 {
-	struct lock_holder h;
-	char who[320];
-	int fd, rc = -1;
+	int fd, rc;
 
 	*cleared = false;
-	memset(holder, 0, sizeof(*holder));
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return berr_errno(err, errno, "cannot open lock '%s'", path);
-	}
-	if (ofd_lock(fd, F_WRLCK) != 0) {
-		if (errno != EAGAIN && errno != EACCES) {
-			berr_errno(err, errno, "cannot lock '%s'", path);
-			goto out;
-		}
-		read_holder(holder, fd);
-		lock_describe(who, sizeof(who), holder);
-		berr_set(err, "'%s' is held by %s, which is still running",
-			 path, who);
-		rc = BERTH_ELOCKED;
-		goto out;
-	}
-	read_holder(&h, fd);
+	rc = take(&fd, holder, path, false, err);
+	if (rc == BERTH_ENOTFOUND)
+		return 0;
+	if (rc == BERTH_ELOCKED)
+		berr_prefix(err, "cannot unlock: a live process holds the lock");
+	if (rc != 0)
+		return rc;
 	if (lseek(fd, 0, SEEK_END) > 0) {
 		*cleared = true;
-		*holder = h;
-		if (ftruncate(fd, 0) != 0 || fsync(fd) != 0) {
-			berr_errno(err, errno, "cannot clear '%s'", path);
-			ofd_lock(fd, F_UNLCK);
-			goto out;
-		}
+		read_holder(holder, fd);
+		if (ftruncate(fd, 0) != 0 || fsync(fd) != 0)
+			rc = berr_errno(err, errno, "cannot clear '%s'", path);
 	}
 	ofd_lock(fd, F_UNLCK);
-	rc = 0;
-out:
 	close(fd);
 	return rc;
 }

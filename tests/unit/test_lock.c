@@ -17,19 +17,6 @@
 #include "berth.h"
 #include "check.h"
 
-static char *make_root(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	char *root = xasprintf("%s/berth-lock-XXXXXX", tmp ? tmp : "/tmp");
-
-	if (mkdtemp(root) == NULL) {
-		fprintf(stderr, "cannot create a temporary directory: %s\n",
-			strerror(errno));
-		exit(1);
-	}
-	return root;
-}
-
 static void remove_root(char *root)
 {
 	struct berr err;
@@ -50,7 +37,7 @@ static void holder_init(struct lock_holder *h, int64_t id, const char *trigger)
 
 static void test_acquire_release(void)
 {
-	char *root = make_root(), *path = fs_join(root, "lock");
+	char *root = check_tempdir("berth-lock"), *path = fs_join(root, "lock");
 	struct lock_holder me, other, seen;
 	struct berr err;
 	struct buf b;
@@ -123,7 +110,7 @@ static void test_acquire_release(void)
  * until lock_clear (berth unlock) or the next holder. */
 static void test_released_on_death(void)
 {
-	char *root = make_root(), *path = fs_join(root, "lock");
+	char *root = check_tempdir("berth-lock"), *path = fs_join(root, "lock");
 	struct lock_holder me, seen;
 	struct berr err;
 	int pipefd[2], fd, status;
@@ -159,7 +146,7 @@ static void test_released_on_death(void)
 	CHECK_INT(lock_clear(&cleared, &seen, path, &err), BERTH_ELOCKED);
 	CHECK(!cleared);
 	CHECK_INT(seen.pid, child);
-	CHECK(strstr(err.msg, "which is still running") != NULL);
+	CHECK(strstr(err.msg, "cannot unlock: a live process holds the lock: ") == err.msg);
 
 	kill(child, SIGKILL);
 	CHECK(waitpid(child, &status, 0) == child);
@@ -206,7 +193,7 @@ static void test_released_on_death(void)
  * it cannot keep the lock alive after berth dies. */
 static void test_not_inherited(void)
 {
-	char *root = make_root(), *path = fs_join(root, "lock");
+	char *root = check_tempdir("berth-lock"), *path = fs_join(root, "lock");
 	struct lock_holder me;
 	struct berr err;
 	int fd, fd2, status, gate[2], execed[2];

@@ -336,19 +336,13 @@ static void verify(const char *root, const struct shared *sh, int round)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char *root = xasprintf("%s/berth-crash-XXXXXX", tmp ? tmp : "/tmp");
+	char *root = check_tempdir("berth-crash");
 	unsigned seed = (unsigned)time(NULL);
 	int round, leftovers = 0, early = 0;
 	struct shared *sh;
 	struct state st;
 	struct berr err;
 
-	if (mkdtemp(root) == NULL) {
-		fprintf(stderr, "cannot create a temporary directory: %s\n",
-			strerror(errno));
-		return 1;
-	}
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
