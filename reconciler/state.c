@@ -85,9 +85,11 @@ static void clean_temp(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	struct buf kv;
 
 	if (d == NULL)
 		return;
+	buf_init(&kv, 4096);
 	while ((e = readdir(d)) != NULL) {
 		int pid = temp_pid(e->d_name);
 
@@ -95,12 +97,16 @@ static void clean_temp(const char *dir)
 			continue;
 		if (kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
-		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
+			buf_reset(&kv);
+			log_kv(&kv, "dir", dir);
+			log_kv(&kv, "file", e->d_name);
 			log_debug("msg=\"removed a temporary file left by a "
-				  "killed writer\" dir=%s file=%s", dir,
-				  e->d_name);
+				  "killed writer\"%s", buf_str(&kv));
+		}
 	}
 	closedir(d);
+	buf_release(&kv);
 }
 
 int state_open(struct state *st, const char *state_dir, const char *env,

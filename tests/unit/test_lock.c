@@ -77,6 +77,9 @@ static void test_acquire_release(void)
 	CHECK_STR(seen.trigger, "webhook:github:abc");
 	lock_describe(expect, sizeof(expect), &seen);
 	CHECK(strstr(expect, ", deployment 17, ") != NULL);
+	/* Closing the descriptor a peek opened does not drop the lock (as it
+	 * would with a process-wide POSIX lock). */
+	CHECK_INT(lock_acquire(&fd2, path, &other, NULL, &err), BERTH_ELOCKED);
 
 	/* Peeking never takes the lock: the holder can still release, and
 	 * another can take it right after a peek. */
