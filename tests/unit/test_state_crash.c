@@ -4,7 +4,8 @@
  *
  * A forked writer keeps creating and rewriting deployment records, switching
  * `current` and freezing/unfreezing, each write a different version. The
- * parent kills it with SIGKILL after a random delay, ROUNDS times, and after
+ * parent kills it with SIGKILL at a random instant of its writing (every
+ * tenth time, of its start-up), ROUNDS times, and after
  * every kill loads the whole state (history, latest, current, frozen) and
  * checks that each thing it reads is exactly one of the versions the writer
  * wrote, and that no temporary file survives the next state_open.
