@@ -396,8 +396,9 @@ void deployment_set(char **field, const char *value);
  */
 struct json_t *deployment_to_json(const struct deployment *d);
 /*
- * Reads a record written by deployment_to_json into d (which is
- * (re)initialised first; no need to init it). Unknown fields are ignored;
+ * Reads a record written by deployment_to_json into d, which is overwritten
+ * without being released (pass it uninitialised or empty). j is borrowed.
+ * Missing and null fields keep their defaults; unknown fields are ignored;
  * a field of the wrong type or value is an error naming its JSON path
  * ("$.steps[2].status: expected one of pending, running, ok, failed,
  * skipped"). Returns 0, or -1 with d released.
@@ -560,7 +561,8 @@ int lock_peek(bool *locked, struct lock_holder *holder, const char *path,
  * that process: SIGTERM lets it roll back, SIGKILL leaves the deployment to
  * the next start's recovery). When the lock is free, clears the description
  * a killed holder left behind; *cleared says whether there was one and
- * *holder what it said. Returns 0, BERTH_ELOCKED or -1.
+ * *holder (required) what it said. A missing lock file is "nothing to
+ * clear". Returns 0, BERTH_ELOCKED or -1.
  */
 int lock_clear(bool *cleared, struct lock_holder *holder, const char *path,
 	       struct berr *err);
