@@ -529,9 +529,280 @@ struct config {
 
 /* git.c — the bare mirror; the only file that includes <git2.h> */
 
-/* state.c — state directory layout, deployment records */
+/* deployment.c — the deployment record (SPEC §5) and its JSON form */
+
+/* jansson's json_t, without making every user of this header include it. */
+struct json_t;
+
+enum deploy_status {
+	DEPLOY_RUNNING,
+	DEPLOY_SUCCEEDED,
+	DEPLOY_FAILED,
+	DEPLOY_ROLLED_BACK,
+	DEPLOY_ROLLBACK_FAILED,
+	DEPLOY_INTERRUPTED
+};
+
+/* "running", "succeeded", "failed", "rolled_back", "rollback_failed",
+ * "interrupted". Never NULL ("unknown" for a value out of range). */
+const char *deploy_status_name(enum deploy_status s);
+/* Parses one of the names above. Returns 0, or -1 (out untouched). */
+int deploy_status_parse(enum deploy_status *out, const char *s);
+
+enum step_status { STEP_PENDING, STEP_RUNNING, STEP_OK, STEP_FAILED, STEP_SKIPPED };
+
+/* "pending", "running", "ok", "failed", "skipped". */
+const char *step_status_name(enum step_status s);
+int step_status_parse(enum step_status *out, const char *s);
+
+/* One pipeline step (SPEC §5: lock, validate, backup, fetch, build, migrate,
+ * deploy, smoke, cleanup, notify, unlock; a rollback adds its own). */
+struct step_record {
+	char *name;               /* owned */
+	enum step_status status;
+	int64_t started_ms;       /* unix milliseconds; 0 not started */
+	int64_t finished_ms;      /* unix milliseconds; 0 not finished */
+	char *detail;             /* owned or NULL; one line for humans */
+	char *output_tail;        /* owned or NULL; last bytes of the output */
+};
+
+/* A service as this deployment left it: its name and manifest hash. */
+struct service_record {
+	char *name; /* owned */
+	char *hash; /* owned or NULL */
+};
+
+/* Kinds of deployment record. "deploy" and "rollback" put a release in
+ * place; "unlock" and "resume" record an operator's action (SPEC §4) and are
+ * never a last good deployment. */
+#define DEPLOY_KIND_DEPLOY "deploy"
+#define DEPLOY_KIND_ROLLBACK "rollback"
+#define DEPLOY_KIND_UNLOCK "unlock"
+#define DEPLOY_KIND_RESUME "resume"
+
+/* One deployment: what it put in place, why, and what happened. Strings are
+ * owned and may be NULL unless noted; commits are 40 hex digits or "". */
+struct deployment {
+	int64_t id;             /* increasing per environment, from 1 */
+	char *env;              /* owned */
+	char commit[41];        /* what it deploys; "" before it is resolved */
+	char previous_commit[41]; /* what ran before; "" on the first deploy */
+	char tree[41];          /* commit's tree, for revert detection (SPEC §6) */
+	char *trigger;          /* cli, webhook:<provider>:<delivery>,
+				   hook:post-receive, poll, drift, revert, api */
+	char *kind;             /* DEPLOY_KIND_*; NULL is read as "deploy" */
+	enum deploy_status status;
+	int64_t started_at;     /* unix seconds */
+	int64_t finished_at;    /* unix seconds; 0 while running */
+	char *backup;           /* the paired backup file (SPEC §6) */
+	char *safety_backup;    /* taken before a restore */
+	bool migrations_ran;
+	struct strv migrations; /* files applied by this deployment */
+	int64_t rollback_to;    /* id of the deployment put back; 0 none */
+	char *version;          /* --version TAG */
+	char *error;            /* why it failed */
+	char *env_file_hash;    /* SHA-256 hex of the env file deployed */
+	int pid;                /* the berth process that ran it; 0 unknown */
+	struct step_record *steps; /* owned, in order of first use */
+	size_t nsteps;
+	struct service_record *services; /* owned */
+	size_t nservices;
+};
+
+/* Zeroes d (status DEPLOY_RUNNING, no strings, no steps). */
+void deployment_init(struct deployment *d);
+/* Frees what d owns and leaves it as deployment_init does. NULL ok. */
+void deployment_release(struct deployment *d);
+/* Returns the step called name (borrowed, valid until the next call that
+ * appends), appending a STEP_PENDING one when there is none. */
+struct step_record *deployment_step(struct deployment *d, const char *name);
+/* Appends a service (both strings copied; hash may be NULL). */
+void deployment_add_service(struct deployment *d, const char *name,
+			    const char *hash);
+/* Sets *field (one of d's owned strings) to a copy of value (NULL clears). */
+void deployment_set(char **field, const char *value);
+
+/*
+ * The record as JSON (new reference), with SPEC §5's field names; the format
+ * is described in docs/state.md. Times are ISO-8601 UTC strings, absent
+ * values are null, steps carry duration_ms.
+ */
+struct json_t *deployment_to_json(const struct deployment *d);
+/*
+ * Reads a record written by deployment_to_json into d, which is overwritten
+ * without being released (pass it uninitialised or empty). j is borrowed.
+ * Missing and null fields keep their defaults; unknown fields are ignored;
+ * a field of the wrong type or value is an error naming its JSON path
+ * ("$.steps[2].status: expected one of pending, running, ok, failed,
+ * skipped"). Returns 0, or -1 with d released.
+ */
+int deployment_from_json(struct deployment *d, const struct json_t *j,
+			 struct berr *err);
+
+/* state.c — the state directory (SPEC §11; docs/state.md) and the
+ * deployment journal */
+
+/*
+ * One environment's state under state_dir/envs/<env>/. Every write is atomic
+ * and durable (fs_write_atomic, fs_symlink_atomic): a process killed at any
+ * instant leaves files the next one can read.
+ */
+struct state {
+	char *root;    /* owned; state_dir */
+	char *env;     /* owned; environment name */
+	char *env_dir; /* owned; state_dir/envs/<env> */
+};
+
+/* Largest deployment record read back (steps keep only output tails). */
+#define STATE_RECORD_MAX ((size_t)16 << 20)
+
+/* True when name can be an environment's directory name: 1–64 characters
+ * of [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool state_env_name_ok(const char *name);
+
+/*
+ * Opens env's state under state_dir, creating envs/<env>/ and its releases/,
+ * deployments/, logs/ and backups/ directories when missing. Temporary
+ * files left by writers that died (their pid no longer exists) are removed.
+ * Returns 0, or -1 (st left empty; state_close is still safe).
+ */
+int state_open(struct state *st, const char *state_dir, const char *env,
+	       struct berr *err);
+void state_close(struct state *st);
+/* rel joined under st->env_dir, as a new string ("lock", "releases/<c>"). */
+char *state_path(const struct state *st, const char *rel);
+
+/*
+ * Gives d the next id (one more than the largest in the journal, unique even
+ * when several processes create at once: the record file is published with
+ * link(2), which fails when the name exists) and saves it. d->env is set to
+ * st->env when NULL and must equal it otherwise. Returns 0, or -1.
+ */
+int state_create_deployment(struct state *st, struct deployment *d,
+			    struct berr *err);
+/* Rewrites the record of d->id atomically. BERTH_ENOTFOUND when d->id was
+ * never created. */
+int state_save_deployment(struct state *st, const struct deployment *d,
+			  struct berr *err);
+/* Reads record id into out (initialised here). Returns 0, BERTH_ENOTFOUND,
+ * or -1 when it cannot be read or is not a valid record (the message names
+ * the file). */
+int state_load_deployment(struct state *st, int64_t id, struct deployment *out,
+			  struct berr *err);
+
+/*
+ * The newest `limit` readable records (0: all), newest first, into *out (a
+ * new array of *n records; free with state_history_free). A record that
+ * cannot be read is skipped and described, with its path, in bad (or
+ * logged as a warning when bad is NULL): it never hides the others.
+ * Returns 0, or -1 when the journal directory cannot be listed.
+ */
+int state_history(struct state *st, struct deployment **out, size_t *n,
+		  struct merrs *bad, size_t limit, struct berr *err);
+void state_history_free(struct deployment *d, size_t n);
+
+/* The lookups below read records newest first, skip (and log) unreadable
+ * ones, and fill out (initialised here) with the first match. Each returns
+ * 0, BERTH_ENOTFOUND when nothing matches, or -1. */
+
+/* The newest deployment, whatever its status. */
+int state_latest(struct state *st, struct deployment *out, struct berr *err);
+/* The newest succeeded "deploy" or "rollback" with id < before_id (0: any). */
+int state_last_good(struct state *st, int64_t before_id, struct deployment *out,
+		    struct berr *err);
+/* The newest succeeded "deploy" or "rollback" of commit. */
+int state_find_by_commit(struct state *st, const char *commit,
+			 struct deployment *out, struct berr *err);
+/* The newest succeeded "deploy" or "rollback" whose commit had this tree
+ * (a revert of it, SPEC §6). */
+int state_find_by_tree(struct state *st, const char *tree,
+		       struct deployment *out, struct berr *err);
+/*
+ * Every record still "running", newest first (like state_history; *n may be
+ * 0). Such a record is an interrupted deployment only when the environment's
+ * lock is free: otherwise another process is running it right now.
+ */
+int state_find_running(struct state *st, struct deployment **out, size_t *n,
+		       struct berr *err);
+
+/* What serves now, from current.json: commit (40 hex digits) and the
+ * deployment that put it there. Returns 0, BERTH_ENOTFOUND (nothing deployed
+ * yet), or -1 (unreadable; message names the file). */
+int state_get_current(struct state *st, char commit[41], int64_t *deployment_id,
+		      struct berr *err);
+/*
+ * Points current at releases/<commit> (which must exist): the symlink
+ * "current" is replaced atomically, then current.json is. A crash between
+ * the two leaves the symlink one switch ahead; the recovery of the
+ * interrupted deployment switches again. Call it holding the lock.
+ */
+int state_set_current(struct state *st, const char *commit,
+		      int64_t deployment_id, struct berr *err);
+
+/* Freezes the environment (SPEC §5: after a failed rollback) with a reason
+ * for humans. Returns 0 or -1. */
+int state_freeze(struct state *st, const char *reason, struct berr *err);
+/* 1 when frozen, *reason set to a new string (reason may be NULL); 0 when
+ * not. A freeze file that cannot be read still counts as frozen (the reason
+ * then says why it could not be read): failing safe. */
+int state_frozen(struct state *st, char **reason);
+/* Lifts the freeze. Returns 0, BERTH_ENOTFOUND when it was not frozen, or
+ * -1. */
+int state_unfreeze(struct state *st, struct berr *err);
+
 
 /* lock.c — per-environment lock released by the kernel */
+
+/*
+ * The lock is an open file description lock (fcntl F_OFD_SETLK, whole file)
+ * on envs/<env>/lock: one holder across processes, released by the kernel
+ * when the holder exits or is killed, never inherited across exec (the fd is
+ * O_CLOEXEC), and testable without taking it (F_OFD_GETLK), so `berth
+ * status` never makes a deploy fail with "locked". The file itself stays;
+ * while locked it holds the holder's description as JSON, which
+ * lock_release clears. See docs/state.md.
+ */
+struct lock_holder {
+	int64_t deployment_id; /* 0 until the deployment record exists */
+	int pid;               /* 0 when unknown */
+	int64_t started_at;    /* unix seconds */
+	char trigger[160];     /* "" when unknown */
+};
+
+/*
+ * Takes the lock at path without waiting; the file is created when missing.
+ * On success *fd is the lock's descriptor, `me` is written into the file and
+ * 0 is returned. When another open file description holds it, returns
+ * BERTH_ELOCKED with err saying who, and *holder (may be NULL) filled from
+ * the file (zeroed when the holder has not written it yet). -1 on other
+ * errors. *fd is -1 unless 0 is returned.
+ */
+int lock_acquire(int *fd, const char *path, const struct lock_holder *me,
+		 struct lock_holder *holder, struct berr *err);
+/* Rewrites the holder description (e.g. once the deployment id is known). */
+int lock_update(int fd, const struct lock_holder *me, struct berr *err);
+/* Clears the description and releases the lock, also for any forked child
+ * sharing the descriptor. fd < 0 is ignored. */
+void lock_release(int fd);
+/* Whether the lock is held (by anyone, this process included) and, when it
+ * is, by whom. A missing lock file is "not locked". Returns 0 or -1. */
+int lock_peek(bool *locked, struct lock_holder *holder, const char *path,
+	      struct berr *err);
+/*
+ * What `berth unlock` does. A lock is never stale: a live holder cannot be
+ * unlocked from outside (returns BERTH_ELOCKED with *holder filled; stop
+ * that process: SIGTERM lets it roll back, SIGKILL leaves the deployment to
+ * the next start's recovery). When the lock is free, clears the description
+ * a killed holder left behind; *cleared says whether there was one and
+ * *holder (required) what it said. A missing lock file is "nothing to
+ * clear". Returns 0, BERTH_ELOCKED or -1.
+ */
+int lock_clear(bool *cleared, struct lock_holder *holder, const char *path,
+	       struct berr *err);
+/* "pid 1234, deployment 17, trigger cli, since 2026-01-05T12:00:00Z" into
+ * out; unknown parts are left out. */
+void lock_describe(char *out, size_t len, const struct lock_holder *h);
+
 
 /* plan.c — what apply would change */
 

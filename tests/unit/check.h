@@ -47,6 +47,24 @@ static int check_count;
 		}                                                              \
 	} while (0)
 
+/* Creates a fresh directory under $TMPDIR (else /tmp) named after the test
+ * and returns its path (malloc'd). Exits the test when it cannot. */
+static inline char *check_tempdir(const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+	size_t len = strlen(tmp ? tmp : "/tmp") + strlen(name) + 16;
+	char *path = malloc(len);
+
+	if (path == NULL)
+		abort();
+	snprintf(path, len, "%s/%s-XXXXXX", tmp ? tmp : "/tmp", name);
+	if (mkdtemp(path) == NULL) {
+		perror("cannot create a temporary directory");
+		exit(1);
+	}
+	return path;
+}
+
 /* Ends main(): prints a summary and returns the exit status. */
 static inline int check_done(const char *name)
 {
