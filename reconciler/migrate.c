@@ -288,7 +288,8 @@ static int read_applied(struct applied **out, size_t *n, bool *exists,
 		(*out)[i].checksum = xstrdup(sum != NULL ? sum : "");
 	}
 	*n = rows.nrows;
-	qsort(*out, *n, sizeof(**out), cmp_applied);
+	if (*n > 0)
+		qsort(*out, *n, sizeof(**out), cmp_applied);
 	rc = 0;
 out:
 	if (rc != 0)
