@@ -417,6 +417,25 @@ void migrate_plan_release(struct migrate_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* "backend pid N" for the session holding the migration lock, into out. */
+static const char *lock_holder(char *out, size_t size, struct pg_conn *c)
+{
+	static const char sql[] =
+	    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+	    " AND classid = (" MIGRATE_LOCK_KEY "::bigint >> 32)::oid"
+	    " AND objid = (" MIGRATE_LOCK_KEY "::bigint & 4294967295)::oid"
+	    " AND objsubid = 1 LIMIT 1";
+	struct pg_rows rows;
+	struct berr ignored;
+
+	snprintf(out, size, "backend pid unknown");
+	if (pg_query(&rows, c, sql, 0, NULL, &ignored) == 0 &&
+	    pg_rows_get(&rows, 0, 0) != NULL)
+		snprintf(out, size, "backend pid %s", pg_rows_get(&rows, 0, 0));
+	pg_rows_release(&rows);
+	return out;
+}
+
 /* Waits for the migration lock. Returns 0, BERTH_ELOCKED or -1. */
 static int lock_acquire(struct pg_conn *c, int wait_s, struct berr *err)
 {
@@ -433,15 +452,16 @@ static int lock_acquire(struct pg_conn *c, int wait_s, struct berr *err)
 		bool timed_out =
 		    strcmp(pg_last_error(c)->sqlstate, "57014") == 0;
 		struct berr ignored;
+		char holder[64];
 
 		if (wait_s > 0)
 			pg_exec(c, "RESET statement_timeout", &ignored);
 		if (!timed_out)
 			return berr_prefix(err, "cannot take the migration "
 						"lock");
-		berr_set(err, "another migrator has held the migration lock "
-			      "of this database for more than %ds",
-			 wait_s);
+		berr_set(err, "another migrator (%s) has held the migration "
+			      "lock of this database for more than %ds",
+			 lock_holder(holder, sizeof(holder), c), wait_s);
 		return BERTH_ELOCKED;
 	}
 	if (wait_s > 0 && pg_exec(c, "RESET statement_timeout", err) != 0)
@@ -486,6 +506,20 @@ static void file_error(struct berr *err, struct pg_conn *c,
 	}
 }
 
+/* The id of the open transaction, as a new string; NULL on failure. */
+static char *current_xact(struct pg_conn *c, struct berr *err)
+{
+	struct pg_rows rows;
+	char *id = NULL;
+
+	if (pg_query(&rows, c, "SELECT pg_current_xact_id()", 0, NULL, err) ==
+	    0)
+		id = xstrdup(pg_rows_get(&rows, 0, 0) ? pg_rows_get(&rows, 0, 0)
+						       : "");
+	pg_rows_release(&rows);
+	return id;
+}
+
 /* Runs one file and records it, in one transaction. Returns 0 or -1. */
 static int apply_one(struct migrate_step *step, struct pg_conn *c,
 		     const char *where, const struct migrate_source *f,
@@ -493,7 +527,7 @@ static int apply_one(struct migrate_step *step, struct pg_conn *c,
 {
 	char sql[160], ms_text[24], dep_text[24];
 	const char *params[4];
-	char *text = NULL;
+	char *text = NULL, *xact = NULL, *xact_after = NULL;
 	int64_t t0;
 	struct berr ignored;
 	int rc = -1;
@@ -507,7 +541,7 @@ static int apply_one(struct migrate_step *step, struct pg_conn *c,
 		 " SET LOCAL statement_timeout = %lld",
 		 (long long)opts->lock_timeout_s * 1000,
 		 (long long)opts->statement_timeout_s * 1000);
-	if (pg_exec(c, sql, err) != 0) {
+	if (pg_exec(c, sql, err) != 0 || (xact = current_xact(c, err)) == NULL) {
 		berr_prefix(err, "%s: cannot start its transaction", where);
 		goto out;
 	}
@@ -518,7 +552,14 @@ static int apply_one(struct migrate_step *step, struct pg_conn *c,
 		goto out;
 	}
 	step->ms = strnum_mono_ms() - t0;
-	if (!pg_in_transaction(c)) {
+	/* The scan refuses COMMIT and ROLLBACK before anything runs; this
+	 * catches one it could not see, also when followed by a BEGIN. */
+	if (pg_in_transaction(c) &&
+	    (xact_after = current_xact(c, err)) == NULL) {
+		berr_prefix(err, "%s", where);
+		goto out;
+	}
+	if (xact_after == NULL || strcmp(xact, xact_after) != 0) {
 		berr_set(err, "%s: the file ended berth's transaction (COMMIT "
 			      "or ROLLBACK in it): what ran before that stays, "
 			      "the file is not recorded as applied", where);
@@ -549,6 +590,8 @@ static int apply_one(struct migrate_step *step, struct pg_conn *c,
 out:
 	if (rc != 0 && pg_in_transaction(c))
 		pg_exec(c, "ROLLBACK", &ignored);
+	free(xact_after);
+	free(xact);
 	free(text);
 	return rc;
 }

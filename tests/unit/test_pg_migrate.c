@@ -106,6 +106,29 @@ static int apply(struct pg_conn *c, const struct migrate_opts *o,
 	return migrate_apply(res, c, dir, o, err);
 }
 
+/* Runs migrate_apply and checks its status, how many files it applied, and,
+ * when msg is not NULL, its whole error message. */
+static void expect_apply(struct pg_conn *c, const struct migrate_opts *o,
+			 int want_rc, size_t want_applied, const char *msg,
+			 int line)
+{
+	struct migrate_result res;
+	struct berr err;
+	int rc = migrate_apply(&res, c, dir, o, &err);
+
+	check_count++;
+	if (rc != want_rc || res.napplied != want_applied ||
+	    (msg != NULL && strcmp(err.msg, msg) != 0)) {
+		check_failures++;
+		fprintf(stderr, "%s:%d: migrate_apply gave %d with %zu applied "
+				"(\"%s\"), expected %d with %zu (\"%s\")\n",
+			__FILE__, line, rc, res.napplied, rc ? err.msg : "",
+			want_rc, want_applied, msg ? msg : "");
+	}
+	migrate_result_release(&res);
+}
+#define EXPECT_APPLY(c, o, rc, n, msg) expect_apply(c, o, rc, n, msg, __LINE__)
+
 static void test_fresh(struct pg_conn *c)
 {
 	struct migrate_plan plan;
@@ -211,18 +234,15 @@ static void test_failure(struct pg_conn *c)
 	put_file("004_fail.sql", "INSERT INTO a VALUES (1);\n"
 				 "INSERT INTO a VALUES (2);\n"
 				 "INSERT INTO a\n  VALUES (1);\n");
-	CHECK_INT(apply(c, &o, &res, &err), -1);
-	CHECK_STR(err.msg, "migrations/004_fail.sql: line 3: duplicate key "
-			   "value violates unique constraint \"a_pkey\": Key "
-			   "(id)=(1) already exists");
-	migrate_result_release(&res);
+	EXPECT_APPLY(c, &o, -1, 0,
+		     "migrations/004_fail.sql: line 3: duplicate key value "
+		     "violates unique constraint \"a_pkey\": Key (id)=(1) "
+		     "already exists");
 	CHECK_VALUE(c, "SELECT count(*) FROM a", "0");
 
 	/* Fixed: both run, in order. */
 	put_file("004_fail.sql", "INSERT INTO a VALUES (1);\n");
-	CHECK_INT(apply(c, &o, &res, &err), 0);
-	CHECK_INT(res.napplied, 2);
-	migrate_result_release(&res);
+	EXPECT_APPLY(c, &o, 0, 2, NULL);
 	CHECK_VALUE(c, "SELECT count(*) FROM berth_schema_migrations", "5");
 }
 
@@ -285,8 +305,14 @@ static void test_missing_and_order(struct pg_conn *c)
 
 static void test_refused(struct pg_conn *c)
 {
+	static const char *const sneaky[] = {
+	    "CREATE FUNCTION begin() RETURNS int LANGUAGE sql RETURN 1;\n"
+	    "COMMIT;\n",
+	    "CREATE OR REPLACE FUNCTION begin() RETURNS int LANGUAGE sql "
+	    "RETURN 2;\nCOMMIT;\nBEGIN;\nSELECT 1;\n",
+	};
+	size_t i;
 	struct migrate_plan plan;
-	struct migrate_result res;
 	struct migrate_opts o;
 	struct berr err;
 
@@ -300,49 +326,46 @@ static void test_refused(struct pg_conn *c)
 			  "migration file in a transaction of its own");
 	migrate_plan_release(&plan);
 	default_opts(&o);
-	CHECK_INT(apply(c, &o, &res, &err), -1);
-	CHECK_STR(err.msg, "migrations/007_txn.sql: line 2: COMMIT is not "
-			   "allowed: berth runs each migration file in a "
-			   "transaction of its own; nothing was migrated");
-	migrate_result_release(&res);
+	EXPECT_APPLY(c, &o, -1, 0,
+		     "migrations/007_txn.sql: line 2: COMMIT is not allowed: "
+		     "berth runs each migration file in a transaction of its "
+		     "own; nothing was migrated");
 	CHECK_VALUE(c, "SELECT to_regclass('g') IS NULL", "t");
 
 	put_file("007_txn.sql", "/* build it online */\n"
 				"CREATE INDEX CONCURRENTLY a_idx ON a (id);\n");
-	CHECK_INT(apply(c, &o, &res, &err), -1);
-	CHECK(strstr(err.msg, "migrations/007_txn.sql: line 2: CREATE INDEX "
-			      "CONCURRENTLY cannot run inside a transaction "
-			      "block") != NULL);
-	migrate_result_release(&res);
+	EXPECT_APPLY(c, &o, -1, 0,
+		     "migrations/007_txn.sql: line 2: CREATE INDEX "
+		     "CONCURRENTLY cannot run inside a transaction block; run "
+		     "it from a \"command\" migration; nothing was migrated");
 
 	/* Savepoints stay inside the transaction: allowed. */
 	put_file("007_txn.sql", "SAVEPOINT s; CREATE TABLE g (id int);\n"
 				"ROLLBACK TO SAVEPOINT s; RELEASE s;\n");
-	CHECK_INT(apply(c, &o, &res, &err), 0);
-	CHECK_INT(res.napplied, 1);
-	migrate_result_release(&res);
+	EXPECT_APPLY(c, &o, 0, 1, NULL);
 	CHECK_VALUE(c, "SELECT to_regclass('g') IS NULL", "t");
 
 	/* A COMMIT the scanner cannot see (a function named "begin" opens
-	 * what looks like a body) is caught afterwards. */
-	put_file("008_sneaky.sql",
-		 "CREATE FUNCTION begin() RETURNS int LANGUAGE sql RETURN 1;\n"
-		 "COMMIT;\n");
-	CHECK_INT(apply(c, &o, &res, &err), -1);
-	CHECK(strstr(err.msg, "migrations/008_sneaky.sql: the file ended "
-			      "berth's transaction") != NULL);
-	migrate_result_release(&res);
-	CHECK_VALUE(c, "SELECT count(*) FROM berth_schema_migrations WHERE "
-		       "name = '008_sneaky.sql'",
-		    "0");
-	CHECK(!pg_in_transaction(c));
+	 * what looks like a body) is caught afterwards, also when the file
+	 * opens a new transaction after it. */
+	for (i = 0; i < BERTH_ARRAY_LEN(sneaky); i++) {
+		put_file("008_sneaky.sql", sneaky[i]);
+		EXPECT_APPLY(c, &o, -1, 0,
+			     "migrations/008_sneaky.sql: the file ended "
+			     "berth's transaction (COMMIT or ROLLBACK in it): "
+			     "what ran before that stays, the file is not "
+			     "recorded as applied");
+		CHECK_VALUE(c, "SELECT count(*) FROM berth_schema_migrations "
+			       "WHERE name = '008_sneaky.sql'",
+			    "0");
+		CHECK(!pg_in_transaction(c));
+	}
 	remove_file("008_sneaky.sql");
 }
 
 static void test_timeouts(struct pg_conn *c)
 {
 	struct pg_conn *holder = connect_or_die();
-	struct migrate_result res;
 	struct migrate_opts o;
 	struct berr err;
 
@@ -354,22 +377,17 @@ static void test_timeouts(struct pg_conn *c)
 				  "ALTER TABLE a ADD COLUMN z int;\n");
 	default_opts(&o);
 	o.lock_timeout_s = 1;
-	CHECK_INT(apply(c, &o, &res, &err), -1);
-	CHECK_STR(err.msg, "migrations/009_alter.sql: line 2: canceling "
-			   "statement due to lock timeout (lock_timeout is 1s)");
-	migrate_result_release(&res);
+	EXPECT_APPLY(c, &o, -1, 0,
+		     "migrations/009_alter.sql: line 2: canceling statement "
+		     "due to lock timeout (lock_timeout is 1s)");
 	CHECK_INT(pg_exec(holder, "ROLLBACK", &err), 0);
-	CHECK_INT(apply(c, &o, &res, &err), 0);
-	CHECK_INT(res.napplied, 1);
-	migrate_result_release(&res);
+	EXPECT_APPLY(c, &o, 0, 1, NULL);
 
 	put_file("010_slow.sql", "SELECT 1;\nSELECT pg_sleep(30);\n");
 	o.statement_timeout_s = 1;
-	CHECK_INT(apply(c, &o, &res, &err), -1);
-	CHECK_STR(err.msg, "migrations/010_slow.sql: line 2: canceling "
-			   "statement due to statement timeout "
-			   "(statement_timeout is 1s)");
-	migrate_result_release(&res);
+	EXPECT_APPLY(c, &o, -1, 0,
+		     "migrations/010_slow.sql: line 2: canceling statement "
+		     "due to statement timeout (statement_timeout is 1s)");
 	remove_file("010_slow.sql");
 	pg_close(holder);
 }
@@ -447,8 +465,10 @@ static void test_lock(struct pg_conn *c)
 	default_opts(&o);
 	o.lock_wait_s = 1;
 	CHECK_INT(apply(c, &o, &res, &err), BERTH_ELOCKED);
-	CHECK(strstr(err.msg, "another migrator has held the migration lock") !=
-	      NULL);
+	CHECK(strstr(err.msg, "another migrator (backend pid ") != NULL);
+	CHECK(strstr(err.msg, ") has held the migration lock of this database "
+			      "for more than 1s") != NULL);
+	fprintf(stderr, "locked: %s\n", err.msg);
 	migrate_result_release(&res);
 
 	/* Unbounded: the migrator waits, runs nothing meanwhile, and goes on

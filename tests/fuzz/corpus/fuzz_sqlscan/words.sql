@@ -1,2 +1,0 @@
-averyveryveryverylongidentifiername_x;
-SELECT E'\\';
