@@ -1,12 +1,12 @@
 /*
  * migrate.c — the sql_dir migration runner (SPEC §3; docs/migrations.md).
  *
- * The .sql files of a directory run in byte-wise name order, each in one transaction with
- * its row in berth_schema_migrations (name, SHA-256, time, duration,
- * deployment), so a file is either applied and recorded or not there at all.
- * A session advisory lock makes concurrent migrators of one database take
- * turns; the plan is computed again under the lock, so the second one finds
- * nothing left to do.
+ * The .sql files of a directory run in byte-wise name order, each in one
+ * transaction with its row in berth_schema_migrations (name, SHA-256, time,
+ * duration, deployment), so a file is either applied and recorded or not there
+ * at all. A session advisory lock makes concurrent migrators of one database
+ * take turns; the plan is computed again under the lock, so the second one
+ * finds nothing left to do.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,8 +20,8 @@
 #include "berth.h"
 
 /* "berthmig" as a big-endian 64-bit integer: the advisory lock's key. */
-#define MIGRATE_LOCK_KEY "7090199032658487655"
-#define MIGRATE_MAX_FILES 100000
+#define MIGRATE_LOCK_KEY        "7090199032658487655"
+#define MIGRATE_MAX_FILES       100000
 #define MIGRATE_MAX_TOTAL_BYTES ((size_t)512 << 20)
 
 static const char create_table_sql[] =
@@ -66,8 +66,10 @@ bool migrate_is_file_name(const char *name)
 
 static int cmp_source(const void *a, const void *b)
 {
-	const struct migrate_source *x = *(const struct migrate_source *const *)a;
-	const struct migrate_source *y = *(const struct migrate_source *const *)b;
+	const struct migrate_source *x =
+	    *(const struct migrate_source *const *)a;
+	const struct migrate_source *y =
+	    *(const struct migrate_source *const *)b;
 
 	return strcmp(x->name, y->name);
 }
@@ -75,7 +77,7 @@ static int cmp_source(const void *a, const void *b)
 static int cmp_applied(const void *a, const void *b)
 {
 	return strcmp(((const struct applied *)a)->name,
-		      ((const struct applied *)b)->name);
+	              ((const struct applied *)b)->name);
 }
 
 static void dir_files_release(struct dir_files *d)
@@ -123,13 +125,14 @@ static int read_dir(struct dir_files *out, const char *dir, struct berr *err)
 		}
 		if (!S_ISREG(st.st_mode)) {
 			berr_set(err, "'%s' is not a regular file%s", path,
-				 S_ISLNK(st.st_mode) ? " (symbolic links are "
-						       "not followed)" : "");
+			         S_ISLNK(st.st_mode) ? " (symbolic links are "
+			                               "not followed)"
+			                             : "");
 			goto out;
 		}
 		if (out->n == MIGRATE_MAX_FILES) {
 			berr_set(err, "'%s' holds more than %d migrations", dir,
-				 MIGRATE_MAX_FILES);
+			         MIGRATE_MAX_FILES);
 			goto out;
 		}
 		buf_reset(&content);
@@ -139,13 +142,13 @@ static int read_dir(struct dir_files *out, const char *dir, struct berr *err)
 		total += content.len;
 		if (total > MIGRATE_MAX_TOTAL_BYTES) {
 			berr_set(err, "the migrations in '%s' exceed %zu bytes",
-				 dir, MIGRATE_MAX_TOTAL_BYTES);
+			         dir, MIGRATE_MAX_TOTAL_BYTES);
 			goto out;
 		}
 		if (out->n == cap) {
 			cap = cap ? cap * 2 : 16;
-			out->files = xrealloc(out->files,
-					      cap * sizeof(*out->files));
+			out->files =
+			    xrealloc(out->files, cap * sizeof(*out->files));
 		}
 		out->files[out->n].name = xstrdup(e->d_name);
 		out->files[out->n].len = content.len;
@@ -226,15 +229,17 @@ static char *find_problem(const char *data, size_t len)
 					buf_putc(&what, (char)(*w - 'a' + 'A'));
 			}
 			if (strcmp(refused[k].why, "transaction") == 0)
-				problem = xasprintf(
-				    "line %u: %s is not allowed: berth runs each "
-				    "migration file in a transaction of its own",
-				    st->line, buf_str(&what));
+				problem = xasprintf("line %u: %s is not "
+				                    "allowed: berth runs each "
+				                    "migration file in a "
+				                    "transaction of its own",
+				                    st->line, buf_str(&what));
 			else
-				problem = xasprintf(
-				    "line %u: %s cannot run inside a transaction "
-				    "block; run it from a \"command\" migration",
-				    st->line, buf_str(&what));
+				problem = xasprintf("line %u: %s cannot run "
+				                    "inside a transaction "
+				                    "block; run it from a "
+				                    "\"command\" migration",
+				                    st->line, buf_str(&what));
 			buf_release(&what);
 			break;
 		}
@@ -257,7 +262,7 @@ static void applied_release(struct applied *a, size_t n)
 /* Reads the table's rows sorted by name (strcmp); *exists says whether the
  * table is there at all. Returns 0 or -1. */
 static int read_applied(struct applied **out, size_t *n, bool *exists,
-			struct pg_conn *c, struct berr *err)
+                        struct pg_conn *c, struct berr *err)
 {
 	struct pg_rows rows;
 	size_t i;
@@ -267,16 +272,16 @@ static int read_applied(struct applied **out, size_t *n, bool *exists,
 	*n = 0;
 	*exists = false;
 	if (pg_query(&rows, c,
-		     "SELECT to_regclass('" MIGRATE_TABLE "') IS NOT NULL", 0,
-		     NULL, err) != 0)
+	             "SELECT to_regclass('" MIGRATE_TABLE "') IS NOT NULL", 0,
+	             NULL, err) != 0)
 		goto out;
 	*exists = rows.nrows == 1 && pg_rows_get(&rows, 0, 0) != NULL &&
-		  strcmp(pg_rows_get(&rows, 0, 0), "t") == 0;
+	          strcmp(pg_rows_get(&rows, 0, 0), "t") == 0;
 	pg_rows_release(&rows);
 	if (!*exists)
 		return 0;
 	if (pg_query(&rows, c, "SELECT name, checksum FROM " MIGRATE_TABLE, 0,
-		     NULL, err) != 0)
+	             NULL, err) != 0)
 		goto out;
 	if (rows.nrows > 0)
 		*out = xcalloc(rows.nrows, sizeof(**out));
@@ -299,8 +304,8 @@ out:
 }
 
 int migrate_plan_files(struct migrate_plan *out, struct pg_conn *c,
-		       const struct migrate_source *files, size_t nfiles,
-		       struct berr *err)
+                       const struct migrate_source *files, size_t nfiles,
+                       struct berr *err)
 {
 	const struct migrate_source **sorted = NULL;
 	struct applied *applied = NULL;
@@ -318,7 +323,7 @@ int migrate_plan_files(struct migrate_plan *out, struct pg_conn *c,
 	for (i = 1; i < nsorted; i++) {
 		if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0) {
 			berr_set(err, "migration '%s' is given twice",
-				 sorted[i]->name);
+			         sorted[i]->name);
 			goto out;
 		}
 	}
@@ -334,14 +339,15 @@ int migrate_plan_files(struct migrate_plan *out, struct pg_conn *c,
 
 	/* Both lists are sorted: walk them side by side. */
 	for (i = 0, a = 0; i < nsorted || a < napplied;) {
-		int cmp = i == nsorted	 ? 1
-			  : a == napplied ? -1
-					  : strcmp(sorted[i]->name,
-						   applied[a].name);
+		int cmp = i == nsorted ? 1
+		          : a == napplied
+		              ? -1
+		              : strcmp(sorted[i]->name, applied[a].name);
 		char sum[65];
 
 		if (cmp > 0) {
-			out->missing[out->nmissing++] = xstrdup(applied[a].name);
+			out->missing[out->nmissing++] =
+			    xstrdup(applied[a].name);
 			a++;
 			continue;
 		}
@@ -359,15 +365,16 @@ int migrate_plan_files(struct migrate_plan *out, struct pg_conn *c,
 			continue;
 		}
 		{
-			struct migrate_pending *p = &out->pending[out->npending++];
+			struct migrate_pending *p =
+			    &out->pending[out->npending++];
 
 			p->name = xstrdup(sorted[i]->name);
 			memcpy(p->checksum, sum, sizeof(sum));
 			p->out_of_order =
 			    napplied > 0 &&
 			    strcmp(p->name, applied[napplied - 1].name) < 0;
-			p->problem = find_problem(sorted[i]->data,
-						  sorted[i]->len);
+			p->problem =
+			    find_problem(sorted[i]->data, sorted[i]->len);
 		}
 		i++;
 	}
@@ -380,8 +387,8 @@ out:
 	return rc;
 }
 
-int migrate_plan(struct migrate_plan *out, struct pg_conn *c,
-		 const char *dir, struct berr *err)
+int migrate_plan(struct migrate_plan *out, struct pg_conn *c, const char *dir,
+                 struct berr *err)
 {
 	struct dir_files files;
 	int rc;
@@ -443,7 +450,7 @@ static int lock_acquire(struct pg_conn *c, int wait_s, struct berr *err)
 
 	if (wait_s > 0) {
 		snprintf(sql, sizeof(sql), "SET statement_timeout = %lld",
-			 (long long)wait_s * 1000);
+		         (long long)wait_s * 1000);
 		if (pg_exec(c, sql, err) != 0)
 			return -1;
 	}
@@ -456,12 +463,13 @@ static int lock_acquire(struct pg_conn *c, int wait_s, struct berr *err)
 
 		if (wait_s > 0)
 			pg_exec(c, "RESET statement_timeout", &ignored);
-		if (!timed_out)
+		if (!timed_out || wait_s == 0)
 			return berr_prefix(err, "cannot take the migration "
-						"lock");
-		berr_set(err, "another migrator (%s) has held the migration "
-			      "lock of this database for more than %ds",
-			 lock_holder(holder, sizeof(holder), c), wait_s);
+			                        "lock");
+		berr_set(err,
+		         "another migrator (%s) has held the migration "
+		         "lock of this database for more than %ds",
+		         lock_holder(holder, sizeof(holder), c), wait_s);
 		return BERTH_ELOCKED;
 	}
 	if (wait_s > 0 && pg_exec(c, "RESET statement_timeout", err) != 0)
@@ -470,9 +478,9 @@ static int lock_acquire(struct pg_conn *c, int wait_s, struct berr *err)
 }
 
 /* The message for a failed file: "DIR/NAME: line N: what the server said". */
-static void file_error(struct berr *err, struct pg_conn *c,
-		       const char *where, const struct migrate_source *f,
-		       const struct migrate_opts *opts)
+static void file_error(struct berr *err, struct pg_conn *c, const char *where,
+                       const struct migrate_source *f,
+                       const struct migrate_opts *opts)
 {
 	const struct pg_error *pe = pg_last_error(c);
 	struct sqlscan_stmt *stmts = NULL;
@@ -490,11 +498,11 @@ static void file_error(struct berr *err, struct pg_conn *c,
 	}
 	if (strcmp(pe->sqlstate, "55P03") == 0 && opts->lock_timeout_s > 0)
 		snprintf(hint, sizeof(hint), " (lock_timeout is %ds)",
-			 opts->lock_timeout_s);
+		         opts->lock_timeout_s);
 	else if (strcmp(pe->sqlstate, "57014") == 0 &&
-		 opts->statement_timeout_s > 0)
+	         opts->statement_timeout_s > 0)
 		snprintf(hint, sizeof(hint), " (statement_timeout is %ds)",
-			 opts->statement_timeout_s);
+		         opts->statement_timeout_s);
 	if (line > 0)
 		berr_prefix(err, "%s: line %u", where, line);
 	else
@@ -515,15 +523,15 @@ static char *current_xact(struct pg_conn *c, struct berr *err)
 	if (pg_query(&rows, c, "SELECT pg_current_xact_id()", 0, NULL, err) ==
 	    0)
 		id = xstrdup(pg_rows_get(&rows, 0, 0) ? pg_rows_get(&rows, 0, 0)
-						       : "");
+		                                      : "");
 	pg_rows_release(&rows);
 	return id;
 }
 
 /* Runs one file and records it, in one transaction. Returns 0 or -1. */
 static int apply_one(struct migrate_step *step, struct pg_conn *c,
-		     const char *where, const struct migrate_source *f,
-		     const struct migrate_opts *opts, struct berr *err)
+                     const char *where, const struct migrate_source *f,
+                     const struct migrate_opts *opts, struct berr *err)
 {
 	char sql[160], ms_text[24], dep_text[24];
 	const char *params[4];
@@ -537,11 +545,12 @@ static int apply_one(struct migrate_step *step, struct pg_conn *c,
 	if (memchr(f->data, '\0', f->len) != NULL)
 		return berr_set(err, "%s: contains a NUL byte", where);
 	snprintf(sql, sizeof(sql),
-		 "BEGIN; SET LOCAL lock_timeout = %lld;"
-		 " SET LOCAL statement_timeout = %lld",
-		 (long long)opts->lock_timeout_s * 1000,
-		 (long long)opts->statement_timeout_s * 1000);
-	if (pg_exec(c, sql, err) != 0 || (xact = current_xact(c, err)) == NULL) {
+	         "BEGIN; SET LOCAL lock_timeout = %lld;"
+	         " SET LOCAL statement_timeout = %lld",
+	         (long long)opts->lock_timeout_s * 1000,
+	         (long long)opts->statement_timeout_s * 1000);
+	if (pg_exec(c, sql, err) != 0 ||
+	    (xact = current_xact(c, err)) == NULL) {
 		berr_prefix(err, "%s: cannot start its transaction", where);
 		goto out;
 	}
@@ -560,26 +569,28 @@ static int apply_one(struct migrate_step *step, struct pg_conn *c,
 		goto out;
 	}
 	if (xact_after == NULL || strcmp(xact, xact_after) != 0) {
-		berr_set(err, "%s: the file ended berth's transaction (COMMIT "
-			      "or ROLLBACK in it): what ran before that stays, "
-			      "the file is not recorded as applied", where);
+		berr_set(err,
+		         "%s: the file ended berth's transaction (COMMIT "
+		         "or ROLLBACK in it): what ran before that stays, "
+		         "the file is not recorded as applied",
+		         where);
 		goto out;
 	}
 	snprintf(ms_text, sizeof(ms_text), "%lld",
-		 (long long)(step->ms < INT32_MAX ? step->ms : INT32_MAX));
+	         (long long)(step->ms < INT32_MAX ? step->ms : INT32_MAX));
 	snprintf(dep_text, sizeof(dep_text), "%lld",
-		 (long long)opts->deployment_id);
+	         (long long)opts->deployment_id);
 	params[0] = f->name;
 	params[1] = step->checksum;
 	params[2] = ms_text;
 	params[3] = opts->deployment_id > 0 ? dep_text : NULL;
 	if (pg_exec_params(c,
-			   "INSERT INTO " MIGRATE_TABLE " (name, checksum,"
-			   " duration_ms, deployment_id)"
-			   " VALUES ($1, $2, $3, $4)",
-			   4, params, err) != 0) {
+	                   "INSERT INTO " MIGRATE_TABLE " (name, checksum,"
+	                   " duration_ms, deployment_id)"
+	                   " VALUES ($1, $2, $3, $4)",
+	                   4, params, err) != 0) {
 		berr_prefix(err, "%s: cannot record it in " MIGRATE_TABLE,
-			    where);
+		            where);
 		goto out;
 	}
 	if (pg_exec(c, "COMMIT", err) != 0) {
@@ -598,7 +609,7 @@ out:
 
 /* The checks that stop a run before anything runs. Returns 0 or -1. */
 static int check_plan(const struct migrate_plan *plan, const char *shown,
-		      struct berr *err)
+                      struct berr *err)
 {
 	struct buf names;
 	size_t i;
@@ -607,26 +618,27 @@ static int check_plan(const struct migrate_plan *plan, const char *shown,
 		buf_init(&names, 0);
 		for (i = 0; i < plan->nchanged; i++)
 			buf_printf(&names, "%s'%s/%s'", i ? ", " : "", shown,
-				   plan->changed[i].name);
-		berr_set(err, "%s changed after %s applied (SHA-256 differs); "
-			      "nothing was migrated: add a new migration instead "
-			      "of editing an applied one",
-			 buf_str(&names), plan->nchanged > 1 ? "they were"
-							     : "it was");
+			           plan->changed[i].name);
+		berr_set(err,
+		         "%s changed after %s applied (SHA-256 differs); "
+		         "nothing was migrated: add a new migration instead "
+		         "of editing an applied one",
+		         buf_str(&names),
+		         plan->nchanged > 1 ? "they were" : "it was");
 		buf_release(&names);
 		return -1;
 	}
 	for (i = 0; i < plan->npending; i++)
 		if (plan->pending[i].problem != NULL)
 			return berr_set(err, "%s/%s: %s; nothing was migrated",
-					shown, plan->pending[i].name,
-					plan->pending[i].problem);
+			                shown, plan->pending[i].name,
+			                plan->pending[i].problem);
 	return 0;
 }
 
 int migrate_apply(struct migrate_result *out, struct pg_conn *c,
-		  const char *dir, const struct migrate_opts *opts,
-		  struct berr *err)
+                  const char *dir, const struct migrate_opts *opts,
+                  struct berr *err)
 {
 	const char *shown = opts->display_dir ? opts->display_dir : dir;
 	struct dir_files files;
@@ -655,8 +667,8 @@ int migrate_apply(struct migrate_result *out, struct pg_conn *c,
 	    check_plan(&out->plan, shown, err) != 0)
 		goto out;
 	if (out->plan.npending > 0)
-		out->applied = xcalloc(out->plan.npending,
-				       sizeof(*out->applied));
+		out->applied =
+		    xcalloc(out->plan.npending, sizeof(*out->applied));
 	for (i = 0; i < out->plan.npending; i++) {
 		const struct migrate_pending *p = &out->plan.pending[i];
 		const struct migrate_source *f = NULL;
@@ -687,7 +699,7 @@ int migrate_apply(struct migrate_result *out, struct pg_conn *c,
 out:
 	if (locked)
 		pg_exec(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")",
-			&ignored);
+		        &ignored);
 	free(where);
 	dir_files_release(&files);
 	return rc;

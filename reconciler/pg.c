@@ -77,8 +77,7 @@ static void put_last_line(struct buf *b, const char *text)
 }
 
 /* Byte offset of the 1-based character position pos in sql, or -1. */
-static long position_offset(const struct pg_conn *c, const char *sql,
-			    long pos)
+static long position_offset(const struct pg_conn *c, const char *sql, long pos)
 {
 	size_t i, len = strlen(sql);
 	long chars = 0;
@@ -102,7 +101,7 @@ static long position_offset(const struct pg_conn *c, const char *sql,
  * of the failing statement in sql when known, else -1. Returns -1.
  */
 static int set_error(struct pg_conn *c, const PGresult *res, const char *sql,
-		     long statement, struct berr *err)
+                     long statement, struct berr *err)
 {
 	const char *primary = NULL, *detail = NULL, *context = NULL;
 	const char *state = NULL, *pos = NULL;
@@ -164,7 +163,7 @@ static const char *option(const PQconninfoOption *opts, const char *key)
 	for (; opts != NULL && opts->keyword != NULL; opts++)
 		if (strcmp(opts->keyword, key) == 0)
 			return opts->val != NULL && *opts->val ? opts->val
-							       : NULL;
+			                                       : NULL;
 	return NULL;
 }
 
@@ -263,7 +262,7 @@ static void parse_reason(struct buf *b, const char *url)
 }
 
 int pg_connect(struct pg_conn **out, const char *url, int connect_timeout_s,
-	       struct berr *err)
+               struct berr *err)
 {
 	PQconninfoOption *opts = NULL;
 	const char *keys[5], *vals[5], *password;
@@ -280,11 +279,13 @@ int pg_connect(struct pg_conn **out, const char *url, int connect_timeout_s,
 	if (opts == NULL) {
 		parse_reason(&msg, url);
 		if (strstr(url, "://") == NULL)
-			berr_set(err, "cannot parse the database connection "
-				      "string: %s", buf_str(&msg));
+			berr_set(err,
+			         "cannot parse the database connection "
+			         "string: %s",
+			         buf_str(&msg));
 		else
 			berr_set(err, "cannot parse the database URL '%s': %s",
-				 where, buf_str(&msg));
+			         where, buf_str(&msg));
 		goto out;
 	}
 	password = option(opts, "password");
@@ -309,10 +310,11 @@ int pg_connect(struct pg_conn **out, const char *url, int connect_timeout_s,
 	}
 	if (PQstatus(c->conn) != CONNECTION_OK) {
 		put_tidy(&msg, PQerrorMessage(c->conn));
-		if (password != NULL && strstr(buf_str(&msg), password) != NULL) {
+		if (password != NULL &&
+		    strstr(buf_str(&msg), password) != NULL) {
 			buf_reset(&msg);
 			buf_puts(&msg, "libpq's message is withheld because it "
-				       "contains the password");
+			               "contains the password");
 		}
 		berr_set(err, "cannot connect to %s: %s", where, buf_str(&msg));
 		goto out;
@@ -376,7 +378,7 @@ int pg_exec(struct pg_conn *c, const char *sql, struct berr *err)
 				res = NULL;
 			}
 		} else if (st == PGRES_BAD_RESPONSE ||
-			   st == PGRES_NONFATAL_ERROR) {
+		           st == PGRES_NONFATAL_ERROR) {
 			if (failed == NULL) {
 				failed = res;
 				failed_at = -1;
@@ -398,7 +400,7 @@ int pg_exec(struct pg_conn *c, const char *sql, struct berr *err)
 /* Runs one statement with the extended protocol; *resp is the result (or
  * NULL) for the caller to PQclear. Returns 0 or -1. */
 static int exec_one(PGresult **resp, struct pg_conn *c, const char *sql,
-		    int nparams, const char *const *params, struct berr *err)
+                    int nparams, const char *const *params, struct berr *err)
 {
 	PGresult *res;
 	ExecStatusType st;
@@ -419,7 +421,7 @@ static int exec_one(PGresult **resp, struct pg_conn *c, const char *sql,
 }
 
 int pg_exec_params(struct pg_conn *c, const char *sql, int nparams,
-		   const char *const *params, struct berr *err)
+                   const char *const *params, struct berr *err)
 {
 	PGresult *res;
 	int rc = exec_one(&res, c, sql, nparams, params, err);
@@ -429,7 +431,7 @@ int pg_exec_params(struct pg_conn *c, const char *sql, int nparams,
 }
 
 int pg_query(struct pg_rows *out, struct pg_conn *c, const char *sql,
-	     int nparams, const char *const *params, struct berr *err)
+             int nparams, const char *const *params, struct berr *err)
 {
 	PGresult *res;
 	size_t r, k;
@@ -498,7 +500,7 @@ const char *pg_lib_version(void)
 }
 
 int pg_table_stats(struct pg_table_stats *out, struct pg_conn *c,
-		   struct berr *err)
+                   struct berr *err)
 {
 	static const char sql[] =
 	    "SELECT format('%I.%I', schemaname, relname),"
@@ -527,8 +529,10 @@ int pg_table_stats(struct pg_table_stats *out, struct pg_conn *c,
 		if (w == NULL || live == NULL ||
 		    strnum_i64(&t->writes, w, 0, INT64_MAX) != 0 ||
 		    strnum_i64(&t->live_rows, live, 0, INT64_MAX) != 0) {
-			berr_set(err, "pg_stat_user_tables: unexpected counters "
-				      "for '%s'", t->name);
+			berr_set(err,
+			         "pg_stat_user_tables: unexpected counters "
+			         "for '%s'",
+			         t->name);
 			goto out;
 		}
 	}

@@ -23,11 +23,11 @@ struct scan {
 	unsigned line;            /* line of s[pos] */
 	struct sqlscan_stmt *out; /* owned until returned */
 	size_t n, cap;
-	bool in_stmt;             /* a token of the current statement seen */
-	bool words_done;          /* a non-word token ended words[] */
+	bool in_stmt;    /* a token of the current statement seen */
+	bool words_done; /* a non-word token ended words[] */
 	size_t nwords;
 	long parens;
-	long begins;              /* BEGIN/CASE … END depth in a routine */
+	long begins; /* BEGIN/CASE … END depth in a routine */
 };
 
 static bool is_word_start(unsigned char ch)
@@ -143,7 +143,7 @@ static void other(struct scan *sc, size_t n)
  * ('\'' or '"') is at s[at]; doubled quotes stay inside; the text's end when
  * unclosed. */
 static size_t quoted_end(const struct scan *sc, size_t at, char q,
-			 bool backslash)
+                         bool backslash)
 {
 	size_t i = at + 1;
 
@@ -195,7 +195,7 @@ static size_t comment_len(const struct scan *sc)
 			depth++;
 			i += 2;
 		} else if (i + 1 < sc->len && sc->s[i] == '*' &&
-			   sc->s[i + 1] == '/') {
+		           sc->s[i + 1] == '/') {
 			depth--;
 			i += 2;
 		} else {
@@ -225,8 +225,8 @@ static void step(struct scan *sc)
 	} else if (ch == '$' && (n = dollar_len(sc)) > 0) {
 		other(sc, n);
 	} else if (is_word_start(ch)) {
-		for (n = pos + 1; n < sc->len && is_word_char((unsigned char)s[n]);
-		     n++)
+		for (n = pos + 1;
+		     n < sc->len && is_word_char((unsigned char)s[n]); n++)
 			;
 		if (n == pos + 1 && (ch == 'e' || ch == 'E') && n < sc->len &&
 		    s[n] == '\'') {
@@ -248,8 +248,8 @@ static void step(struct scan *sc)
 	}
 }
 
-void sqlscan_statements(struct sqlscan_stmt **out, size_t *n,
-			const char *sql, size_t len)
+void sqlscan_statements(struct sqlscan_stmt **out, size_t *n, const char *sql,
+                        size_t len)
 {
 	struct scan sc;
 

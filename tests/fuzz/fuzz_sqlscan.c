@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (k = 0; k < 4; k++)
 			if (memchr(st[i].words[k], '\0',
-				   sizeof(st[i].words[k])) == NULL)
+			           sizeof(st[i].words[k])) == NULL)
 				abort();
 		prev_end = st[i].end;
 	}

@@ -102,7 +102,7 @@ static void test_unreachable(void)
 	struct pg_conn *c = NULL;
 	struct berr err;
 	char *u = xasprintf("postgresql://berth:s3cret-unreach@127.0.0.1:%d/db",
-			    closed_port());
+	                    closed_port());
 
 	CHECK_INT(pg_connect(&c, u, 2, &err), -1);
 	CHECK(strstr(err.msg, "cannot connect to postgresql://127.0.0.1:") !=
@@ -164,18 +164,18 @@ static void test_statements(struct pg_conn *c)
 	struct berr err;
 
 	CHECK_INT(pg_exec(c,
-			  "CREATE TABLE t (id int PRIMARY KEY, note text);"
-			  " INSERT INTO t VALUES (1, 'one'), (2, NULL);"
-			  " SELECT 1;",
-			  &err),
-		  0);
-	CHECK_INT(pg_exec_params(c, "INSERT INTO t VALUES ($1, $2), (8, $3)",
-				 3, params, &err),
-		  0);
+	                  "CREATE TABLE t (id int PRIMARY KEY, note text);"
+	                  " INSERT INTO t VALUES (1, 'one'), (2, NULL);"
+	                  " SELECT 1;",
+	                  &err),
+	          0);
+	CHECK_INT(pg_exec_params(c, "INSERT INTO t VALUES ($1, $2), (8, $3)", 3,
+	                         params, &err),
+	          0);
 	CHECK_INT(pg_query(&rows, c,
-			   "SELECT id, note FROM t WHERE id >= $1 ORDER BY id",
-			   1, params, &err),
-		  0);
+	                   "SELECT id, note FROM t WHERE id >= $1 ORDER BY id",
+	                   1, params, &err),
+	          0);
 	CHECK_INT(rows.nrows, 2);
 	CHECK_INT(rows.ncols, 2);
 	CHECK_STR(pg_rows_get(&rows, 0, 0), "7");
@@ -185,7 +185,7 @@ static void test_statements(struct pg_conn *c)
 	pg_rows_release(&rows);
 
 	CHECK_INT(pg_query(&rows, c, "SELECT count(*) FROM t", 0, NULL, &err),
-		  0);
+	          0);
 	CHECK_STR(pg_rows_get(&rows, 0, 0), "4");
 	pg_rows_release(&rows);
 
@@ -197,22 +197,23 @@ static void test_statements(struct pg_conn *c)
 	CHECK_INT(pg_last_error(c)->offset, 13);
 
 	/* A run-time error has no position: the statement index tells. */
-	CHECK_INT(pg_exec(c, "SELECT 1; INSERT INTO t VALUES (1, 'x'); SELECT 2",
-			  &err),
-		  -1);
+	CHECK_INT(pg_exec(c,
+	                  "SELECT 1; INSERT INTO t VALUES (1, 'x'); SELECT 2",
+	                  &err),
+	          -1);
 	CHECK(strstr(err.msg, "duplicate key value violates unique "
-			      "constraint \"t_pkey\": Key (id)=(1) already "
-			      "exists") != NULL);
+	                      "constraint \"t_pkey\": Key (id)=(1) already "
+	                      "exists") != NULL);
 	CHECK_INT(pg_last_error(c)->offset, -1);
 	CHECK_INT(pg_last_error(c)->statement, 1);
 	CHECK_STR(pg_last_error(c)->sqlstate, "23505");
 
 	/* Errors in PL/pgSQL carry the place in their context. */
 	CHECK_INT(pg_exec(c, "DO $$ BEGIN RAISE EXCEPTION 'boom %', 42; END $$",
-			  &err),
-		  -1);
+	                  &err),
+	          -1);
 	CHECK(strstr(err.msg, "boom 42 (PL/pgSQL function inline_code_block "
-			      "line 1 at RAISE)") != NULL);
+	                      "line 1 at RAISE)") != NULL);
 
 	/* Success clears the last error. */
 	CHECK_INT(pg_exec(c, "SELECT 1", &err), 0);
@@ -239,7 +240,7 @@ static void test_statements(struct pg_conn *c)
 }
 
 static const struct pg_table_stat *find_stat(const struct pg_table_stats *s,
-					     const char *name)
+                                             const char *name)
 {
 	size_t i;
 
@@ -256,15 +257,15 @@ static void test_table_stats(struct pg_conn *c)
 	struct berr err;
 
 	CHECK_INT(pg_exec(c,
-			  "CREATE SCHEMA \"Shop\";"
-			  " CREATE TABLE \"Shop\".orders (id int);"
-			  " INSERT INTO \"Shop\".orders"
-			  " SELECT generate_series(1, 5);"
-			  " UPDATE \"Shop\".orders SET id = 10 WHERE id = 1;"
-			  " DELETE FROM \"Shop\".orders WHERE id = 2;"
-			  " CREATE TABLE quiet (id int);",
-			  &err),
-		  0);
+	                  "CREATE SCHEMA \"Shop\";"
+	                  " CREATE TABLE \"Shop\".orders (id int);"
+	                  " INSERT INTO \"Shop\".orders"
+	                  " SELECT generate_series(1, 5);"
+	                  " UPDATE \"Shop\".orders SET id = 10 WHERE id = 1;"
+	                  " DELETE FROM \"Shop\".orders WHERE id = 2;"
+	                  " CREATE TABLE quiet (id int);",
+	                  &err),
+	          0);
 	/* A backend publishes its counters when it goes idle, at most once a
 	 * second; ask for the next idle moment. */
 	CHECK_INT(pg_exec(c, "SELECT pg_stat_force_next_flush()", &err), 0);
@@ -291,8 +292,9 @@ int main(void)
 
 	url = getenv("DATABASE_URL");
 	if (url == NULL || strstr(url, "://") == NULL) {
-		fprintf(stderr, "test_pg_client: DATABASE_URL is not set: run it "
-				"under tests/fixtures/with_pg.sh\n");
+		fprintf(stderr,
+		        "test_pg_client: DATABASE_URL is not set: run it "
+		        "under tests/fixtures/with_pg.sh\n");
 		return 1;
 	}
 	find_password();

@@ -16,7 +16,7 @@
 #include "check.h"
 
 static const char *url;
-static char dir[64];
+static char dir[512];
 
 static struct pg_conn *connect_or_die(void)
 {
@@ -67,7 +67,7 @@ static char *value(struct pg_conn *c, const char *sql)
 }
 
 static void check_value(struct pg_conn *c, const char *sql, const char *want,
-			int line)
+                        int line)
 {
 	char *v = value(c, sql);
 
@@ -75,7 +75,7 @@ static void check_value(struct pg_conn *c, const char *sql, const char *want,
 	if (strcmp(v, want) != 0) {
 		check_failures++;
 		fprintf(stderr, "%s:%d: %s gave '%s', expected '%s'\n",
-			__FILE__, line, sql, v, want);
+		        __FILE__, line, sql, v, want);
 	}
 	free(v);
 }
@@ -101,7 +101,7 @@ static void default_opts(struct migrate_opts *o)
 }
 
 static int apply(struct pg_conn *c, const struct migrate_opts *o,
-		 struct migrate_result *res, struct berr *err)
+                 struct migrate_result *res, struct berr *err)
 {
 	return migrate_apply(res, c, dir, o, err);
 }
@@ -109,8 +109,8 @@ static int apply(struct pg_conn *c, const struct migrate_opts *o,
 /* Runs migrate_apply and checks its status, how many files it applied, and,
  * when msg is not NULL, its whole error message. */
 static void expect_apply(struct pg_conn *c, const struct migrate_opts *o,
-			 int want_rc, size_t want_applied, const char *msg,
-			 int line)
+                         int want_rc, size_t want_applied, const char *msg,
+                         int line)
 {
 	struct migrate_result res;
 	struct berr err;
@@ -120,10 +120,11 @@ static void expect_apply(struct pg_conn *c, const struct migrate_opts *o,
 	if (rc != want_rc || res.napplied != want_applied ||
 	    (msg != NULL && strcmp(err.msg, msg) != 0)) {
 		check_failures++;
-		fprintf(stderr, "%s:%d: migrate_apply gave %d with %zu applied "
-				"(\"%s\"), expected %d with %zu (\"%s\")\n",
-			__FILE__, line, rc, res.napplied, rc ? err.msg : "",
-			want_rc, want_applied, msg ? msg : "");
+		fprintf(stderr,
+		        "%s:%d: migrate_apply gave %d with %zu applied "
+		        "(\"%s\"), expected %d with %zu (\"%s\")\n",
+		        __FILE__, line, rc, res.napplied, rc ? err.msg : "",
+		        want_rc, want_applied, msg ? msg : "");
 	}
 	migrate_result_release(&res);
 }
@@ -139,9 +140,8 @@ static void test_fresh(struct pg_conn *c)
 	char *sum;
 
 	put_file("001_a.sql", "CREATE TABLE a (id int PRIMARY KEY);\n");
-	put_file("002_b.sql",
-		 "-- two statements\nCREATE TABLE b (id int);\n"
-		 "INSERT INTO b VALUES (1), (2);\n");
+	put_file("002_b.sql", "-- two statements\nCREATE TABLE b (id int);\n"
+	                      "INSERT INTO b VALUES (1), (2);\n");
 	put_file("003_c.sql", "ALTER TABLE b ADD COLUMN note text;");
 	put_file("README.md", "not a migration");
 	put_file(".hidden.sql", "SELECT nonsense;");
@@ -158,11 +158,12 @@ static void test_fresh(struct pg_conn *c)
 		CHECK(!plan.pending[1].out_of_order);
 		/* sha256sum of the text above */
 		CHECK_STR(plan.pending[0].checksum,
-			  "634b33d42b556b5b6f28f21aa19a9c5d89df49c73a1df3ce8ff5319146c7d0cc");
+		          "634b33d42b556b5b6f28f21aa19a9c5d89df49c73a1df3ce8ff5"
+		          "319146c7d0cc");
 	}
 	migrate_plan_release(&plan);
 	CHECK_VALUE(c, "SELECT to_regclass('berth_schema_migrations') IS NULL",
-		    "t");
+	            "t");
 
 	default_opts(&o);
 	buf_init(&log.text, 0);
@@ -178,22 +179,26 @@ static void test_fresh(struct pg_conn *c)
 		CHECK(res.applied[2].ms >= 0);
 	}
 	CHECK_STR(buf_str(&log.text),
-		  "start 001_a.sql;done 001_a.sql;start 002_b.sql;"
-		  "done 002_b.sql;start 003_c.sql;done 003_c.sql;");
+	          "start 001_a.sql;done 001_a.sql;start 002_b.sql;"
+	          "done 002_b.sql;start 003_c.sql;done 003_c.sql;");
 	buf_release(&log.text);
 	migrate_result_release(&res);
 
-	CHECK_VALUE(c, "SELECT string_agg(name, ',' ORDER BY name) FROM "
-		       "berth_schema_migrations",
-		    "001_a.sql,002_b.sql,003_c.sql");
-	CHECK_VALUE(c, "SELECT count(*) FROM berth_schema_migrations WHERE "
-		       "deployment_id = 42 AND duration_ms >= 0 AND "
-		       "applied_at <= now()",
-		    "3");
+	CHECK_VALUE(c,
+	            "SELECT string_agg(name, ',' ORDER BY name) FROM "
+	            "berth_schema_migrations",
+	            "001_a.sql,002_b.sql,003_c.sql");
+	CHECK_VALUE(c,
+	            "SELECT count(*) FROM berth_schema_migrations WHERE "
+	            "deployment_id = 42 AND duration_ms >= 0 AND "
+	            "applied_at <= now()",
+	            "3");
 	CHECK_VALUE(c, "SELECT count(*) FROM b WHERE note IS NULL", "2");
 	sum = value(c, "SELECT checksum FROM berth_schema_migrations "
-		       "WHERE name = '001_a.sql'");
-	CHECK_STR(sum, "634b33d42b556b5b6f28f21aa19a9c5d89df49c73a1df3ce8ff5319146c7d0cc");
+	               "WHERE name = '001_a.sql'");
+	CHECK_STR(
+	    sum,
+	    "634b33d42b556b5b6f28f21aa19a9c5d89df49c73a1df3ce8ff5319146c7d0cc");
 	free(sum);
 
 	/* A second run finds nothing to do. */
@@ -216,12 +221,12 @@ static void test_failure(struct pg_conn *c)
 	/* The second statement fails: the first one's table must not stay,
 	 * the file gets no row, the next file does not run. */
 	put_file("004_fail.sql", "CREATE TABLE d (id int);\n\n"
-				 "INSERT INTO nosuch VALUES (1);\n");
+	                         "INSERT INTO nosuch VALUES (1);\n");
 	put_file("005_after.sql", "CREATE TABLE e (id int);\n");
 	default_opts(&o);
 	CHECK_INT(apply(c, &o, &res, &err), -1);
 	CHECK_STR(err.msg, "migrations/004_fail.sql: line 3: relation "
-			   "\"nosuch\" does not exist");
+	                   "\"nosuch\" does not exist");
 	CHECK_STR(res.failed, "004_fail.sql");
 	CHECK_INT(res.napplied, 0);
 	migrate_result_release(&res);
@@ -232,12 +237,12 @@ static void test_failure(struct pg_conn *c)
 
 	/* A run-time error has no position: the statement gives the line. */
 	put_file("004_fail.sql", "INSERT INTO a VALUES (1);\n"
-				 "INSERT INTO a VALUES (2);\n"
-				 "INSERT INTO a\n  VALUES (1);\n");
+	                         "INSERT INTO a VALUES (2);\n"
+	                         "INSERT INTO a\n  VALUES (1);\n");
 	EXPECT_APPLY(c, &o, -1, 0,
-		     "migrations/004_fail.sql: line 3: duplicate key value "
-		     "violates unique constraint \"a_pkey\": Key (id)=(1) "
-		     "already exists");
+	             "migrations/004_fail.sql: line 3: duplicate key value "
+	             "violates unique constraint \"a_pkey\": Key (id)=(1) "
+	             "already exists");
 	CHECK_VALUE(c, "SELECT count(*) FROM a", "0");
 
 	/* Fixed: both run, in order. */
@@ -260,23 +265,22 @@ static void test_changed(struct pg_conn *c)
 	CHECK_INT(plan.npending, 1);
 	if (plan.nchanged == 1) {
 		CHECK_STR(plan.changed[0].name, "002_b.sql");
-		CHECK(strcmp(plan.changed[0].applied, plan.changed[0].current) !=
-		      0);
+		CHECK(strcmp(plan.changed[0].applied,
+		             plan.changed[0].current) != 0);
 	}
 	migrate_plan_release(&plan);
 
 	default_opts(&o);
 	CHECK_INT(apply(c, &o, &res, &err), -1);
 	CHECK(strstr(err.msg, "'migrations/002_b.sql' changed after it was "
-			      "applied") != NULL);
+	                      "applied") != NULL);
 	CHECK(strstr(err.msg, "nothing was migrated") != NULL);
 	CHECK_INT(res.napplied, 0);
 	migrate_result_release(&res);
 	CHECK_VALUE(c, "SELECT to_regclass('f') IS NULL", "t");
 
-	put_file("002_b.sql",
-		 "-- two statements\nCREATE TABLE b (id int);\n"
-		 "INSERT INTO b VALUES (1), (2);\n");
+	put_file("002_b.sql", "-- two statements\nCREATE TABLE b (id int);\n"
+	                      "INSERT INTO b VALUES (1), (2);\n");
 	remove_file("006_new.sql");
 }
 
@@ -317,31 +321,31 @@ static void test_refused(struct pg_conn *c)
 	struct berr err;
 
 	put_file("007_txn.sql", "CREATE TABLE g (id int);\n"
-				"COMMIT;\nBEGIN;\n");
+	                        "COMMIT;\nBEGIN;\n");
 	CHECK_INT(migrate_plan(&plan, c, dir, &err), 0);
 	CHECK_INT(plan.npending, 1);
 	if (plan.npending == 1)
 		CHECK_STR(plan.pending[0].problem,
-			  "line 2: COMMIT is not allowed: berth runs each "
-			  "migration file in a transaction of its own");
+		          "line 2: COMMIT is not allowed: berth runs each "
+		          "migration file in a transaction of its own");
 	migrate_plan_release(&plan);
 	default_opts(&o);
 	EXPECT_APPLY(c, &o, -1, 0,
-		     "migrations/007_txn.sql: line 2: COMMIT is not allowed: "
-		     "berth runs each migration file in a transaction of its "
-		     "own; nothing was migrated");
+	             "migrations/007_txn.sql: line 2: COMMIT is not allowed: "
+	             "berth runs each migration file in a transaction of its "
+	             "own; nothing was migrated");
 	CHECK_VALUE(c, "SELECT to_regclass('g') IS NULL", "t");
 
 	put_file("007_txn.sql", "/* build it online */\n"
-				"CREATE INDEX CONCURRENTLY a_idx ON a (id);\n");
+	                        "CREATE INDEX CONCURRENTLY a_idx ON a (id);\n");
 	EXPECT_APPLY(c, &o, -1, 0,
-		     "migrations/007_txn.sql: line 2: CREATE INDEX "
-		     "CONCURRENTLY cannot run inside a transaction block; run "
-		     "it from a \"command\" migration; nothing was migrated");
+	             "migrations/007_txn.sql: line 2: CREATE INDEX "
+	             "CONCURRENTLY cannot run inside a transaction block; run "
+	             "it from a \"command\" migration; nothing was migrated");
 
 	/* Savepoints stay inside the transaction: allowed. */
 	put_file("007_txn.sql", "SAVEPOINT s; CREATE TABLE g (id int);\n"
-				"ROLLBACK TO SAVEPOINT s; RELEASE s;\n");
+	                        "ROLLBACK TO SAVEPOINT s; RELEASE s;\n");
 	EXPECT_APPLY(c, &o, 0, 1, NULL);
 	CHECK_VALUE(c, "SELECT to_regclass('g') IS NULL", "t");
 
@@ -351,13 +355,14 @@ static void test_refused(struct pg_conn *c)
 	for (i = 0; i < BERTH_ARRAY_LEN(sneaky); i++) {
 		put_file("008_sneaky.sql", sneaky[i]);
 		EXPECT_APPLY(c, &o, -1, 0,
-			     "migrations/008_sneaky.sql: the file ended "
-			     "berth's transaction (COMMIT or ROLLBACK in it): "
-			     "what ran before that stays, the file is not "
-			     "recorded as applied");
-		CHECK_VALUE(c, "SELECT count(*) FROM berth_schema_migrations "
-			       "WHERE name = '008_sneaky.sql'",
-			    "0");
+		             "migrations/008_sneaky.sql: the file ended "
+		             "berth's transaction (COMMIT or ROLLBACK in it): "
+		             "what ran before that stays, the file is not "
+		             "recorded as applied");
+		CHECK_VALUE(c,
+		            "SELECT count(*) FROM berth_schema_migrations "
+		            "WHERE name = '008_sneaky.sql'",
+		            "0");
 		CHECK(!pg_in_transaction(c));
 	}
 	remove_file("008_sneaky.sql");
@@ -370,24 +375,24 @@ static void test_timeouts(struct pg_conn *c)
 	struct berr err;
 
 	/* Another session holds a lock the migration needs. */
-	CHECK_INT(pg_exec(holder, "BEGIN; LOCK TABLE a IN ACCESS SHARE MODE",
-			  &err),
-		  0);
+	CHECK_INT(
+	    pg_exec(holder, "BEGIN; LOCK TABLE a IN ACCESS SHARE MODE", &err),
+	    0);
 	put_file("009_alter.sql", "-- needs an exclusive lock\n"
-				  "ALTER TABLE a ADD COLUMN z int;\n");
+	                          "ALTER TABLE a ADD COLUMN z int;\n");
 	default_opts(&o);
 	o.lock_timeout_s = 1;
 	EXPECT_APPLY(c, &o, -1, 0,
-		     "migrations/009_alter.sql: line 2: canceling statement "
-		     "due to lock timeout (lock_timeout is 1s)");
+	             "migrations/009_alter.sql: line 2: canceling statement "
+	             "due to lock timeout (lock_timeout is 1s)");
 	CHECK_INT(pg_exec(holder, "ROLLBACK", &err), 0);
 	EXPECT_APPLY(c, &o, 0, 1, NULL);
 
 	put_file("010_slow.sql", "SELECT 1;\nSELECT pg_sleep(30);\n");
 	o.statement_timeout_s = 1;
 	EXPECT_APPLY(c, &o, -1, 0,
-		     "migrations/010_slow.sql: line 2: canceling statement "
-		     "due to statement timeout (statement_timeout is 1s)");
+	             "migrations/010_slow.sql: line 2: canceling statement "
+	             "due to statement timeout (statement_timeout is 1s)");
 	remove_file("010_slow.sql");
 	pg_close(holder);
 }
@@ -399,7 +404,7 @@ static bool someone_waits_for_lock(struct pg_conn *c)
 
 	for (i = 0; i < 600; i++) {
 		char *n = value(c, "SELECT count(*) FROM pg_locks WHERE "
-				   "locktype = 'advisory' AND NOT granted");
+		                   "locktype = 'advisory' AND NOT granted");
 		bool yes = strcmp(n, "0") != 0;
 
 		free(n);
@@ -426,7 +431,7 @@ static pid_t spawn_migrator(void)
 		default_opts(&o);
 		if (migrate_apply(&res, c, dir, &o, &err) != 0) {
 			fprintf(stderr, "migrator %ld: %s\n", (long)getpid(),
-				err.msg);
+			        err.msg);
 			code = 100;
 		} else {
 			code = (int)res.napplied;
@@ -455,9 +460,9 @@ static void test_lock(struct pg_conn *c)
 	struct berr err;
 	pid_t pid;
 
-	CHECK_INT(pg_exec(holder, "SELECT pg_advisory_lock(7090199032658487655)",
-			  &err),
-		  0);
+	CHECK_INT(pg_exec(holder,
+	                  "SELECT pg_advisory_lock(7090199032658487655)", &err),
+	          0);
 	put_file("011_x.sql", "CREATE TABLE x (id int);\n");
 	put_file("012_y.sql", "CREATE TABLE y (id int);\n");
 
@@ -467,7 +472,7 @@ static void test_lock(struct pg_conn *c)
 	CHECK_INT(apply(c, &o, &res, &err), BERTH_ELOCKED);
 	CHECK(strstr(err.msg, "another migrator (backend pid ") != NULL);
 	CHECK(strstr(err.msg, ") has held the migration lock of this database "
-			      "for more than 1s") != NULL);
+	                      "for more than 1s") != NULL);
 	fprintf(stderr, "locked: %s\n", err.msg);
 	migrate_result_release(&res);
 
@@ -476,13 +481,15 @@ static void test_lock(struct pg_conn *c)
 	pid = spawn_migrator();
 	CHECK(someone_waits_for_lock(c));
 	CHECK_VALUE(c, "SELECT to_regclass('x') IS NULL", "t");
-	CHECK_INT(pg_exec(holder, "SELECT pg_advisory_unlock(7090199032658487655)",
-			  &err),
-		  0);
+	CHECK_INT(pg_exec(holder,
+	                  "SELECT pg_advisory_unlock(7090199032658487655)",
+	                  &err),
+	          0);
 	CHECK_INT(wait_code(pid), 2);
-	CHECK_VALUE(c, "SELECT count(*) FROM berth_schema_migrations WHERE "
-		       "name IN ('011_x.sql', '012_y.sql')",
-		    "2");
+	CHECK_VALUE(c,
+	            "SELECT count(*) FROM berth_schema_migrations WHERE "
+	            "name IN ('011_x.sql', '012_y.sql')",
+	            "2");
 	pg_close(holder);
 }
 
@@ -506,9 +513,10 @@ static void test_concurrent(struct pg_conn *c)
 	CHECK(ca >= 0 && ca <= 10);
 	CHECK(cb >= 0 && cb <= 10);
 	CHECK_INT(ca + cb, 10);
-	CHECK_VALUE(c, "SELECT count(*) FROM berth_schema_migrations WHERE "
-		       "name LIKE '1__\\_t.sql'",
-		    "10");
+	CHECK_VALUE(c,
+	            "SELECT count(*) FROM berth_schema_migrations WHERE "
+	            "name LIKE '1__\\_t.sql'",
+	            "10");
 }
 
 static void test_sources(struct pg_conn *c)
@@ -529,8 +537,8 @@ static void test_sources(struct pg_conn *c)
 	if (plan.npending == 2) {
 		CHECK_STR(plan.pending[0].name, "150_m.sql");
 		CHECK_STR(plan.pending[0].problem,
-			  "line 1: BEGIN is not allowed: berth runs each "
-			  "migration file in a transaction of its own");
+		          "line 1: BEGIN is not allowed: berth runs each "
+		          "migration file in a transaction of its own");
 		CHECK_STR(plan.pending[1].name, "200_z.sql");
 		CHECK(!plan.pending[1].out_of_order);
 	}
@@ -583,10 +591,13 @@ int main(void)
 	url = getenv("DATABASE_URL");
 	if (url == NULL) {
 		fprintf(stderr, "test_pg_migrate: DATABASE_URL is not set: run "
-				"it under tests/fixtures/with_pg.sh\n");
+		                "it under tests/fixtures/with_pg.sh\n");
 		return 1;
 	}
-	snprintf(dir, sizeof(dir), "/tmp/berth-migrate-XXXXXX");
+	/* with_pg.sh points TMPDIR into the directory it removes at the end,
+	 * so a crash leaves nothing behind. */
+	snprintf(dir, sizeof(dir), "%s/berth-migrate-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		return 1;

@@ -49,16 +49,16 @@ static void run_case(const char *name)
 	CHECK_INT(fs_read_file(&sql, in, 1 << 20, &err), 0);
 	describe(&got, buf_str(&sql), sql.len);
 	if (getenv("BERTH_UPDATE_EXPECTED") != NULL) {
-		CHECK_INT(fs_write_atomic(exp, got.data ? got.data : "", got.len,
-					  0644, &err),
-			  0);
+		CHECK_INT(fs_write_atomic(exp, got.data ? got.data : "",
+		                          got.len, 0644, &err),
+		          0);
 	} else if (fs_read_file(&want, exp, 1 << 20, &err) != 0) {
 		CHECK_STR(err.msg, "");
 	} else if (strcmp(buf_str(&want), buf_str(&got)) != 0) {
 		check_count++;
 		check_failures++;
 		fprintf(stderr, "%s: got\n%s--- expected\n%s", in,
-			buf_str(&got), buf_str(&want));
+		        buf_str(&got), buf_str(&want));
 	} else {
 		check_count++;
 	}
@@ -77,8 +77,10 @@ int main(void)
 	unsigned line;
 
 	if (d == NULL) {
-		fprintf(stderr, "test_sqlscan: cannot open '%s' (run from the "
-				"source root)\n", DATA_DIR);
+		fprintf(stderr,
+		        "test_sqlscan: cannot open '%s' (run from the "
+		        "source root)\n",
+		        DATA_DIR);
 		return 1;
 	}
 	while ((e = readdir(d)) != NULL) {
