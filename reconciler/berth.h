@@ -457,6 +457,238 @@ void notify_result_release(struct notify_result *res);
  * HTTP 500". New string. */
 char *notify_describe_result(const struct notify_result *res);
 
+/* pg.c — PostgreSQL through libpq; the only file that includes <libpq-fe.h>.
+ * Every call blocks until the server answers: use it from commands and from a
+ * deployment's child process, never from the daemon's event loop. */
+
+struct pg_conn; /* opaque */
+
+/* Where the server placed the last error of a connection (pg_last_error). */
+struct pg_error {
+	char sqlstate[6]; /* "42P01"; "" when the error did not come from the
+			     server (connection lost, bad parameters) */
+	long offset;      /* byte offset into the SQL text sent, from the
+			     server's error position; -1 when it gave none */
+	long statement;   /* 0-based index of the failing statement of the SQL
+			     text (the number of statements that completed
+			     before it); -1 when unknown */
+};
+
+/*
+ * Connects to url (a postgresql:// URL or a libpq "key=value" string), with
+ * client_encoding UTF8, waiting at most connect_timeout_s seconds (<= 0: 10).
+ * The URL may hold a password: no error message ever contains it, nor the
+ * URL's userinfo or query; messages name the database and host:port instead
+ * ("cannot connect to postgresql://127.0.0.1:5432/pos: …").
+ * *out is new (pg_close); NULL on failure. Returns 0 or -1.
+ */
+int pg_connect(struct pg_conn **out, const char *url, int connect_timeout_s,
+	       struct berr *err);
+/* Closes the connection; the server releases its session locks. NULL ok. */
+void pg_close(struct pg_conn *c);
+
+/*
+ * Runs sql, one or more statements separated by ';', with the simple query
+ * protocol (outside an explicit BEGIN the server runs them as one implicit
+ * transaction). Rows returned are discarded; COPY FROM STDIN is refused.
+ * Returns 0, or -1 with the server's message (and its DETAIL and the last
+ * line of its CONTEXT) in err and the position in pg_last_error(c).
+ */
+int pg_exec(struct pg_conn *c, const char *sql, struct berr *err);
+/* Runs one statement with text parameters $1..$nparams (NULL entries are SQL
+ * NULL; params may be NULL when nparams is 0). Returns 0 or -1. */
+int pg_exec_params(struct pg_conn *c, const char *sql, int nparams,
+		   const char *const *params, struct berr *err);
+
+/* Rows of a query result, all values in text form. */
+struct pg_rows {
+	size_t nrows, ncols;
+	char **cells; /* owned; nrows * ncols, row-major; NULL for SQL NULL */
+};
+
+/* Runs one statement like pg_exec_params and copies its rows into *out
+ * (released with pg_rows_release, also on failure). Returns 0 or -1. */
+int pg_query(struct pg_rows *out, struct pg_conn *c, const char *sql,
+	     int nparams, const char *const *params, struct berr *err);
+/* Borrowed value of (row, col), NULL for SQL NULL or out of range. */
+const char *pg_rows_get(const struct pg_rows *r, size_t row, size_t col);
+void pg_rows_release(struct pg_rows *r);
+
+/* Detail of the last failed call on c; offset and statement are -1 and
+ * sqlstate "" after a success. Borrowed, valid until the next call on c. */
+const struct pg_error *pg_last_error(const struct pg_conn *c);
+/* True while c is inside a transaction block (BEGIN without COMMIT yet, or a
+ * failed one not rolled back). */
+bool pg_in_transaction(const struct pg_conn *c);
+/* The server's version as an integer, e.g. 150018 for 15.18. */
+int pg_server_version(const struct pg_conn *c);
+/* libpq's version, "15.18". Static storage. */
+const char *pg_lib_version(void);
+/* url for messages and logs: "postgresql://HOST:PORT/DB", without userinfo,
+ * password or query parameters. New string (free()). */
+char *pg_url_display(const char *url);
+
+/* Write activity of one user table, from pg_stat_user_tables. */
+struct pg_table_stat {
+	char *name;        /* owned; schema-qualified, quoted where needed:
+			      "public.orders" */
+	int64_t writes;    /* n_tup_ins + n_tup_upd + n_tup_del */
+	int64_t live_rows; /* n_live_tup, an estimate */
+};
+
+struct pg_table_stats {
+	struct pg_table_stat *tables; /* owned; ordered by schema, then name */
+	size_t n;
+};
+
+/*
+ * Reads the write counters of every user table of the connected database.
+ * The counters are cumulative since the statistics were last reset
+ * (pg_stat_reset(), a crash): to count rows written between two snapshots,
+ * subtract per table, and treat a counter that went down as unknown. A
+ * backend publishes its counts when it goes idle, at most once a second, and
+ * when it exits. *out is released with pg_table_stats_release (also on
+ * failure). Returns 0 or -1.
+ */
+int pg_table_stats(struct pg_table_stats *out, struct pg_conn *c,
+		   struct berr *err);
+void pg_table_stats_release(struct pg_table_stats *s);
+
+/* sqlscan.c — splitting SQL text into statements as psql does */
+
+/* One top-level statement of a SQL text. */
+struct sqlscan_stmt {
+	size_t offset;     /* byte offset of its first token */
+	size_t end;        /* byte offset just past its ';', or the text's end */
+	unsigned line;     /* 1-based line of its first token */
+	char words[4][24]; /* its leading bare words in lower case ("create",
+			      "index", …), up to the first other token; "" when
+			      fewer; longer words truncated */
+};
+
+/*
+ * Splits (sql, len) into the statements the server runs when it gets the
+ * whole text as one query: ';' ends a statement outside quotes, dollar
+ * quotes, comments (nested), parentheses and the BEGIN … END body of CREATE
+ * FUNCTION / PROCEDURE; empty statements are skipped. Any bytes are accepted;
+ * text the server would reject (an unterminated quote) ends the last
+ * statement. *out is new (free()), NULL when *n is 0.
+ */
+void sqlscan_statements(struct sqlscan_stmt **out, size_t *n,
+			const char *sql, size_t len);
+/* 1-based line number of byte offset off in (sql, len). */
+unsigned sqlscan_line(const char *sql, size_t len, size_t off);
+
+/* migrate.c — the sql_dir migration runner (SPEC §3, docs/migrations.md) */
+
+#define MIGRATE_TABLE "berth_schema_migrations"
+#define MIGRATE_MAX_FILE_BYTES ((size_t)64 << 20)
+
+/* A migration file's name and content, read from a directory or from Git. */
+struct migrate_source {
+	const char *name; /* borrowed; base name, "003_orders.sql" */
+	const void *data; /* borrowed */
+	size_t len;
+};
+
+/* A file not applied yet. */
+struct migrate_pending {
+	char *name;        /* owned */
+	char checksum[65]; /* lowercase hex SHA-256 of the content */
+	bool out_of_order; /* sorts before an applied file; applied anyway */
+	char *problem;     /* owned; why it cannot run, "line 3: COMMIT …", or
+			      NULL; apply refuses to start while one is set */
+};
+
+/* An applied file whose content changed since. */
+struct migrate_changed {
+	char *name;    /* owned */
+	char *applied; /* owned; checksum recorded when it was applied */
+	char current[65];
+};
+
+/* What apply would do; nothing in the database is changed to find out. */
+struct migrate_plan {
+	bool table_exists; /* false: berth never migrated this database */
+	size_t napplied;   /* rows in berth_schema_migrations */
+	struct migrate_pending *pending; /* owned; in the order they would run */
+	size_t npending;
+	struct migrate_changed *changed; /* owned; non-empty is an error */
+	size_t nchanged;
+	char **missing; /* owned; applied names without a file any more: a
+			   warning for the caller to show, never an error (a
+			   code-only rollback to an older commit lacks them) */
+	size_t nmissing;
+};
+
+/* True for names the runner takes from a directory: "*.sql", not hidden. */
+bool migrate_is_file_name(const char *name);
+
+/*
+ * Compares files (in any order; names that migrate_is_file_name rejects are
+ * ignored) with berth_schema_migrations, which need not exist yet. Runs in
+ * name order are byte-wise (strcmp). *out is released with
+ * migrate_plan_release (also on failure). Returns 0, or -1 (a duplicate
+ * name, a database error).
+ */
+int migrate_plan_files(struct migrate_plan *out, struct pg_conn *c,
+		       const struct migrate_source *files, size_t nfiles,
+		       struct berr *err);
+/* migrate_plan_files over the *.sql files of directory dir. Each must be a
+ * regular file (a symlink is an error) of at most MIGRATE_MAX_FILE_BYTES.
+ * Returns 0, BERTH_ENOTFOUND when dir does not exist, or -1. */
+int migrate_plan(struct migrate_plan *out, struct pg_conn *c,
+		 const char *dir, struct berr *err);
+void migrate_plan_release(struct migrate_plan *p);
+
+struct migrate_opts {
+	int64_t deployment_id;   /* recorded with each file; <= 0 records NULL */
+	int lock_timeout_s;      /* SET LOCAL lock_timeout per file; 0 = none */
+	int statement_timeout_s; /* SET LOCAL statement_timeout; 0 = none */
+	int lock_wait_s;         /* wait for another migrator at most this
+				    long; 0 = as long as it takes */
+	const char *display_dir; /* how messages name dir ("migrations");
+				    NULL: dir itself */
+	/* Called with ms = -1 when a file starts, then with its duration once
+	 * it is committed. May be NULL. */
+	void (*progress)(const char *name, int64_t ms, void *arg);
+	void *arg;
+};
+
+/* One file applied by migrate_apply. */
+struct migrate_step {
+	char *name; /* owned */
+	char checksum[65];
+	int64_t ms;
+};
+
+struct migrate_result {
+	struct migrate_plan plan;     /* as found under the lock, before
+					 anything ran; plan.missing are the
+					 warnings to show */
+	struct migrate_step *applied; /* owned; committed by this call */
+	size_t napplied;
+	char *failed;                 /* owned; the file that failed, or NULL */
+};
+
+/*
+ * Applies the pending *.sql files of dir in name order. Holds a session
+ * advisory lock for the whole run, so two migrators of one database take
+ * turns; creates berth_schema_migrations if missing. Refuses to run anything
+ * when an applied file changed or a pending file has a problem. Each file
+ * runs in one transaction together with its row in the table, after SET
+ * LOCAL lock_timeout and statement_timeout: a failing file leaves nothing
+ * behind, files before it stay applied, and err reads
+ * "migrations/003_x.sql: line 4: relation \"foo\" does not exist".
+ * *out is released with migrate_result_release (also on failure).
+ * Returns 0; BERTH_ENOTFOUND when dir does not exist; BERTH_ELOCKED when
+ * another migrator held the lock longer than opts->lock_wait_s; or -1.
+ */
+int migrate_apply(struct migrate_result *out, struct pg_conn *c,
+		  const char *dir, const struct migrate_opts *opts,
+		  struct berr *err);
+void migrate_result_release(struct migrate_result *r);
+
 /* config.c — the host config, SPEC §2 */
 
 /* Webhook providers, in the order of SPEC §7's table. */

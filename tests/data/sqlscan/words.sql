@@ -1,0 +1,2 @@
+averyveryveryverylongidentifiername_x;
+SELECT E'\\';
