@@ -20,39 +20,54 @@
 #include "pos.h"
 
 #define API_QUANTITY_MAX 1000
-#define API_LOG_URI_MAX 200
+#define API_LOG_URI_MAX  200
 
 struct request {
-	struct app *app;             /* borrowed */
-	struct evhttp_request *req;  /* borrowed from evhttp until answered */
-	struct timespec start;       /* CLOCK_MONOTONIC */
-	json_int_t product_id;       /* POST /api/sales, for its error message */
+	struct app *app;            /* borrowed */
+	struct evhttp_request *req; /* borrowed from evhttp until answered */
+	struct timespec start;      /* CLOCK_MONOTONIC */
+	json_int_t product_id;      /* POST /api/sales, for its error message */
 };
 
 static const char *api_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 503: return "Service Unavailable";
-	default: return "Internal Server Error";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
 	}
 }
 
 static const char *api_method(enum evhttp_cmd_type cmd)
 {
 	switch (cmd) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_PATCH: return "PATCH";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	default: return "OTHER";
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	default:
+		return "OTHER";
 	}
 }
 
@@ -83,7 +98,8 @@ static void api_reply(struct request *r, int status, json_t *body)
 	if (text == NULL)
 		status = 500;
 	evbuffer_add_printf(evhttp_request_get_output_buffer(req), "%s\n",
-			    text != NULL ? text : "{\"error\":\"internal error\"}");
+	                    text != NULL ? text
+	                                 : "{\"error\":\"internal error\"}");
 	free(text);
 	evhttp_add_header(headers, "Content-Type", "application/json");
 	evhttp_add_header(headers, "Cache-Control", "no-store");
@@ -94,9 +110,9 @@ static void api_reply(struct request *r, int status, json_t *body)
 	ms = (now.tv_sec - r->start.tv_sec) * 1000 +
 	     (now.tv_nsec - r->start.tv_nsec) / 1000000;
 	pos_quote(uri, sizeof(uri), evhttp_request_get_uri(req),
-		  API_LOG_URI_MAX);
+	          API_LOG_URI_MAX);
 	pos_log(stdout, "method=%s path=%s status=%d duration_ms=%ld",
-		api_method(evhttp_request_get_command(req)), uri, status, ms);
+	        api_method(evhttp_request_get_command(req)), uri, status, ms);
 
 	/* A client that went away has no connection; evhttp then frees the
 	 * request at once and never calls back. */
@@ -125,7 +141,7 @@ static void api_db_error(struct request *r, int status)
 }
 
 static void api_query(struct request *r, const char *sql,
-		      const char *const *params, int nparams, db_cb done)
+                      const char *const *params, int nparams, db_cb done)
 {
 	if (db_query(r->app->db, sql, params, nparams, done, r) < 0)
 		api_error(r, 503, "too many requests waiting for the database");
@@ -164,9 +180,9 @@ static void api_health_done(int status, const struct db_rows *rows, void *arg)
 
 	(void)rows;
 	api_reply(r, ok ? 200 : 503,
-		  json_pack("{s:s, s:s, s:s}", "status", ok ? "ok" : "error",
-			    "version", r->app->version, "database",
-			    ok ? "ok" : "unavailable"));
+	          json_pack("{s:s, s:s, s:s}", "status", ok ? "ok" : "error",
+	                    "version", r->app->version, "database",
+	                    ok ? "ok" : "unavailable"));
 }
 
 static void api_health(struct request *r)
@@ -181,15 +197,15 @@ static void api_ready_done(int status, const struct db_rows *rows, void *arg)
 
 	if (status != DB_OK) {
 		api_reply(r, 503,
-			  json_pack("{s:s, s:s}", "status", "not ready",
-				    "reason", "database unavailable"));
+		          json_pack("{s:s, s:s}", "status", "not ready",
+		                    "reason", "database unavailable"));
 		return;
 	}
 	v = db_rows_value(rows, 0, 0);
 	if (v == NULL || strcmp(v, "t") != 0) {
 		api_reply(r, 503,
-			  json_pack("{s:s, s:s}", "status", "not ready",
-				    "reason", "migrations not applied"));
+		          json_pack("{s:s, s:s}", "status", "not ready",
+		                    "reason", "migrations not applied"));
 		return;
 	}
 	api_reply(r, 200, json_pack("{s:s}", "status", "ready"));
@@ -198,13 +214,12 @@ static void api_ready_done(int status, const struct db_rows *rows, void *arg)
 static void api_ready(struct request *r)
 {
 	api_query(r,
-		  "SELECT to_regclass('products') IS NOT NULL"
-		  " AND to_regclass('sales') IS NOT NULL",
-		  NULL, 0, api_ready_done);
+	          "SELECT to_regclass('products') IS NOT NULL"
+	          " AND to_regclass('sales') IS NOT NULL",
+	          NULL, 0, api_ready_done);
 }
 
-static void api_products_done(int status, const struct db_rows *rows,
-			      void *arg)
+static void api_products_done(int status, const struct db_rows *rows, void *arg)
 {
 	struct request *r = arg;
 	json_t *list, *product;
@@ -223,23 +238,24 @@ static void api_products_done(int status, const struct db_rows *rows,
 			api_error(r, 500, "unexpected product row");
 			return;
 		}
-		/* NULL for a name that is not UTF-8: the reply becomes a 500. */
-		product = json_pack("{s:I, s:s, s:I}", "id", id, "name",
-				    db_rows_value(rows, i, 1), "price_cents",
-				    price);
+		/* NULL for a name that is not UTF-8: the reply becomes a 500.
+		 */
+		product =
+		    json_pack("{s:I, s:s, s:I}", "id", id, "name",
+		              db_rows_value(rows, i, 1), "price_cents", price);
 		if (json_array_append_new(list, product) < 0) {
 			json_decref(list);
 			list = NULL;
 		}
 	}
 	api_reply(r, 200,
-		  list != NULL ? json_pack("{s:o}", "products", list) : NULL);
+	          list != NULL ? json_pack("{s:o}", "products", list) : NULL);
 }
 
 static void api_products(struct request *r)
 {
 	api_query(r, "SELECT id, name, price_cents FROM products ORDER BY id",
-		  NULL, 0, api_products_done);
+	          NULL, 0, api_products_done);
 }
 
 static void api_sale_done(int status, const struct db_rows *rows, void *arg)
@@ -253,8 +269,9 @@ static void api_sale_done(int status, const struct db_rows *rows, void *arg)
 		return;
 	}
 	if (db_rows_count(rows) == 0) {
-		snprintf(msg, sizeof(msg), "unknown product %" JSON_INTEGER_FORMAT,
-			 r->product_id);
+		snprintf(msg, sizeof(msg),
+		         "unknown product %" JSON_INTEGER_FORMAT,
+		         r->product_id);
 		api_error(r, 400, msg);
 		return;
 	}
@@ -263,13 +280,13 @@ static void api_sale_done(int status, const struct db_rows *rows, void *arg)
 		api_error(r, 500, "unexpected sale row");
 		return;
 	}
-	api_reply(r, 201, json_pack("{s:I, s:I}", "id", id, "total_cents",
-				    total));
+	api_reply(r, 201,
+	          json_pack("{s:I, s:I}", "id", id, "total_cents", total));
 }
 
 /* Reads a body member that must be an integer in [1, max]. */
 static int api_field(json_int_t *out, json_t *doc, const char *key,
-		     json_int_t max)
+                     json_int_t max)
 {
 	json_t *v = json_object_get(doc, key);
 
@@ -295,11 +312,11 @@ static void api_sale(struct request *r)
 	json_t *doc, *v;
 
 	doc = json_loadb(data != NULL ? data : "", len, JSON_REJECT_DUPLICATES,
-			 &jerr);
+	                 &jerr);
 	if (doc == NULL) {
 		snprintf(msg, sizeof(msg),
-			 "body is not valid JSON (line %d, column %d)",
-			 jerr.line, jerr.column);
+		         "body is not valid JSON (line %d, column %d)",
+		         jerr.line, jerr.column);
 		api_error(r, 400, msg);
 		return;
 	}
@@ -308,12 +325,14 @@ static void api_sale(struct request *r)
 		api_error(r, 400, "body must be a JSON object");
 		return;
 	}
-	json_object_foreach(doc, key, v) {
+	json_object_foreach(doc, key, v)
+	{
 		if (strcmp(key, "product_id") != 0 &&
 		    strcmp(key, "quantity") != 0) {
 			json_decref(doc);
-			api_error(r, 400, "body may only have product_id and"
-					  " quantity");
+			api_error(r, 400,
+			          "body may only have product_id and"
+			          " quantity");
 			return;
 		}
 	}
@@ -325,8 +344,8 @@ static void api_sale(struct request *r)
 	if (api_field(&quantity, doc, "quantity", API_QUANTITY_MAX) < 0) {
 		json_decref(doc);
 		snprintf(msg, sizeof(msg),
-			 "quantity must be an integer from 1 to %d",
-			 API_QUANTITY_MAX);
+		         "quantity must be an integer from 1 to %d",
+		         API_QUANTITY_MAX);
 		api_error(r, 400, msg);
 		return;
 	}
@@ -334,15 +353,15 @@ static void api_sale(struct request *r)
 	snprintf(pid, sizeof(pid), "%" JSON_INTEGER_FORMAT, r->product_id);
 	snprintf(qty, sizeof(qty), "%" JSON_INTEGER_FORMAT, quantity);
 	api_query(r,
-		  "INSERT INTO sales (product_id, quantity, total_cents)"
-		  " SELECT id, $2::integer, price_cents::bigint * $2::integer"
-		  " FROM products WHERE id = $1::integer"
-		  " RETURNING id, total_cents",
-		  params, 2, api_sale_done);
+	          "INSERT INTO sales (product_id, quantity, total_cents)"
+	          " SELECT id, $2::integer, price_cents::bigint * $2::integer"
+	          " FROM products WHERE id = $1::integer"
+	          " RETURNING id, total_cents",
+	          params, 2, api_sale_done);
 }
 
 static void api_sales_count_done(int status, const struct db_rows *rows,
-				 void *arg)
+                                 void *arg)
 {
 	struct request *r = arg;
 	json_int_t count;
@@ -361,7 +380,7 @@ static void api_sales_count_done(int status, const struct db_rows *rows,
 static void api_sales_count(struct request *r)
 {
 	api_query(r, "SELECT count(*) FROM sales", NULL, 0,
-		  api_sales_count_done);
+	          api_sales_count_done);
 }
 
 static const struct route {
@@ -369,13 +388,13 @@ static const struct route {
 	enum evhttp_cmd_type method; /* GET routes answer HEAD too */
 	void (*handle)(struct request *r);
 } routes[] = {
-	{"/health", EVHTTP_REQ_GET, api_health},
-	{"/ready", EVHTTP_REQ_GET, api_ready},
-	{"/live", EVHTTP_REQ_GET, api_live},
-	{"/version", EVHTTP_REQ_GET, api_version},
-	{"/api/products", EVHTTP_REQ_GET, api_products},
-	{"/api/sales", EVHTTP_REQ_POST, api_sale},
-	{"/api/sales/count", EVHTTP_REQ_GET, api_sales_count},
+    {"/health", EVHTTP_REQ_GET, api_health},
+    {"/ready", EVHTTP_REQ_GET, api_ready},
+    {"/live", EVHTTP_REQ_GET, api_live},
+    {"/version", EVHTTP_REQ_GET, api_version},
+    {"/api/products", EVHTTP_REQ_GET, api_products},
+    {"/api/sales", EVHTTP_REQ_POST, api_sale},
+    {"/api/sales/count", EVHTTP_REQ_GET, api_sales_count},
 };
 
 void api_request(struct evhttp_request *req, void *arg)
@@ -407,11 +426,10 @@ void api_request(struct evhttp_request *req, void *arg)
 		if (strcmp(path, routes[i].path) != 0)
 			continue;
 		if (cmd != routes[i].method) {
-			evhttp_add_header(evhttp_request_get_output_headers(req),
-					  "Allow",
-					  routes[i].method == EVHTTP_REQ_GET
-					      ? "GET, HEAD"
-					      : "POST");
+			evhttp_add_header(
+			    evhttp_request_get_output_headers(req), "Allow",
+			    routes[i].method == EVHTTP_REQ_GET ? "GET, HEAD"
+			                                       : "POST");
 			api_error(r, 405, "method not allowed");
 			return;
 		}

@@ -6,7 +6,8 @@
  * on the first query and again after it is lost. While idle its socket stays
  * watched: a server that closes the connection (a restart, a stop) is noticed
  * at once, and the next query reconnects instead of failing. Every connect and
- * every query has a deadline; a server that misses it is taken as down. This is the only file that includes libpq-fe.h.
+ * every query has a deadline; a server that misses it is taken as down.
+ * This is the only file that includes libpq-fe.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,19 +41,19 @@ struct db_rows {
 
 struct db {
 	struct event_base *base; /* borrowed */
-	char *url;               /* owned; never logged: it may hold a password */
-	int timeout_s;           /* deadline of a connect, or of one query */
-	PGconn *conn;            /* owned; NULL while DB_CLOSED */
-	struct event *io;        /* owned; on the connection's socket, or NULL */
-	evutil_socket_t io_fd;   /* what io watches */
+	char *url;             /* owned; never logged: it may hold a password */
+	int timeout_s;         /* deadline of a connect, or of one query */
+	PGconn *conn;          /* owned; NULL while DB_CLOSED */
+	struct event *io;      /* owned; on the connection's socket, or NULL */
+	evutil_socket_t io_fd; /* what io watches */
 	short io_what;
 	struct event *deadline; /* owned; armed while connecting or busy */
 	struct event *kick;     /* owned; made active to start queued work */
 	enum db_state state;
-	bool down;              /* the last attempt failed (logged once) */
-	PGresult *res;          /* owned; first result of the query in flight */
-	struct db_query *head;  /* owned list, oldest first */
-	struct db_query *tail;  /* borrowed: last of that list */
+	bool down;             /* the last attempt failed (logged once) */
+	PGresult *res;         /* owned; first result of the query in flight */
+	struct db_query *head; /* owned list, oldest first */
+	struct db_query *tail; /* borrowed: last of that list */
 	size_t queued;
 };
 
@@ -130,7 +131,7 @@ static void db_unreachable(struct db *db, const char *what)
 {
 	if (!db->down)
 		db_log_error(what, db->conn != NULL ? PQerrorMessage(db->conn)
-						    : "out of memory");
+		                                    : "out of memory");
 	db->down = true;
 	db_close(db);
 	db_fail_all(db);
@@ -179,7 +180,7 @@ static void db_arm_deadline(struct db *db)
 static void db_connect(struct db *db)
 {
 	static const char *const keys[] = {"dbname", "application_name",
-					   "client_encoding", NULL};
+	                                   "client_encoding", NULL};
 	const char *values[] = {db->url, "pos-backend", "UTF8", NULL};
 
 	/* The URL is expanded first, the later keys override it. */
@@ -243,7 +244,7 @@ static void db_send(struct db *db)
 	struct db_query *q = db->head;
 
 	if (!PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
-			       (const char *const *)q->params, NULL, NULL, 0)) {
+	                       (const char *const *)q->params, NULL, NULL, 0)) {
 		db->state = DB_BUSY; /* so that db_lost fails this query */
 		db_lost(db);
 		return;
@@ -269,10 +270,10 @@ static void db_done(struct db *db)
 	db->state = DB_IDLE;
 	q = db_pop(db);
 	if (res == NULL || (PQresultStatus(res) != PGRES_TUPLES_OK &&
-			    PQresultStatus(res) != PGRES_COMMAND_OK)) {
+	                    PQresultStatus(res) != PGRES_COMMAND_OK)) {
 		db_log_error("database query failed",
-			     res != NULL ? PQresultErrorMessage(res)
-					 : "no result");
+		             res != NULL ? PQresultErrorMessage(res)
+		                         : "no result");
 		status = DB_EQUERY;
 	}
 	db_finish(q, status, res);
@@ -340,9 +341,10 @@ static void db_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	/* A server that does not answer one query will not answer the next:
 	 * fail them all rather than make each wait its turn. */
 	if (!db->down)
-		pos_log(stderr,
-			"level=error msg=\"database did not answer within %ds\"",
-			db->timeout_s);
+		pos_log(
+		    stderr,
+		    "level=error msg=\"database did not answer within %ds\"",
+		    db->timeout_s);
 	db->down = true;
 	db_close(db);
 	db_fail_all(db);
@@ -410,7 +412,7 @@ void db_free(struct db *db)
 }
 
 int db_query(struct db *db, const char *sql, const char *const *params,
-	     int nparams, db_cb cb, void *arg)
+             int nparams, db_cb cb, void *arg)
 {
 	struct db_query *q;
 	int i;

@@ -22,10 +22,10 @@
 
 #include "pos.h"
 
-#define POS_GRACE_S 5         /* wait for answers past DB_TIMEOUT_S */
-#define POS_BODY_MAX 65536    /* request body limit */
+#define POS_GRACE_S     5     /* wait for answers past DB_TIMEOUT_S */
+#define POS_BODY_MAX    65536 /* request body limit */
 #define POS_HEADERS_MAX 16384 /* request headers limit */
-#define POS_IDLE_S 30         /* read/write timeout per connection */
+#define POS_IDLE_S      30    /* read/write timeout per connection */
 
 struct config {
 	int port;
@@ -110,9 +110,10 @@ static int pos_load_version(struct app *app)
 
 	if (env != NULL && *env != '\0') {
 		if (!pos_version_ok(env)) {
-			pos_startup_error("APP_VERSION must be 1 to %d printable"
-					  " characters without spaces",
-					  POS_VERSION_MAX);
+			pos_startup_error(
+			    "APP_VERSION must be 1 to %d printable"
+			    " characters without spaces",
+			    POS_VERSION_MAX);
 			return -1;
 		}
 		snprintf(app->version, sizeof(app->version), "%s", env);
@@ -122,7 +123,7 @@ static int pos_load_version(struct app *app)
 	if (f == NULL) {
 		if (errno != ENOENT) {
 			pos_startup_error("cannot open 'VERSION': %s",
-					  strerror(errno));
+			                  strerror(errno));
 			return -1;
 		}
 		snprintf(app->version, sizeof(app->version), "dev");
@@ -136,12 +137,14 @@ static int pos_load_version(struct app *app)
 		n--;
 	line[n] = '\0';
 	if (!pos_version_ok(line)) {
-		pos_startup_error("cannot use 'VERSION': its first line must be"
-				  " 1 to %d printable characters without spaces",
-				  POS_VERSION_MAX);
+		pos_startup_error(
+		    "cannot use 'VERSION': its first line must be"
+		    " 1 to %d printable characters without spaces",
+		    POS_VERSION_MAX);
 		return -1;
 	}
-	snprintf(app->version, sizeof(app->version), "%s", line);
+	snprintf(app->version, sizeof(app->version), "%.*s", POS_VERSION_MAX,
+	         line);
 	return 0;
 }
 
@@ -165,7 +168,8 @@ static int pos_env_int(int *out, const char *name, int min, int max, int def)
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
 		pos_startup_error("%s must be a number from %d to %d, got"
-				  " '%.32s'", name, min, max, s);
+		                  " '%.32s'",
+		                  name, min, max, s);
 		return -1;
 	}
 	*out = (int)v;
@@ -185,7 +189,7 @@ static int pos_load_config(struct config *cfg)
 	/* Not quoted back: the URL may hold a password. */
 	if (db_url_check(cfg->database_url) < 0) {
 		pos_startup_error("DATABASE_URL is not a valid PostgreSQL"
-				  " connection URI");
+		                  " connection URI");
 		return -1;
 	}
 	cfg->bind = getenv("BIND");
@@ -194,15 +198,26 @@ static int pos_load_config(struct config *cfg)
 	return 0;
 }
 
+/* libevent's own warnings, as our log lines. */
+static void pos_event_log(int severity, const char *msg)
+{
+	char quoted[512];
+
+	pos_quote(quoted, sizeof(quoted), msg, strlen(msg));
+	pos_log(stderr, "level=%s msg=libevent detail=%s",
+	        severity >= EVENT_LOG_ERR ? "error" : "warn", quoted);
+}
+
 static void pos_grace_over(evutil_socket_t fd, short what, void *arg)
 {
 	struct app *app = arg;
 
 	(void)fd;
 	(void)what;
-	pos_log(stderr, "level=warn msg=\"stopping without waiting further\""
-			" unanswered=%u",
-		app->pending);
+	pos_log(stderr,
+	        "level=warn msg=\"stopping without waiting further\""
+	        " unanswered=%u",
+	        app->pending);
 	event_base_loopbreak(app->base);
 }
 
@@ -215,7 +230,7 @@ static void pos_signal(evutil_socket_t sig, short what, void *arg)
 	if (app->stopping)
 		return;
 	pos_log(stderr, "level=info msg=stopping signal=%s pending=%u",
-		sig == SIGTERM ? "TERM" : "INT", app->pending);
+	        sig == SIGTERM ? "TERM" : "INT", app->pending);
 	app->stopping = true;
 	evhttp_del_accept_socket(app->http, app->listener);
 	app->listener = NULL;
@@ -225,6 +240,7 @@ static void pos_signal(evutil_socket_t sig, short what, void *arg)
 
 static int pos_setup(struct app *app, const struct config *cfg)
 {
+	event_set_log_callback(pos_event_log);
 	app->base = event_base_new();
 	if (app->base == NULL) {
 		pos_startup_error("cannot create the event loop");
@@ -252,14 +268,17 @@ static int pos_setup(struct app *app, const struct config *cfg)
 	 * from api.c; evhttp answers anything else itself with 501. */
 	evhttp_set_allowed_methods(
 	    app->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-			   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-			   EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	                   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	                   EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(app->http, api_request, app);
 	app->listener = evhttp_bind_socket_with_handle(app->http, cfg->bind,
-						       (ev_uint16_t)cfg->port);
+	                                               (ev_uint16_t)cfg->port);
 	if (app->listener == NULL) {
+		/* errno is 0 when the address did not resolve. */
 		pos_startup_error("cannot listen on '%s' port %d: %s",
-				  cfg->bind, cfg->port, strerror(errno));
+		                  cfg->bind, cfg->port,
+		                  errno != 0 ? strerror(errno)
+		                             : "cannot resolve the address");
 		return -1;
 	}
 	return 0;
@@ -295,7 +314,7 @@ int main(void)
 	if (pos_setup(&app, &cfg) < 0)
 		goto out;
 	pos_log(stderr, "level=info msg=listening bind=%s port=%d version=%s",
-		cfg.bind, cfg.port, app.version);
+	        cfg.bind, cfg.port, app.version);
 	if (event_base_dispatch(app.base) < 0) {
 		pos_log(stderr, "level=error msg=\"event loop failed\"");
 		goto out;

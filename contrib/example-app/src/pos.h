@@ -34,11 +34,11 @@ struct evhttp_request;
 struct app {
 	struct event_base *base;              /* owned */
 	struct evhttp *http;                  /* owned */
-	struct evhttp_bound_socket *listener; /* owned by http; NULL once closed */
+	struct evhttp_bound_socket *listener; /* http's; NULL once closed */
 	struct db *db;                        /* owned */
 	struct event *sigterm;                /* owned */
 	struct event *sigint;                 /* owned */
-	struct event *grace;                  /* owned; bounds a graceful stop */
+	struct event *grace; /* owned; bounds a graceful stop */
 	char version[POS_VERSION_MAX + 1];
 	int grace_s;            /* longest wait for answers when stopping */
 	bool stopping;          /* a stop signal came: answer, then exit */
@@ -70,8 +70,8 @@ void api_request(struct evhttp_request *req, void *arg);
 /* db.c — the PostgreSQL connection */
 
 /* Outcome codes passed to a query's callback. */
-#define DB_OK 0
-#define DB_EDOWN (-2)  /* no connection, it dropped, or no answer in time */
+#define DB_OK     0
+#define DB_EDOWN  (-2) /* no connection, it dropped, or no answer in time */
 #define DB_EQUERY (-3) /* the server answered with an error */
 
 #define DB_MAX_PARAMS 4
@@ -102,7 +102,7 @@ void db_free(struct db *db);
  * -1 when the queue is full or nparams is over DB_MAX_PARAMS (cb never
  * runs then). */
 int db_query(struct db *db, const char *sql, const char *const *params,
-	     int nparams, db_cb cb, void *arg);
+             int nparams, db_cb cb, void *arg);
 
 /* Queries queued or in flight. */
 size_t db_pending(const struct db *db);
