@@ -3,6 +3,8 @@
 # builds it with make (as berth's build step does), runs it against a private
 # PostgreSQL and checks every endpoint over real HTTP, the database going away
 # and coming back, a request in flight across SIGTERM, and exit status 0.
+# From tests/fixtures/pg.sh it uses pg_start, pg_psql and the exports
+# DATABASE_URL, PG_BIN, PG_DATA and PG_BASE.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- what the test needs ------------------------------------------------------
@@ -74,12 +76,13 @@ app_stop() {
 }
 t_on_exit '[ -z "$APP_PID" ] || kill -KILL "$APP_PID"'
 
-# pg_start_again: starts the cluster that pg_stop stopped, on the same port.
-pg_start_again() {
+# pg_ctl_owner ARGS...: pg_ctl on the test cluster, as its owner. A clean
+# (fast) stop and a start of the same cluster, on the same port: pg_stop
+# throws the cluster's data away, and the sales must survive.
+pg_ctl_owner() {
 	local as=()
 	[ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
-	"${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_BASE/postgres.log" -w -t 60 start >/dev/null ||
-		t_fail "cannot start the test PostgreSQL again"
+	"${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_BASE/postgres.log" -w -t 60 "$@" >/dev/null
 }
 
 # wait_for STATUS PATH: polls until PATH answers STATUS (bounded).
@@ -220,7 +223,7 @@ t_eq "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$T_DIR/big" "http
 	413 "status of a 70000-byte POST /api/sales"
 
 t_log "database stopped"
-pg_stop
+pg_ctl_owner -m fast stop || t_fail "cannot stop the test PostgreSQL"
 expect GET /health 503 '{"status":"error","version":"1.0.0","database":"unavailable"}'
 expect GET /ready 503 '{"status":"not ready","reason":"database unavailable"}'
 expect GET /api/products 503 '{"error":"database unavailable"}'
@@ -228,7 +231,7 @@ expect POST /api/sales '{"product_id":2,"quantity":1}' 503 '{"error":"database u
 expect GET /live 200 '{"status":"alive"}'
 
 t_log "database started again"
-pg_start_again
+pg_ctl_owner start || t_fail "cannot start the test PostgreSQL again"
 wait_for 200 /health
 t_eq "$H_BODY" '{"status":"ok","version":"1.0.0","database":"ok"}' "body of GET /health"
 expect GET /api/sales/count 200 '{"count":1}'
