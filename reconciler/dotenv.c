@@ -127,14 +127,14 @@ static int read_quoted(struct dotenv_parser *p, struct buf *val,
 }
 
 /* Reads an unquoted value to the end of the line, stopping at a '#' that
- * follows a blank, with trailing blanks trimmed. */
+ * follows a blank in the line ("A= #c" is empty, "A=#c" is "#c"), with
+ * trailing blanks trimmed. pos[-1] is the '=' or a blank after it. */
 static int read_plain(struct dotenv_parser *p, struct buf *val)
 {
 	const char *start = p->pos, *stop;
 
 	while (!at_eol(p)) {
-		if (*p->pos == '#' &&
-		    (p->pos == start || is_blank(p->pos[-1])))
+		if (*p->pos == '#' && is_blank(p->pos[-1]))
 			break;
 		p->pos++;
 	}
