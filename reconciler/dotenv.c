@@ -176,6 +176,13 @@ static int parse_assignment(struct dotenv_parser *p, struct kvlist *out,
 			    "[A-Za-z_][A-Za-z0-9_]*=value)",
 			    NULL);
 	key = xstrndup(k, (size_t)(p->pos - k));
+	if (!config_check_var_name(key)) { /* e.g. longer than allowed */
+		perr(p, line,
+		     "invalid variable name (expected "
+		     "[A-Za-z_][A-Za-z0-9_]*=value)",
+		     NULL);
+		goto out;
+	}
 	skip_blanks(p);
 	if (p->pos >= p->end || *p->pos != '=') {
 		/* Not even the name is shown: a line holding only a token
