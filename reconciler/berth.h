@@ -452,6 +452,18 @@ int secret_load(struct buf *out, const struct secret_ref *ref,
 		const char *what, struct berr *err);
 
 /*
+ * Reads the whole file at path, which holds secrets, into out (empty): it
+ * must be a regular file (checked with fstat on the opened descriptor,
+ * symlinks followed) with none of the permission bits in forbidden, and at
+ * most max bytes, read into one allocation that is wiped afterwards.
+ * Messages start with "what: ", name the path and suggest chmod 600, and
+ * never contain the content. Returns 0, BERTH_ENOTFOUND when the file does
+ * not exist, BERTH_ETOOBIG, or -1. Release out with secret_wipe().
+ */
+int secret_read_file(struct buf *out, const char *path, mode_t forbidden,
+		     size_t max, const char *what, struct berr *err);
+
+/*
  * Checks that path is a regular file with no permission bits for group or
  * others, as secret_load() does, without reading it: for key files handed
  * to a library by path (repo.ssh_key_file). Returns 0, BERTH_ENOTFOUND when

@@ -114,41 +114,25 @@ static void perr(struct parser *p, const char *fmt, ...)
 	merrs_add(p->errs, "%s: %s: %s", p->file, p->path, msg);
 }
 
-/* "a string", "5", "an object" ... for "got VALUE"; v NULL is "nothing". */
+/* "\"a string\"", "5", "an object" ... for "got VALUE"; v NULL is
+ * "nothing". Scalars other than strings are shown as JSON. */
 static void describe(char *out, size_t size, json_t *v)
 {
 	char *dump;
 
-	switch (v ? json_typeof(v) : JSON_NULL) {
-	case JSON_OBJECT:
-		snprintf(out, size, "an object");
-		return;
-	case JSON_ARRAY:
-		snprintf(out, size, "an array");
-		return;
-	case JSON_STRING:
+	if (v == NULL) {
+		snprintf(out, size, "nothing");
+	} else if (json_is_string(v)) {
 		config_check_quote(out, size, json_string_value(v),
 				   json_string_length(v));
-		return;
-	case JSON_INTEGER:
-		snprintf(out, size, "%lld", (long long)json_integer_value(v));
-		return;
-	case JSON_TRUE:
-		snprintf(out, size, "true");
-		return;
-	case JSON_FALSE:
-		snprintf(out, size, "false");
-		return;
-	case JSON_REAL:
+	} else if (json_is_object(v) || json_is_array(v)) {
+		snprintf(out, size, "%s",
+			 json_is_object(v) ? "an object" : "an array");
+	} else {
 		dump = json_dumps(v, JSON_ENCODE_ANY);
-		snprintf(out, size, "%s", dump ? dump : "a number");
+		snprintf(out, size, "%s", dump ? dump : "a value");
 		free(dump);
-		return;
-	case JSON_NULL:
-		snprintf(out, size, v ? "null" : "nothing");
-		return;
 	}
-	snprintf(out, size, "something else");
 }
 
 /* Reports "expected WHAT, got VALUE" at the current path. */

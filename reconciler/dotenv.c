@@ -6,12 +6,9 @@
  * so messages name the file, the line and at most a valid key, never a
  * value nor a line's text.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -264,82 +261,31 @@ int dotenv_parse(struct kvlist *out, const char *data, size_t len,
 	return 0;
 }
 
-/* Opens the env file and checks it is a regular file that others cannot
- * read and group or others cannot write. Returns the descriptor, -1, or
- * BERTH_ENOTFOUND. */
-static int dotenv_open(const char *path, struct berr *err)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd < 0) {
-		int e = errno;
-
-		berr_errno(err, e, "cannot open env file '%s'", path);
-		return e == ENOENT ? BERTH_ENOTFOUND : -1;
-	}
-	if (fstat(fd, &st) != 0) {
-		berr_errno(err, errno, "cannot stat env file '%s'", path);
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		berr_set(err, "env file '%s' is not a regular file", path);
-		goto fail;
-	}
-	if ((st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
-		berr_set(err,
-			 "refusing env file '%s': it holds secrets and its "
-			 "mode %04o lets others read it or group or others "
-			 "write it; run: chmod 600 '%s'",
-			 path, (unsigned)(st.st_mode & 07777), path);
-		goto fail;
-	}
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
 int dotenv_load(struct kvlist *out, char hash_hex[65], const char *path,
 		struct berr *err)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t cap = DOTENV_MAX_BYTES + 1, len = 0, i;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char *data = NULL;
-	int fd, rc = -1;
+	struct buf data;
+	size_t i;
+	int rc;
 
-	fd = dotenv_open(path, err);
-	if (fd < 0)
-		return fd;
-	data = xmalloc(cap);
-	for (;;) {
-		ssize_t n = read(fd, data + len, cap - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			berr_errno(err, errno, "cannot read env file '%s'",
-				   path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == cap) {
-			berr_set(err, "env file '%s' is larger than %zu bytes",
-				 path, DOTENV_MAX_BYTES);
-			rc = BERTH_ETOOBIG;
-			goto out;
-		}
-	}
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	/* Group may read it (a deploy group); nobody else may, and only the
+	 * owner may write what every command of the environment receives. */
+	buf_init(&data, DOTENV_MAX_BYTES);
+	rc = secret_read_file(&data, path, S_IROTH | S_IWGRP | S_IWOTH,
+			      DOTENV_MAX_BYTES, "env file", err);
+	if (rc != 0)
+		goto out;
+	rc = -1;
+	if (EVP_Digest(buf_str(&data), data.len, md, &mdlen, EVP_sha256(),
+		       NULL) != 1 ||
 	    mdlen != 32) {
-		berr_set(err, "cannot hash env file '%s'", path);
+		berr_set(err, "env file: cannot hash '%s'", path);
 		goto out;
 	}
-	if (dotenv_parse(out, data, len, path, err) != 0)
+	if (dotenv_parse(out, buf_str(&data), data.len, path, err) != 0)
 		goto out;
 	if (hash_hex != NULL) {
 		for (i = 0; i < 32; i++) {
@@ -350,8 +296,6 @@ int dotenv_load(struct kvlist *out, char hash_hex[65], const char *path,
 	}
 	rc = 0;
 out:
-	OPENSSL_cleanse(data, cap);
-	free(data);
-	close(fd);
+	secret_wipe(&data);
 	return rc;
 }

@@ -1,11 +1,12 @@
 /*
  * secret.c — reading the secrets config.json names: from an environment
- * variable or from a file only its owner can read. A secret's value never
- * goes into a message; the buffers that held one are wiped before they are
- * freed.
+ * variable or from a file only its owner can read; and reading any file
+ * that holds secrets (env files too). A secret's value never goes into a
+ * message; the buffers that held one are wiped before they are freed.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,15 +20,42 @@
  * webhooks; writing it lets them replace it. */
 #define SECRET_UNSAFE_MODE (S_IRWXG | S_IRWXO)
 
+/* "group", "others", "group and others" or NULL. */
+static const char *who(bool group, bool others)
+{
+	if (group && others)
+		return "group and others";
+	if (group)
+		return "group";
+	return others ? "others" : NULL;
+}
+
+/* What the offending bits allow, for the message: "lets others read it". */
+static void mode_problem(char *out, size_t size, mode_t bad)
+{
+	const char *r = who(bad & S_IRGRP, bad & S_IROTH);
+	const char *w = who(bad & S_IWGRP, bad & S_IWOTH);
+
+	if (r != NULL && w != NULL)
+		snprintf(out, size, "lets %s read it and %s write it", r, w);
+	else if (r != NULL)
+		snprintf(out, size, "lets %s read it", r);
+	else if (w != NULL)
+		snprintf(out, size, "lets %s write it", w);
+	else
+		snprintf(out, size, "gives group or others access");
+}
+
 /*
  * Opens path and checks what the descriptor refers to (fstat, so the file
  * checked is the file read). Returns the descriptor, or -1 with err set;
  * *missing tells a file that does not exist.
  */
-static int secret_open(bool *missing, const char *path, const char *what,
-		       struct berr *err)
+static int secret_open(bool *missing, const char *path, mode_t forbidden,
+		       const char *what, struct berr *err)
 {
 	struct stat st;
+	char problem[96];
 	int fd;
 
 	*missing = false;
@@ -46,11 +74,12 @@ static int secret_open(bool *missing, const char *path, const char *what,
 		berr_set(err, "%s: '%s' is not a regular file", what, path);
 		goto fail;
 	}
-	if ((st.st_mode & SECRET_UNSAFE_MODE) != 0) {
-		berr_set(err,
-			 "%s: refusing '%s': its mode %04o gives access to "
-			 "group or others; run: chmod 600 '%s'",
-			 what, path, (unsigned)(st.st_mode & 07777), path);
+	if ((st.st_mode & forbidden) != 0) {
+		mode_problem(problem, sizeof(problem), st.st_mode & forbidden);
+		berr_set(err, "%s: refusing '%s': its mode %04o %s; run: chmod "
+			      "600 '%s'",
+			 what, path, (unsigned)(st.st_mode & 07777), problem,
+			 path);
 		goto fail;
 	}
 	return fd;
@@ -62,7 +91,7 @@ fail:
 int secret_check_file(const char *path, const char *what, struct berr *err)
 {
 	bool missing;
-	int fd = secret_open(&missing, path, what, err);
+	int fd = secret_open(&missing, path, SECRET_UNSAFE_MODE, what, err);
 
 	if (fd < 0)
 		return missing ? BERTH_ENOTFOUND : -1;
@@ -70,19 +99,19 @@ int secret_check_file(const char *path, const char *what, struct berr *err)
 	return 0;
 }
 
-/* Reads the secret file into out. The whole file goes into one allocation
- * sized up front, so that no copy of it is left behind by a realloc. */
-static int secret_read_file(struct buf *out, const char *path,
-			    const char *what, struct berr *err)
+int secret_read_file(struct buf *out, const char *path, mode_t forbidden,
+		     size_t max, const char *what, struct berr *err)
 {
+	/* The whole file goes into one allocation sized up front, so that
+	 * no copy of it is left behind by a realloc. */
+	size_t len = 0, cap = max + 1;
 	char *data = NULL;
-	size_t len = 0, cap = SECRET_MAX_BYTES + 1;
 	bool missing;
 	int fd, rc = -1;
 
-	fd = secret_open(&missing, path, what, err);
+	fd = secret_open(&missing, path, forbidden, what, err);
 	if (fd < 0)
-		return -1;
+		return missing ? BERTH_ENOTFOUND : -1;
 	data = xmalloc(cap);
 	for (;;) {
 		ssize_t n = read(fd, data + len, cap - len);
@@ -99,21 +128,14 @@ static int secret_read_file(struct buf *out, const char *path,
 		len += (size_t)n;
 		if (len == cap) {
 			berr_set(err, "%s: '%s' is larger than %zu bytes", what,
-				 path, SECRET_MAX_BYTES);
+				 path, max);
+			rc = BERTH_ETOOBIG;
 			goto out;
 		}
 	}
-	if (len > 0 && data[len - 1] == '\n') {
-		len--;
-		if (len > 0 && data[len - 1] == '\r')
-			len--;
-	}
-	if (len == 0) {
-		berr_set(err, "%s: '%s' is empty", what, path);
-		goto out;
-	}
 	if (buf_append(out, data, len) != 0) {
 		berr_set(err, "%s: '%s' is too large", what, path);
+		rc = BERTH_ETOOBIG;
 		goto out;
 	}
 	rc = 0;
@@ -122,6 +144,24 @@ out:
 	free(data);
 	close(fd);
 	return rc;
+}
+
+/* The secret in ref->file, without one trailing newline. */
+static int secret_from_file(struct buf *out, const char *path,
+			    const char *what, struct berr *err)
+{
+	if (secret_read_file(out, path, SECRET_UNSAFE_MODE, SECRET_MAX_BYTES,
+			     what, err) != 0)
+		return -1;
+	if (out->len > 0 && out->data[out->len - 1] == '\n') {
+		out->len--;
+		if (out->len > 0 && out->data[out->len - 1] == '\r')
+			out->len--;
+		out->data[out->len] = '\0';
+	}
+	if (out->len == 0)
+		return berr_set(err, "%s: '%s' is empty", what, path);
+	return 0;
 }
 
 int secret_load(struct buf *out, const struct secret_ref *ref,
@@ -135,7 +175,7 @@ int secret_load(struct buf *out, const struct secret_ref *ref,
 		return BERTH_ENOTFOUND;
 	}
 	if (ref->file != NULL) {
-		rc = secret_read_file(out, ref->file, what, err);
+		rc = secret_from_file(out, ref->file, what, err);
 		goto out;
 	}
 	value = getenv(ref->env);

@@ -17,10 +17,9 @@
 
 #include "berth.h"
 #include "check.h"
+#include "tmpdir.h"
 
 #define REPO "'repo':{'url':'https://github.com/acme/pos.git'}"
-
-static char tmpdir[64];
 
 /* text with every ' turned into " and every ` into ' (new). */
 static char *dq(const char *text)
@@ -128,6 +127,61 @@ static void expect_valid(int line, const char *fragment)
 }
 
 #define EXPECT_VALID(fragment) expect_valid(__LINE__, fragment)
+
+/* tmpl with every "<>" replaced by value (new). */
+static char *fill(const char *tmpl, const char *value)
+{
+	struct buf b = {0};
+	const char *p;
+
+	while ((p = strstr(tmpl, "<>")) != NULL) {
+		buf_append(&b, tmpl, (size_t)(p - tmpl));
+		buf_puts(&b, value);
+		tmpl = p + 2;
+	}
+	buf_puts(&b, tmpl);
+	return buf_detach(&b);
+}
+
+/* For each value: {REPO, frag} is refused with exactly msg, where "<>" in
+ * frag and msg stands for the value. */
+static void expect_each_error(int line, const char *frag, const char *msg,
+			      const char *const *values, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char *f = fill(frag, values[i]);
+		char *text = with_repo(f);
+		char *m = fill(msg, values[i]);
+		const char *const want[] = {m, NULL};
+
+		expect_errors(line, text, want);
+		free(f);
+		free(text);
+		free(m);
+	}
+}
+
+#define EXPECT_EACH_ERROR(frag, msg, values)                                   \
+	expect_each_error(__LINE__, frag, msg, values, BERTH_ARRAY_LEN(values))
+
+/* For each value: {REPO, frag} is valid. */
+static void expect_each_valid(int line, const char *frag,
+			      const char *const *values, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char *f = fill(frag, values[i]);
+
+		expect_valid(line, f);
+		free(f);
+	}
+}
+
+#define EXPECT_EACH_VALID(frag, values)                                        \
+	expect_each_valid(__LINE__, frag, values, BERTH_ARRAY_LEN(values))
 
 static void test_defaults(void)
 {
@@ -275,8 +329,6 @@ static void test_document(void)
 static void test_listen(void)
 {
 	struct config cfg;
-	const char *what = "expected host:port (e.g. 127.0.0.1:8470 or "
-			   "[::1]:8470), got ";
 	static const char *const bad[] = {
 	    "8470",	   "::1:8470",	   "[::1]",	  "[::1]8470",
 	    "[zz]:1",	   "127.0.0.1:70000", "999.1.1.1:80", "host:",
@@ -287,25 +339,12 @@ static void test_listen(void)
 	    "127.0.0.1:8470", "[::1]:8470", "localhost:0", "0.0.0.0:80",
 	    "[::]:65535",     "berth.internal:8470",
 	};
-	size_t i;
 
-	for (i = 0; i < BERTH_ARRAY_LEN(bad); i++) {
-		char *frag = xasprintf("'listen':'%s'", bad[i]);
-		char *text = with_repo(frag);
-		char *msg = xasprintf("config.json: $.listen: %s'%s'", what,
-				      bad[i]);
-
-		EXPECT_ERRORS(text, msg);
-		free(frag);
-		free(text);
-		free(msg);
-	}
-	for (i = 0; i < BERTH_ARRAY_LEN(good); i++) {
-		char *frag = xasprintf("'listen':'%s'", good[i]);
-
-		EXPECT_VALID(frag);
-		free(frag);
-	}
+	EXPECT_EACH_ERROR("'listen':'<>'",
+			  "config.json: $.listen: expected host:port (e.g. "
+			  "127.0.0.1:8470 or [::1]:8470), got '<>'",
+			  bad);
+	EXPECT_EACH_VALID("'listen':'<>'", good);
 	EXPECT_ERRORS("{" REPO ",'listen':8470}",
 		      "config.json: $.listen: expected host:port (e.g. "
 		      "127.0.0.1:8470 or [::1]:8470), got 8470");
@@ -318,60 +357,26 @@ static void test_listen(void)
 
 static void test_env_names(void)
 {
-	static const char *const bad[] = {"Production", "-x", "_x", "a/b",
-					  "a.b", "prod env", "ümlaut"};
-	static const char *const good[] = {"production", "prod-1", "eu_west",
-					   "1st", "a"};
-	const char *what = "expected an environment name of at most 64 "
-			   "characters a-z, 0-9, _ and -, starting with a "
-			   "letter or digit";
-	char long_name[70];
-	size_t i;
+	static const char *const bad_simple[] = {"Production", "_x", "A1"};
+	static const char *const bad_quoted[] = {
+	    "-x", "a/b", "a.b", "prod env", "ümlaut",
+	    /* 65 characters */
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+	static const char *const good[] = {
+	    "production", "prod-1", "eu_west", "1st", "a", "a-",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
 
-	for (i = 0; i < BERTH_ARRAY_LEN(bad); i++) {
-		char *frag = xasprintf("'environments':{'%s':{}}", bad[i]);
-		char *text = with_repo(frag);
-		char *msg;
-
-		if (strcmp(bad[i], "Production") == 0 ||
-		    strcmp(bad[i], "_x") == 0)
-			msg = xasprintf("config.json: $.environments.%s: %s",
-					bad[i], what);
-		else
-			msg = xasprintf("config.json: $.environments['%s']: %s",
-					bad[i], what);
-		EXPECT_ERRORS(text, msg);
-		free(frag);
-		free(text);
-		free(msg);
-	}
-	for (i = 0; i < BERTH_ARRAY_LEN(good); i++) {
-		char *frag = xasprintf("'environments':{'%s':{}}", good[i]);
-
-		EXPECT_VALID(frag);
-		free(frag);
-	}
-	memset(long_name, 'a', 64);
-	long_name[64] = '\0';
-	{
-		char *frag = xasprintf("'environments':{'%s':{}}", long_name);
-
-		EXPECT_VALID(frag);
-		free(frag);
-	}
-	long_name[64] = 'a';
-	long_name[65] = '\0';
-	{
-		char *frag = xasprintf("'environments':{'%s':{}}", long_name);
-		char *text = with_repo(frag);
-		char *msg = xasprintf("config.json: $.environments['%s']: %s",
-				      long_name, what);
-
-		EXPECT_ERRORS(text, msg);
-		free(frag);
-		free(text);
-		free(msg);
-	}
+	EXPECT_EACH_ERROR("'environments':{'<>':{}}",
+			  "config.json: $.environments.<>: expected an "
+			  "environment name of at most 64 characters a-z, "
+			  "0-9, _ and -, starting with a letter or digit",
+			  bad_simple);
+	EXPECT_EACH_ERROR("'environments':{'<>':{}}",
+			  "config.json: $.environments['<>']: expected an "
+			  "environment name of at most 64 characters a-z, "
+			  "0-9, _ and -, starting with a letter or digit",
+			  bad_quoted);
+	EXPECT_EACH_VALID("'environments':{'<>':{}}", good);
 	EXPECT_ERRORS("{" REPO ",'environments':{}}",
 		      "config.json: $.environments: expected an object with at "
 		      "least one environment, got an object");
@@ -397,30 +402,12 @@ static void test_branches(void)
 	};
 	static const char *const good[] = {"main", "feature/x", "release-1.2",
 					   "a@b", "v1.0_rc", "UPPER/Case"};
-	size_t i;
 
-	for (i = 0; i < BERTH_ARRAY_LEN(bad); i++) {
-		char *frag = xasprintf(
-		    "'environments':{'production':{'branch':'%s'}}", bad[i]);
-		char *text = with_repo(frag);
-		char *msg = xasprintf("config.json: "
-				      "$.environments.production.branch: "
-				      "expected a valid Git branch name, got "
-				      "'%s'",
-				      bad[i]);
-
-		EXPECT_ERRORS(text, msg);
-		free(frag);
-		free(text);
-		free(msg);
-	}
-	for (i = 0; i < BERTH_ARRAY_LEN(good); i++) {
-		char *frag = xasprintf(
-		    "'environments':{'production':{'branch':'%s'}}", good[i]);
-
-		EXPECT_VALID(frag);
-		free(frag);
-	}
+	EXPECT_EACH_ERROR("'environments':{'production':{'branch':'<>'}}",
+			  "config.json: $.environments.production.branch: "
+			  "expected a valid Git branch name, got '<>'",
+			  bad);
+	EXPECT_EACH_VALID("'environments':{'production':{'branch':'<>'}}", good);
 	EXPECT_ERRORS("{" REPO ",'environments':{'production':{'branch':"
 		      "'refs/heads/main'}}}",
 		      "config.json: $.environments.production.branch: expected "
@@ -446,7 +433,6 @@ static void test_env_fields(void)
 	static const char *const bad_manifest[] = {"../berth.json", "/berth.json",
 						   "a//b.json", "./berth.json",
 						   "dir/", "a/../b"};
-	size_t i;
 
 	EXPECT_ERRORS("{" REPO ",'environments':{'production':"
 		      "{'auto_deploy':'yes'}}}",
@@ -456,22 +442,11 @@ static void test_env_fields(void)
 		      "{'auto_deploy':1}}}",
 		      "config.json: $.environments.production.auto_deploy: "
 		      "expected true or false, got 1");
-	for (i = 0; i < BERTH_ARRAY_LEN(bad_manifest); i++) {
-		char *frag = xasprintf(
-		    "'environments':{'production':{'manifest':'%s'}}",
-		    bad_manifest[i]);
-		char *text = with_repo(frag);
-		char *msg = xasprintf("config.json: "
-				      "$.environments.production.manifest: "
-				      "expected a relative path inside the "
-				      "repository, got '%s'",
-				      bad_manifest[i]);
-
-		EXPECT_ERRORS(text, msg);
-		free(frag);
-		free(text);
-		free(msg);
-	}
+	EXPECT_EACH_ERROR("'environments':{'production':{'manifest':'<>'}}",
+			  "config.json: $.environments.production.manifest: "
+			  "expected a relative path inside the repository, got "
+			  "'<>'",
+			  bad_manifest);
 	EXPECT_ERRORS("{" REPO ",'environments':{'production':"
 		      "{'env_file':''}}}",
 		      "config.json: $.environments.production.env_file: "
@@ -641,6 +616,8 @@ static void test_webhooks(void)
 	static const char *const names[] = {"github",  "gitlab", "gitea",
 					    "bitbucket", "generic", "stripe",
 					    "sentry"};
+	static const char *const secret_providers[] = {
+	    "github", "gitea", "bitbucket", "generic", "stripe", "sentry"};
 	struct config cfg;
 	enum webhook_provider p;
 	size_t i;
@@ -665,28 +642,15 @@ static void test_webhooks(void)
 	EXPECT_ERRORS("{" REPO ",'webhooks':{'github':'GH_SECRET'}}",
 		      "config.json: $.webhooks.github: expected an object, got "
 		      "'GH_SECRET'");
-	for (i = 0; i < BERTH_ARRAY_LEN(names); i++) {
-		char *text, *msg;
-
-		if (strcmp(names[i], "gitlab") == 0)
-			continue;
-		text = xasprintf("{" REPO ",'webhooks':{'%s':{}}}", names[i]);
-		msg = xasprintf("config.json: $.webhooks.%s: expected "
-				"secret_env or secret_file, got neither",
-				names[i]);
-		EXPECT_ERRORS(text, msg);
-		free(text);
-		free(msg);
-		text = xasprintf("{" REPO ",'webhooks':{'%s':{'secret_env':"
-				 "'A','secret_file':'b'}}}",
-				 names[i]);
-		msg = xasprintf("config.json: $.webhooks.%s: expected one of "
-				"secret_env and secret_file, got both",
-				names[i]);
-		EXPECT_ERRORS(text, msg);
-		free(text);
-		free(msg);
-	}
+	EXPECT_EACH_ERROR("'webhooks':{'<>':{}}",
+			  "config.json: $.webhooks.<>: expected secret_env or "
+			  "secret_file, got neither",
+			  secret_providers);
+	EXPECT_EACH_ERROR("'webhooks':{'<>':{'secret_env':'A','secret_file':"
+			  "'b'}}",
+			  "config.json: $.webhooks.<>: expected one of "
+			  "secret_env and secret_file, got both",
+			  secret_providers);
 	EXPECT_ERRORS("{" REPO ",'webhooks':{'gitlab':{}}}",
 		      "config.json: $.webhooks.gitlab: expected token_env, "
 		      "token_file, secret_env or secret_file, got none of them");
@@ -860,20 +824,31 @@ static void test_message_quoting(void)
 		      "_ and -, starting with a letter or digit");
 }
 
-static void write_file(const char *dir, const char *name, const char *text,
-		       mode_t mode)
+/* Writes a config text (written with ' for ") as tmpdir/name. */
+static void write_config(const char *name, const char *text)
 {
-	char *path = fs_join(dir, name);
 	char *json = dq(text);
-	struct berr err;
 
-	if (fs_write_atomic(path, json, strlen(json), mode, &err) != 0) {
-		fprintf(stderr, "cannot write test file: %s\n", err.msg);
-		exit(1);
-	}
-	free(path);
+	free(tmpdir_put(name, json, strlen(json), 0600));
 	free(json);
 }
+
+/* Checks that got is dir/rel. */
+static void check_in(int line, const char *got, const char *dir,
+		     const char *rel)
+{
+	char *want = fs_join(dir, rel);
+
+	check_count++;
+	if (got == NULL || strcmp(got, want) != 0) {
+		check_failures++;
+		fprintf(stderr, "%s:%d: got '%s', expected '%s'\n", __FILE__,
+			line, got ? got : "(null)", want);
+	}
+	free(want);
+}
+
+#define CHECK_IN(got, dir, rel) check_in(__LINE__, got, dir, rel)
 
 static void test_load(void)
 {
@@ -885,48 +860,35 @@ static void test_load(void)
 	struct berr err;
 	FILE *f;
 
-	write_file(tmpdir, "config.json",
-		   "{'state_dir':'state','repo':{'url':'../repos/pos.git',"
-		   "'ssh_key_file':'./keys//deploy'},"
-		   "'environments':{'production':{'env_file':'production.env'}},"
-		   "'webhooks':{'github':{'secret_file':'secrets/github'}}}",
-		   0600);
+	write_config("config.json",
+		     "{'state_dir':'state','repo':{'url':'../repos/pos.git',"
+		     "'ssh_key_file':'./keys//deploy'},"
+		     "'environments':{'production':{'env_file':"
+		     "'production.env'}},"
+		     "'webhooks':{'github':{'secret_file':'secrets/github'}}}");
 	CHECK_INT(config_load(&cfg, path, &errs), 0);
 	CHECK_INT(errs.n, 0);
 	if (errs.n == 0) {
 		CHECK_STR(cfg.path, path);
-		expect = fs_join(tmpdir, "state");
-		CHECK_STR(cfg.state_dir, expect);
-		free(expect);
-		expect = fs_join(tmpdir, "../repos/pos.git");
-		CHECK_STR(cfg.repo.url, expect);
-		free(expect);
-		expect = fs_join(tmpdir, "keys/deploy");
-		CHECK_STR(cfg.repo.ssh_key_file, expect);
-		free(expect);
-		expect = fs_join(tmpdir, "production.env");
-		CHECK_STR(cfg.envs[0].env_file, expect);
-		free(expect);
-		expect = fs_join(tmpdir, "secrets/github");
-		CHECK_STR(cfg.webhooks[PROVIDER_GITHUB].secret.file, expect);
-		free(expect);
+		CHECK_IN(cfg.state_dir, tmpdir, "state");
+		CHECK_IN(cfg.repo.url, tmpdir, "../repos/pos.git");
+		CHECK_IN(cfg.repo.ssh_key_file, tmpdir, "keys/deploy");
+		CHECK_IN(cfg.envs[0].env_file, tmpdir, "production.env");
+		CHECK_IN(cfg.webhooks[PROVIDER_GITHUB].secret.file, tmpdir,
+			 "secrets/github");
 		config_release(&cfg);
 	}
 
 	/* A relative config path: its directory is made absolute. */
 	CHECK(fs_mkdir_p(sub, 0700, &err) == 0);
-	write_file(sub, "berth.json", "{'repo':{'url':'pos'}}", 0600);
+	write_config("etc/berth.json", "{'repo':{'url':'pos'}}");
 	CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
 	CHECK_INT(chdir(tmpdir), 0);
 	CHECK_INT(config_load(&cfg, "etc/berth.json", &errs), 0);
 	CHECK_INT(chdir(cwd), 0);
 	if (errs.n == 0) {
-		expect = fs_join(sub, "berth.json");
-		CHECK_STR(cfg.path, expect);
-		free(expect);
-		expect = fs_join(sub, "pos");
-		CHECK_STR(cfg.repo.url, expect);
-		free(expect);
+		CHECK_IN(cfg.path, sub, "berth.json");
+		CHECK_IN(cfg.repo.url, sub, "pos");
 		config_release(&cfg);
 	}
 
@@ -937,7 +899,7 @@ static void test_load(void)
 	config_release(&cfg);
 
 	/* Errors name the file as it was given. */
-	write_file(tmpdir, "bad.json", "{'repo':{'url':'/x'},'listen':1}", 0600);
+	write_config("bad.json", "{'repo':{'url':'/x'},'listen':1}");
 	free(path);
 	path = fs_join(tmpdir, "bad.json");
 	CHECK_INT(config_load(&cfg, path, &errs), -1);
@@ -1071,13 +1033,7 @@ static void test_spec_example(void)
 
 int main(void)
 {
-	struct berr err;
-
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/berth-test-config-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	tmpdir_make("test-config");
 	test_defaults();
 	test_full();
 	test_document();
@@ -1094,7 +1050,6 @@ int main(void)
 	test_load();
 	test_example();
 	test_spec_example();
-	if (fs_remove_tree(tmpdir, &err) != 0)
-		fprintf(stderr, "%s\n", err.msg);
+	tmpdir_remove();
 	return check_done("test_config");
 }

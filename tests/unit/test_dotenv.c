@@ -16,10 +16,9 @@
 
 #include "berth.h"
 #include "check.h"
+#include "tmpdir.h"
 
 #define DATA_DIR "tests/data/dotenv"
-
-static char tmpdir[64];
 
 static void escape_value(struct buf *out, const char *v)
 {
@@ -154,19 +153,6 @@ static void test_inline(void)
 	kvlist_release(&vars);
 }
 
-static char *put(const char *name, const char *data, size_t len, mode_t mode)
-{
-	char *path = fs_join(tmpdir, name);
-	struct berr err;
-
-	if (fs_write_atomic(path, data, len, 0600, &err) != 0 ||
-	    chmod(path, mode) != 0) {
-		fprintf(stderr, "cannot write test file '%s'\n", path);
-		exit(1);
-	}
-	return path;
-}
-
 static void sha256_hex(char out[65], const char *data, size_t len)
 {
 	unsigned char md[32];
@@ -196,7 +182,7 @@ static void test_load(void)
 	kvlist_init(&vars);
 	sha256_hex(want, text, strlen(text));
 	for (i = 0; i < BERTH_ARRAY_LEN(ok_modes); i++) {
-		path = put("production.env", text, strlen(text), ok_modes[i]);
+		path = tmpdir_put("production.env", text, strlen(text), ok_modes[i]);
 		memset(hash, 'x', sizeof(hash));
 		CHECK_INT(dotenv_load(&vars, hash, path, &err), 0);
 		CHECK_STR(hash, want);
@@ -207,7 +193,7 @@ static void test_load(void)
 		free(path);
 	}
 	/* The hash follows every byte, comments included. */
-	path = put("production.env", "A=1\n# x\n", 8, 0600);
+	path = tmpdir_put("production.env", "A=1\n# x\n", 8, 0600);
 	CHECK_INT(dotenv_load(&vars, hash, path, &err), 0);
 	sha256_hex(want, "A=1\n# x\n", 8);
 	CHECK_STR(hash, want);
@@ -219,7 +205,7 @@ static void test_load(void)
 	for (i = 0; i < BERTH_ARRAY_LEN(bad_modes); i++) {
 		char mode[16];
 
-		path = put("production.env", text, strlen(text), bad_modes[i]);
+		path = tmpdir_put("production.env", text, strlen(text), bad_modes[i]);
 		CHECK_INT(dotenv_load(&vars, hash, path, &err), -1);
 		CHECK(strstr(err.msg, "chmod 600") != NULL);
 		CHECK(strstr(err.msg, path) != NULL);
@@ -231,7 +217,7 @@ static void test_load(void)
 	}
 
 	/* A parse error names the path and line, never the value. */
-	path = put("bad.env", "A=1\nB=\"s3cr3t\n", 13, 0600);
+	path = tmpdir_put("bad.env", "A=1\nB=\"s3cr3t\n", 13, 0600);
 	CHECK_INT(dotenv_load(&vars, hash, path, &err), -1);
 	{
 		char *msg = xasprintf("%s:2: unterminated double quote in the "
@@ -246,7 +232,7 @@ static void test_load(void)
 
 	path = fs_join(tmpdir, "missing.env");
 	CHECK_INT(dotenv_load(&vars, hash, path, &err), BERTH_ENOTFOUND);
-	CHECK(strstr(err.msg, "cannot open env file") != NULL);
+	CHECK(strstr(err.msg, "env file: cannot open") != NULL);
 	free(path);
 	CHECK_INT(dotenv_load(&vars, hash, tmpdir, &err), -1);
 	CHECK(strstr(err.msg, "is not a regular file") != NULL);
@@ -258,10 +244,10 @@ static void test_load(void)
 
 	big = xmalloc(DOTENV_MAX_BYTES + 1);
 	memset(big, '#', DOTENV_MAX_BYTES + 1);
-	path = put("big.env", big, DOTENV_MAX_BYTES, 0600);
+	path = tmpdir_put("big.env", big, DOTENV_MAX_BYTES, 0600);
 	CHECK_INT(dotenv_load(&vars, hash, path, &err), 0);
 	free(path);
-	path = put("big.env", big, DOTENV_MAX_BYTES + 1, 0600);
+	path = tmpdir_put("big.env", big, DOTENV_MAX_BYTES + 1, 0600);
 	CHECK_INT(dotenv_load(&vars, hash, path, &err), BERTH_ETOOBIG);
 	free(path);
 	free(big);
@@ -270,17 +256,10 @@ static void test_load(void)
 
 int main(void)
 {
-	struct berr err;
-
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/berth-test-dotenv-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	tmpdir_make("test-dotenv");
 	test_data();
 	test_inline();
 	test_load();
-	if (fs_remove_tree(tmpdir, &err) != 0)
-		fprintf(stderr, "%s\n", err.msg);
+	tmpdir_remove();
 	return check_done("test_dotenv");
 }

@@ -11,25 +11,9 @@
 
 #include "berth.h"
 #include "check.h"
+#include "tmpdir.h"
 
 #define VALUE "s3cr3t-value"
-
-static char tmpdir[64];
-
-/* Writes (data, len) to tmpdir/name with mode (set explicitly: the umask
- * must not decide); returns the path (new). */
-static char *put(const char *name, const char *data, size_t len, mode_t mode)
-{
-	char *path = fs_join(tmpdir, name);
-	struct berr err;
-
-	if (fs_write_atomic(path, data, len, 0600, &err) != 0 ||
-	    chmod(path, mode) != 0) {
-		fprintf(stderr, "cannot write test file '%s'\n", path);
-		exit(1);
-	}
-	return path;
-}
 
 /* Loads ref and checks the result: rc, and the value when rc is 0. Every
  * message must be free of the value. */
@@ -102,16 +86,16 @@ static void test_file(void)
 	};
 
 	for (i = 0; i < BERTH_ARRAY_LEN(cases); i++) {
-		ref.file = put("s", cases[i].content, strlen(cases[i].content),
+		ref.file = tmpdir_put("s", cases[i].content, strlen(cases[i].content),
 			       0600);
 		EXPECT_LOAD(&ref, 0, cases[i].value, NULL);
 		free(ref.file);
 	}
 	/* Owner read-only and owner execute bits are fine. */
-	ref.file = put("s", VALUE, strlen(VALUE), 0400);
+	ref.file = tmpdir_put("s", VALUE, strlen(VALUE), 0400);
 	EXPECT_LOAD(&ref, 0, VALUE, NULL);
 	free(ref.file);
-	ref.file = put("s", VALUE, strlen(VALUE), 0700);
+	ref.file = tmpdir_put("s", VALUE, strlen(VALUE), 0700);
 	EXPECT_LOAD(&ref, 0, VALUE, NULL);
 	free(ref.file);
 
@@ -123,7 +107,7 @@ static void test_file(void)
 		for (i = 0; i < BERTH_ARRAY_LEN(bad); i++) {
 			char mode[16];
 
-			ref.file = put("s", VALUE "\n", strlen(VALUE) + 1, bad[i]);
+			ref.file = tmpdir_put("s", VALUE "\n", strlen(VALUE) + 1, bad[i]);
 			EXPECT_LOAD(&ref, -1, NULL, "chmod 600");
 			snprintf(mode, sizeof(mode), "mode %04o", (unsigned)bad[i]);
 			EXPECT_LOAD(&ref, -1, NULL, mode);
@@ -134,10 +118,10 @@ static void test_file(void)
 	}
 
 	/* Empty, missing, a directory, a FIFO (must not hang), too big. */
-	ref.file = put("s", "\n", 1, 0600);
+	ref.file = tmpdir_put("s", "\n", 1, 0600);
 	EXPECT_LOAD(&ref, -1, NULL, "is empty");
 	free(ref.file);
-	ref.file = put("s", "", 0, 0600);
+	ref.file = tmpdir_put("s", "", 0, 0600);
 	EXPECT_LOAD(&ref, -1, NULL, "is empty");
 	free(ref.file);
 	ref.file = fs_join(tmpdir, "missing");
@@ -155,30 +139,30 @@ static void test_file(void)
 	free(ref.file);
 	big = xmalloc(SECRET_MAX_BYTES + 1);
 	memset(big, 'a', SECRET_MAX_BYTES + 1);
-	ref.file = put("big", big, SECRET_MAX_BYTES, 0600);
+	ref.file = tmpdir_put("big", big, SECRET_MAX_BYTES, 0600);
 	EXPECT_LOAD(&ref, 0, NULL, NULL);
 	free(ref.file);
-	ref.file = put("big", big, SECRET_MAX_BYTES + 1, 0600);
+	ref.file = tmpdir_put("big", big, SECRET_MAX_BYTES + 1, 0600);
 	EXPECT_LOAD(&ref, -1, NULL, "larger than 65536 bytes");
 	free(ref.file);
 	free(big);
 
 	/* A symlink is followed; the checks apply to its target. */
-	ref.file = put("target", VALUE, strlen(VALUE), 0600);
+	ref.file = tmpdir_put("target", VALUE, strlen(VALUE), 0600);
 	link_path = fs_join(tmpdir, "link");
 	CHECK_INT(symlink(ref.file, link_path), 0);
 	free(ref.file);
 	ref.file = link_path;
 	EXPECT_LOAD(&ref, 0, VALUE, NULL);
 	CHECK_INT(secret_check_file(ref.file, "test secret", NULL), 0);
-	free(put("target", VALUE, strlen(VALUE), 0644));
+	free(tmpdir_put("target", VALUE, strlen(VALUE), 0644));
 	EXPECT_LOAD(&ref, -1, NULL, "chmod 600");
 	free(ref.file);
 
 	/* The file is used even when a variable is named too. */
 	setenv("BERTH_TEST_SECRET", "from-env", 1);
 	ref.env = name;
-	ref.file = put("s", VALUE, strlen(VALUE), 0600);
+	ref.file = tmpdir_put("s", VALUE, strlen(VALUE), 0600);
 	EXPECT_LOAD(&ref, 0, VALUE, NULL);
 	free(ref.file);
 	unsetenv("BERTH_TEST_SECRET");
@@ -199,18 +183,10 @@ static void test_wipe(void)
 
 int main(void)
 {
-	struct berr err;
-
-	umask(022);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/berth-test-secret-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	tmpdir_make("test-secret");
 	test_env();
 	test_file();
 	test_wipe();
-	if (fs_remove_tree(tmpdir, &err) != 0)
-		fprintf(stderr, "%s\n", err.msg);
+	tmpdir_remove();
 	return check_done("test_secret");
 }
