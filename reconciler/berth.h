@@ -385,14 +385,15 @@ int config_check_listen(char **host, int *port, const char *s);
 /* Git's branch name rules (git check-ref-format --branch, roughly): no
  * control characters, spaces, ~ ^ : ? * [ \, "..", "@{", "//"; no
  * component starting with '.' or ending with ".lock"; not starting with
- * '-' or '/', not ending with '/' or '.'; not "@"; at most 255 bytes. */
+ * '-' or '/', not ending with '/' or '.'; not "@" or "HEAD"; at most 255
+ * bytes. */
 bool config_check_branch(const char *s);
 /* An environment name: [a-z0-9][a-z0-9_-]*, at most 64 characters. */
 bool config_check_env_name(const char *s);
 /* An environment variable name: [A-Za-z_][A-Za-z0-9_]*, at most 255. */
 bool config_check_var_name(const char *s);
-/* A relative path that stays inside the repository: not absolute, no ".."
- * component, no control characters, not ending with '/'. */
+/* A relative path that stays inside the repository: not absolute, no ".",
+ * ".." or empty component, no control characters, not ending with '/'. */
 bool config_check_repo_path(const char *s);
 /* True when (s, len) holds no ASCII control character (nor NUL). */
 bool config_check_printable(const char *s, size_t len);
