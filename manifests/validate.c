@@ -104,9 +104,16 @@ size_t validate_push_index(struct mparse *p, size_t i)
 {
 	size_t old = p->len;
 	char b[32];
-	int n = snprintf(b, sizeof(b), "[%zu]", i);
+	size_t n = sizeof(b);
 
-	path_append(p, b, (size_t)n);
+	/* By hand: this runs for every array element of the manifest. */
+	b[--n] = ']';
+	do {
+		b[--n] = (char)('0' + i % 10);
+		i /= 10;
+	} while (i > 0);
+	b[--n] = '[';
+	path_append(p, b + n, sizeof(b) - n);
 	return old;
 }
 
@@ -211,19 +218,20 @@ size_t validate_keys(struct mparse *p, const json_t *obj,
 		size_t best_d = 3, i;
 		char q[KEY_SHOWN_MAX + 16];
 
-		for (i = 0; allowed[i] != NULL; i++) {
-			size_t d;
-
+		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(key, allowed[i]) == 0)
 				break;
-			d = edit_distance(key, allowed[i]);
+		if (allowed[i] != NULL)
+			continue;
+		/* Unknown: suggest the closest allowed key, if close. */
+		for (i = 0; allowed[i] != NULL; i++) {
+			size_t d = edit_distance(key, allowed[i]);
+
 			if (d < best_d && d * 3 <= strlen(allowed[i])) {
 				best_d = d;
 				best = allowed[i];
 			}
 		}
-		if (allowed[i] != NULL)
-			continue;
 		unknown++;
 		quote_short(q, sizeof(q), key, KEY_SHOWN_MAX);
 		if (best != NULL)
