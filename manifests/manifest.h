@@ -161,7 +161,8 @@ struct manifest_database {
 	int retention_monthly;        /* days; default 365 */
 	char *backup_schedule;        /* owned "HH:MM" local time, or NULL */
 	int backup_schedule_min;      /* minutes after midnight; -1 if NULL */
-	enum manifest_backup_verify backup_verify; /* default toc */
+	enum manifest_backup_verify backup_verify; /* default toc for custom,
+						      none for plain */
 };
 
 struct manifest_checks {
