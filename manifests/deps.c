@@ -11,11 +11,6 @@
 
 #include "manifest.h"
 
-struct name_ref {
-	const char *name;
-	size_t index;
-};
-
 /* The graph: edges u -> v for "u depends on v", in CSR form. */
 struct graph {
 	size_t *dep_start; /* n + 1 offsets into deps */
@@ -33,26 +28,16 @@ static void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
-static int cmp_name_ref(const void *a, const void *b)
-{
-	const struct name_ref *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-
-	if (c != 0)
-		return c;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
 static void build_index(struct manifest *m)
 {
-	struct name_ref *refs = xcalloc(m->nservices, sizeof(*refs));
+	struct validate_ref *refs = xcalloc(m->nservices, sizeof(*refs));
 	size_t i;
 
 	for (i = 0; i < m->nservices; i++) {
 		refs[i].name = m->services[i].name;
 		refs[i].index = i;
 	}
-	qsort(refs, m->nservices, sizeof(*refs), cmp_name_ref);
+	validate_sort_refs(refs, m->nservices);
 	m->by_name = xcalloc(m->nservices, sizeof(*m->by_name));
 	for (i = 0; i < m->nservices; i++)
 		m->by_name[i] = refs[i].index;

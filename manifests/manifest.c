@@ -128,18 +128,16 @@ static int parse_driver(struct mparse *p, struct manifest *m,
 static int parse_build(struct mparse *p, struct manifest *m,
 		       const json_t *root)
 {
-	const char *what = "an array of commands (each an array of strings)";
-	const json_t *v = json_object_get(root, "build"), *cmd;
-	size_t old = validate_push_key(p, "build"), i;
+	const json_t *v, *cmd;
+	size_t old, i;
 	int rc = 0;
 
+	if (validate_array(p, &v, root, "build",
+			   "an array of commands (each an array of strings)") != 0)
+		return -1;
 	if (v == NULL)
-		goto out;
-	if (!json_is_array(v)) {
-		validate_expected(p, what, v);
-		rc = -1;
-		goto out;
-	}
+		return 0;
+	old = validate_push_key(p, "build");
 	m->build = xcalloc(json_array_size(v), sizeof(*m->build));
 	json_array_foreach(v, i, cmd) {
 		size_t o = validate_push_index(p, i);
@@ -156,7 +154,6 @@ static int parse_build(struct mparse *p, struct manifest *m,
 		}
 		validate_pop(p, o);
 	}
-out:
 	validate_pop(p, old);
 	return rc;
 }
@@ -266,25 +263,10 @@ static int parse_one_smoke(struct mparse *p, struct manifest_smoke *t,
 	return rc;
 }
 
-struct smoke_ref {
-	const char *name;
-	size_t index;
-};
-
-static int cmp_smoke_ref(const void *a, const void *b)
-{
-	const struct smoke_ref *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-
-	if (c != 0)
-		return c;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
 /* Reports every smoke test whose name an earlier one already has. */
 static int check_smoke_names(struct mparse *p, const struct manifest *m)
 {
-	struct smoke_ref *refs = xcalloc(m->nsmoke, sizeof(*refs));
+	struct validate_ref *refs = xcalloc(m->nsmoke, sizeof(*refs));
 	size_t *first = xcalloc(m->nsmoke, sizeof(*first)), i, n = 0;
 	int rc = 0;
 
@@ -295,7 +277,7 @@ static int check_smoke_names(struct mparse *p, const struct manifest *m)
 			refs[n++].index = i;
 		}
 	}
-	qsort(refs, n, sizeof(*refs), cmp_smoke_ref);
+	validate_sort_refs(refs, n);
 	for (i = 1; i < n; i++)
 		if (strcmp(refs[i].name, refs[i - 1].name) == 0)
 			first[refs[i].index] = first[refs[i - 1].index];
@@ -320,18 +302,15 @@ static int check_smoke_names(struct mparse *p, const struct manifest *m)
 static int parse_smoke(struct mparse *p, struct manifest *m,
 		       const json_t *root)
 {
-	const char *what = "an array of smoke tests";
-	const json_t *v = json_object_get(root, "smoke"), *t;
-	size_t old = validate_push_key(p, "smoke"), i;
+	const json_t *v, *t;
+	size_t old, i;
 	int rc = 0;
 
+	if (validate_array(p, &v, root, "smoke", "an array of smoke tests") != 0)
+		return -1;
 	if (v == NULL)
-		goto out;
-	if (!json_is_array(v)) {
-		validate_expected(p, what, v);
-		rc = -1;
-		goto out;
-	}
+		return 0;
+	old = validate_push_key(p, "smoke");
 	m->smoke = xcalloc(json_array_size(v), sizeof(*m->smoke));
 	json_array_foreach(v, i, t) {
 		size_t o = validate_push_index(p, i);
@@ -342,7 +321,6 @@ static int parse_smoke(struct mparse *p, struct manifest *m,
 	}
 	if (check_smoke_names(p, m) != 0)
 		rc = -1;
-out:
 	validate_pop(p, old);
 	return rc;
 }
@@ -392,17 +370,15 @@ static int parse_releases(struct mparse *p, struct manifest *m,
 static int parse_notify(struct mparse *p, struct manifest *m,
 			const json_t *root)
 {
-	const json_t *v = json_object_get(root, "notify"), *n;
-	size_t old = validate_push_key(p, "notify"), i;
+	const json_t *v, *n;
+	size_t old, i;
 	int rc = 0;
 
+	if (validate_array(p, &v, root, "notify", "an array of notifiers") != 0)
+		return -1;
 	if (v == NULL)
-		goto out;
-	if (!json_is_array(v)) {
-		validate_expected(p, "an array of notifiers", v);
-		rc = -1;
-		goto out;
-	}
+		return 0;
+	old = validate_push_key(p, "notify");
 	m->notify = xcalloc(json_array_size(v), sizeof(*m->notify));
 	json_array_foreach(v, i, n) {
 		struct manifest_notifier *t = &m->notify[m->nnotify++];
@@ -427,7 +403,6 @@ static int parse_notify(struct mparse *p, struct manifest *m,
 			rc = -1;
 		validate_pop(p, o);
 	}
-out:
 	validate_pop(p, old);
 	return rc;
 }

@@ -382,6 +382,10 @@ int validate_enum(struct mparse *p, int *out, const struct json_t *obj,
 /* Stores obj[key] (borrowed) in *out when it is an object; NULL if absent. */
 int validate_object(struct mparse *p, const struct json_t **out,
 		    const struct json_t *obj, const char *key, unsigned flags);
+/* Stores obj[key] (borrowed) in *out when it is an array; NULL if absent;
+ * what names the expected array in messages. */
+int validate_array(struct mparse *p, const struct json_t **out,
+		   const struct json_t *obj, const char *key, const char *what);
 /* Reads v, at the current path, as a command: a non-empty array of
  * strings whose first one is non-empty. Appends to out (empty on error). */
 int validate_argv(struct mparse *p, struct strv *out, const struct json_t *v);
@@ -392,6 +396,16 @@ int validate_ports(struct mparse *p, int **out, size_t *n,
 /* Reads obj[key] as an array of variable names. */
 int validate_varnames(struct mparse *p, struct strv *out,
 		      const struct json_t *obj, const char *key);
+
+/* A name and where it was found, to sort by name (duplicates, lookups in
+ * O(n log n) instead of comparing every pair). */
+struct validate_ref {
+	const char *name; /* borrowed */
+	size_t index;
+};
+
+/* Sorts refs by name (strcmp), then by index. */
+void validate_sort_refs(struct validate_ref *refs, size_t n);
 
 #define VALIDATE_VARNAME "a variable name ([A-Za-z_][A-Za-z0-9_]*)"
 #define VALIDATE_APPNAME \

@@ -178,18 +178,16 @@ static int parse_health(struct mparse *p, struct manifest_service *s,
 static int parse_depends_on(struct mparse *p, struct manifest_service *s,
 			    const json_t *svc)
 {
-	const char *what = "an array of service names";
-	const json_t *v = json_object_get(svc, "depends_on"), *dep;
-	size_t old = validate_push_key(p, "depends_on"), i;
+	const json_t *v, *dep;
+	size_t old, i;
 	int rc = 0;
 
+	if (validate_array(p, &v, svc, "depends_on",
+			   "an array of service names") != 0)
+		return -1;
 	if (v == NULL)
-		goto out;
-	if (!json_is_array(v)) {
-		validate_expected(p, what, v);
-		rc = -1;
-		goto out;
-	}
+		return 0;
+	old = validate_push_key(p, "depends_on");
 	json_array_foreach(v, i, dep) {
 		size_t o = validate_push_index(p, i);
 
@@ -204,7 +202,6 @@ static int parse_depends_on(struct mparse *p, struct manifest_service *s,
 	json_array_foreach(v, i, dep)
 		if (rc == 0)
 			strv_push(&s->depends_on, json_string_value(dep));
-out:
 	validate_pop(p, old);
 	return rc;
 }

@@ -321,32 +321,6 @@ int validate_bool(struct mparse *p, bool *out, const json_t *obj,
 	return rc;
 }
 
-int validate_string(struct mparse *p, char **out, const json_t *obj,
-		    const char *key, unsigned flags)
-{
-	const char *what = (flags & VALIDATE_NONEMPTY) ? "a non-empty string"
-						       : "a string";
-	size_t old;
-	const json_t *v = field(p, &old, obj, key, what, flags);
-	int rc = (v == NULL && !(flags & VALIDATE_REQUIRED)) ? 0 : -1;
-
-	if (v == NULL)
-		goto out;
-	if (!json_is_string(v) ||
-	    ((flags & VALIDATE_NONEMPTY) && json_string_length(v) == 0)) {
-		validate_expected(p, what, v);
-		goto out;
-	}
-	free(*out);
-	*out = strdup(json_string_value(v));
-	if (*out == NULL)
-		abort();
-	rc = 0;
-out:
-	validate_pop(p, old);
-	return rc;
-}
-
 int validate_name(struct mparse *p, char **out, const json_t *obj,
 		  const char *key, unsigned flags, bool (*ok)(const char *),
 		  const char *what)
@@ -369,6 +343,26 @@ int validate_name(struct mparse *p, char **out, const json_t *obj,
 out:
 	validate_pop(p, old);
 	return rc;
+}
+
+static bool any_string(const char *s)
+{
+	(void)s;
+	return true;
+}
+
+static bool nonempty_string(const char *s)
+{
+	return *s != '\0';
+}
+
+int validate_string(struct mparse *p, char **out, const json_t *obj,
+		    const char *key, unsigned flags)
+{
+	if (flags & VALIDATE_NONEMPTY)
+		return validate_name(p, out, obj, key, flags, nonempty_string,
+				     "a non-empty string");
+	return validate_name(p, out, obj, key, flags, any_string, "a string");
 }
 
 int validate_enum(struct mparse *p, int *out, const json_t *obj,
@@ -421,6 +415,24 @@ int validate_object(struct mparse *p, const json_t **out, const json_t *obj,
 	return rc;
 }
 
+int validate_array(struct mparse *p, const json_t **out, const json_t *obj,
+		   const char *key, const char *what)
+{
+	size_t old;
+	const json_t *v = field(p, &old, obj, key, what, 0);
+	int rc = 0;
+
+	*out = NULL;
+	if (v != NULL && !json_is_array(v)) {
+		validate_expected(p, what, v);
+		rc = -1;
+	} else {
+		*out = v;
+	}
+	validate_pop(p, old);
+	return rc;
+}
+
 int validate_argv(struct mparse *p, struct strv *out, const json_t *v)
 {
 	size_t i, old;
@@ -454,24 +466,18 @@ int validate_ports(struct mparse *p, int **out, size_t *n, const json_t *obj,
 		   const char *key)
 {
 	const json_t *v, *port;
-	size_t old, i, j, k, count;
-	int *ports = NULL, rc = -1;
+	size_t old, i, j, k = 0, *at;
+	int *ports, rc = 0;
 
-	v = field(p, &old, obj, key, "an array of ports", 0);
-	if (v == NULL) {
-		rc = 0;
-		goto out;
-	}
-	if (!json_is_array(v)) {
-		validate_expected(p, "an array of ports", v);
-		goto out;
-	}
-	count = json_array_size(v);
-	ports = calloc(count ? count : 1, sizeof(*ports));
-	if (ports == NULL)
+	if (validate_array(p, &v, obj, key, "an array of ports") != 0)
+		return -1;
+	if (v == NULL)
+		return 0;
+	old = validate_push_key(p, key);
+	ports = calloc(json_array_size(v) + 1, sizeof(*ports));
+	at = calloc(json_array_size(v) + 1, sizeof(*at)); /* JSON index */
+	if (ports == NULL || at == NULL)
 		abort();
-	rc = 0;
-	k = 0;
 	json_array_foreach(v, i, port) {
 		json_int_t x = json_integer_value(port);
 		size_t o = validate_push_index(p, i);
@@ -481,16 +487,20 @@ int validate_ports(struct mparse *p, int **out, size_t *n, const json_t *obj,
 					  port);
 			rc = -1;
 		} else {
+			at[k] = i;
 			ports[k++] = (int)x;
 		}
 		validate_pop(p, o);
 	}
-	/* A service lists a handful of ports: a quadratic scan is fine, but
-	 * keep it bounded for hostile input. */
-	for (i = 1; rc == 0 && i < k && k <= 256; i++) {
+	if (k > 256) {
+		validate_error(p, "expected at most 256 ports, got %zu", k);
+		rc = -1;
+	}
+	/* At most 256 ports: a quadratic scan is fine. */
+	for (i = 1; k <= 256 && i < k; i++) {
 		for (j = 0; j < i; j++) {
 			if (ports[i] == ports[j]) {
-				size_t o = validate_push_index(p, i);
+				size_t o = validate_push_index(p, at[i]);
 
 				validate_error(p, "port %d is listed twice",
 					       ports[i]);
@@ -500,19 +510,15 @@ int validate_ports(struct mparse *p, int **out, size_t *n, const json_t *obj,
 			}
 		}
 	}
-	if (rc == 0 && k > 256) {
-		validate_error(p, "expected at most 256 ports, got %zu", k);
-		rc = -1;
-	}
 	/* Kept even when something was wrong, so that the checks across
 	 * services can still report what they find. */
 	if (k > 0) {
 		*out = ports;
 		*n = k;
-		ports = NULL;
+	} else {
+		free(ports);
 	}
-out:
-	free(ports);
+	free(at);
 	validate_pop(p, old);
 	return rc;
 }
@@ -520,21 +526,15 @@ out:
 int validate_varnames(struct mparse *p, struct strv *out, const json_t *obj,
 		      const char *key)
 {
-	const char *what = "an array of variable names";
 	const json_t *v, *name;
 	size_t old, i;
-	int rc = -1;
+	int rc = 0;
 
-	v = field(p, &old, obj, key, what, 0);
-	if (v == NULL) {
-		rc = 0;
-		goto out;
-	}
-	if (!json_is_array(v)) {
-		validate_expected(p, what, v);
-		goto out;
-	}
-	rc = 0;
+	if (validate_array(p, &v, obj, key, "an array of variable names") != 0)
+		return -1;
+	if (v == NULL)
+		return 0;
+	old = validate_push_key(p, key);
 	json_array_foreach(v, i, name) {
 		size_t o = validate_push_index(p, i);
 
@@ -547,9 +547,23 @@ int validate_varnames(struct mparse *p, struct strv *out, const json_t *obj,
 		}
 		validate_pop(p, o);
 	}
-out:
 	validate_pop(p, old);
 	return rc;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	const struct validate_ref *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void validate_sort_refs(struct validate_ref *refs, size_t n)
+{
+	qsort(refs, n, sizeof(*refs), cmp_ref);
 }
 
 bool validate_is_varname(const char *s)
