@@ -525,6 +525,12 @@ struct manifest *manifest_parse(const char *data, size_t len,
 	size_t errs_before = errs->n, i;
 	const char *file = ctx && ctx->file ? ctx->file : "berth.json";
 
+	/* Editors on some systems start UTF-8 files with a byte order mark;
+	 * JSON allows a parser to ignore it. */
+	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+		data += 3;
+		len -= 3;
+	}
 	if (len > MANIFEST_MAX_BYTES) {
 		merrs_add(errs, "%s: expected at most %u bytes, got %zu", file,
 			  MANIFEST_MAX_BYTES, len);
