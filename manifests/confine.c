@@ -49,8 +49,10 @@ int confine_relpath(struct mparse *p, const char *rel)
 	v = json_string(rel);
 	validate_describe(got, sizeof(got), v);
 	json_decref(v);
-	validate_error(p, "expected a relative path inside the release, got %s "
-			  "(%s)", got, why);
+	validate_error(p,
+	               "expected a relative path inside the release, got %s "
+	               "(%s)",
+	               got, why);
 	return -1;
 }
 

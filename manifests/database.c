@@ -10,16 +10,22 @@
 #include "manifest.h"
 
 static const char *const database_keys[] = {
-	"url_env", "migrations", "backup", NULL,
+    "url_env",
+    "migrations",
+    "backup",
+    NULL,
 };
 static const char *const migrations_keys[] = {
-	"sql_dir", "command", "lock_timeout_s", "statement_timeout_s", NULL,
+    "sql_dir", "command", "lock_timeout_s", "statement_timeout_s", NULL,
 };
 static const char *const backup_keys[] = {
-	"dir", "format", "retention", "schedule", "verify", NULL,
+    "dir", "format", "retention", "schedule", "verify", NULL,
 };
 static const char *const retention_keys[] = {
-	"daily", "weekly", "monthly", NULL,
+    "daily",
+    "weekly",
+    "monthly",
+    NULL,
 };
 /* In the order of enum manifest_backup_format and _verify. */
 static const char *const format_names[] = {"custom", "plain", "plain.gz", NULL};
@@ -38,7 +44,7 @@ static char *xstrdup(const char *s)
 }
 
 static int parse_migrations(struct mparse *p, struct manifest_database *db,
-			    const json_t *v)
+                            const json_t *v)
 {
 	const json_t *sql_dir = json_object_get(v, "sql_dir");
 	const json_t *command = json_object_get(v, "command");
@@ -48,15 +54,16 @@ static int parse_migrations(struct mparse *p, struct manifest_database *db,
 	if (validate_keys(p, v, migrations_keys) > 0)
 		rc = -1;
 	if ((sql_dir == NULL) == (command == NULL)) {
-		validate_error(p, "expected exactly one of \"sql_dir\" and "
-				  "\"command\", got %s",
-			       sql_dir ? "both" : "neither");
+		validate_error(p,
+		               "expected exactly one of \"sql_dir\" and "
+		               "\"command\", got %s",
+		               sql_dir ? "both" : "neither");
 		rc = -1;
 	}
 	if (sql_dir != NULL) {
 		db->migrations = MANIFEST_MIGRATIONS_SQL_DIR;
 		if (validate_string(p, &db->sql_dir, v, "sql_dir",
-				    VALIDATE_NONEMPTY) != 0) {
+		                    VALIDATE_NONEMPTY) != 0) {
 			rc = -1;
 		} else {
 			o = validate_push_key(p, "sql_dir");
@@ -80,10 +87,10 @@ static int parse_migrations(struct mparse *p, struct manifest_database *db,
 		validate_pop(p, o);
 	}
 	if (validate_int(p, &db->lock_timeout_s, v, "lock_timeout_s", 1, 3600,
-			 0) != 0)
+	                 0) != 0)
 		rc = -1;
 	if (validate_int(p, &db->statement_timeout_s, v, "statement_timeout_s",
-			 0, 86400, 0) != 0)
+	                 0, 86400, 0) != 0)
 		rc = -1;
 	return rc;
 }
@@ -106,7 +113,7 @@ static int parse_hhmm(const char *s)
 }
 
 static int parse_backup(struct mparse *p, struct manifest_database *db,
-			const json_t *v)
+                        const json_t *v)
 {
 	const json_t *retention;
 	int rc = 0, format = (int)db->backup_format;
@@ -127,14 +134,14 @@ static int parse_backup(struct mparse *p, struct manifest_database *db,
 
 		if (validate_keys(p, retention, retention_keys) > 0)
 			rc = -1;
-		if (validate_int(p, &db->retention_daily, retention, "daily",
-				 0, RETENTION_MAX, 0) != 0)
+		if (validate_int(p, &db->retention_daily, retention, "daily", 0,
+		                 RETENTION_MAX, 0) != 0)
 			rc = -1;
 		if (validate_int(p, &db->retention_weekly, retention, "weekly",
-				 0, RETENTION_MAX, 0) != 0)
+		                 0, RETENTION_MAX, 0) != 0)
 			rc = -1;
 		if (validate_int(p, &db->retention_monthly, retention,
-				 "monthly", 0, RETENTION_MAX, 0) != 0)
+		                 "monthly", 0, RETENTION_MAX, 0) != 0)
 			rc = -1;
 		validate_pop(p, o);
 	}
@@ -145,9 +152,10 @@ static int parse_backup(struct mparse *p, struct manifest_database *db,
 
 		db->backup_schedule_min = parse_hhmm(db->backup_schedule);
 		if (db->backup_schedule_min < 0) {
-			validate_expected(p, "a time of day \"HH:MM\" "
-					     "(00:00 to 23:59)",
-					  json_object_get(v, "schedule"));
+			validate_expected(p,
+			                  "a time of day \"HH:MM\" "
+			                  "(00:00 to 23:59)",
+			                  json_object_get(v, "schedule"));
 			free(db->backup_schedule);
 			db->backup_schedule = NULL;
 			rc = -1;
@@ -156,8 +164,8 @@ static int parse_backup(struct mparse *p, struct manifest_database *db,
 	}
 	/* A plain SQL dump has no table of contents to read. */
 	db->backup_verify = db->backup_format == MANIFEST_BACKUP_CUSTOM
-				    ? MANIFEST_VERIFY_TOC
-				    : MANIFEST_VERIFY_NONE;
+	                        ? MANIFEST_VERIFY_TOC
+	                        : MANIFEST_VERIFY_NONE;
 	if (validate_enum(p, &verify, v, "verify", verify_names, 0) != 0)
 		rc = -1;
 	if (verify == MANIFEST_VERIFY_TOC &&
@@ -165,7 +173,7 @@ static int parse_backup(struct mparse *p, struct manifest_database *db,
 		size_t o = validate_push_key(p, "verify");
 
 		validate_error(p, "\"toc\" needs \"format\": \"custom\" (a "
-				  "plain SQL dump has no table of contents)");
+		                  "plain SQL dump has no table of contents)");
 		validate_pop(p, o);
 		rc = -1;
 	} else if (verify >= 0) {
@@ -175,7 +183,7 @@ static int parse_backup(struct mparse *p, struct manifest_database *db,
 }
 
 int database_parse(struct mparse *p, struct manifest_database *db,
-		   const json_t *v)
+                   const json_t *v)
 {
 	const json_t *sub;
 	size_t o;
@@ -198,8 +206,8 @@ int database_parse(struct mparse *p, struct manifest_database *db,
 	o = validate_push_key(p, "database");
 	if (validate_keys(p, v, database_keys) > 0)
 		rc = -1;
-	if (validate_name(p, &db->url_env, v, "url_env", 0,
-			  validate_is_varname, VALIDATE_VARNAME) != 0)
+	if (validate_name(p, &db->url_env, v, "url_env", 0, validate_is_varname,
+	                  VALIDATE_VARNAME) != 0)
 		rc = -1;
 	if (validate_object(p, &sub, v, "migrations", 0) != 0) {
 		rc = -1;

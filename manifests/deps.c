@@ -64,7 +64,7 @@ static size_t lookup(const struct manifest *m, const char *name)
 }
 
 const struct manifest_service *manifest_service(const struct manifest *m,
-						const char *name)
+                                                const char *name)
 {
 	size_t i;
 
@@ -77,7 +77,7 @@ const struct manifest_service *manifest_service(const struct manifest *m,
 /* Reports, at "$.services.NAME.depends_on[k]", that the service dep
  * (shortened) is wrong for the reason why. */
 static void report_dep(struct mparse *p, const struct manifest_service *s,
-		       size_t k, const char *dep, const char *why)
+                       size_t k, const char *dep, const char *why)
 {
 	size_t old = validate_push_key(p, "services");
 
@@ -85,13 +85,12 @@ static void report_dep(struct mparse *p, const struct manifest_service *s,
 	validate_push_key(p, "depends_on");
 	validate_push_index(p, k);
 	validate_error(p, "service \"%.64s%s\" %s", dep,
-		       strlen(dep) > 64 ? "..." : "", why);
+	               strlen(dep) > 64 ? "..." : "", why);
 	validate_pop(p, old);
 }
 
 /* Resolves every depends_on entry into g; reports bad ones. */
-static int resolve(struct mparse *p, const struct manifest *m,
-		   struct graph *g)
+static int resolve(struct mparse *p, const struct manifest *m, struct graph *g)
 {
 	size_t i, k, total = 0, at = 0;
 	size_t *seen = xcalloc(m->nservices, sizeof(*seen));
@@ -111,7 +110,7 @@ static int resolve(struct mparse *p, const struct manifest *m,
 
 			if (j == (size_t)-1) {
 				report_dep(p, s, k, dep,
-					   "is not a service of this manifest");
+				           "is not a service of this manifest");
 				rc = -1;
 			} else if (j == i) {
 				report_dep(p, s, k, dep, "depends on itself");
@@ -184,13 +183,13 @@ static size_t heap_pop(size_t *h, size_t *n)
 }
 
 /* Hostile input can hold very many, very long cycles: a few are enough. */
-#define CYCLES_SHOWN 20
+#define CYCLES_SHOWN  20
 #define CYCLE_MSG_MAX 4096
 
 /* Reports one cycle: stack[from..top] then back to stack[from], rotated
  * to start at the service that comes first in the file. */
 static void report_cycle(struct mparse *p, const struct manifest *m,
-			 const size_t *stack, size_t from, size_t top)
+                         const size_t *stack, size_t from, size_t top)
 {
 	size_t len = top - from + 1, start = from, i, used = 0, old;
 	char msg[CYCLE_MSG_MAX + 16];
@@ -207,8 +206,8 @@ static void report_cycle(struct mparse *p, const struct manifest *m,
 			snprintf(msg + used, sizeof(msg) - used, " ...");
 			break;
 		}
-		used += (size_t)snprintf(msg + used, sizeof(msg) - used,
-					 "%s%s", i ? " -> " : "", name);
+		used += (size_t)snprintf(msg + used, sizeof(msg) - used, "%s%s",
+		                         i ? " -> " : "", name);
 	}
 	old = validate_push_key(p, "services");
 	validate_error(p, "dependency cycle: %s", msg);
@@ -218,7 +217,7 @@ static void report_cycle(struct mparse *p, const struct manifest *m,
 /* Finds and reports the cycles among the services Kahn's algorithm could
  * not order (done[i] false), with an iterative depth-first search. */
 static void report_cycles(struct mparse *p, const struct manifest *m,
-			  const struct graph *g, const bool *done)
+                          const struct graph *g, const bool *done)
 {
 	size_t n = m->nservices, r, cycles = 0;
 	unsigned char *state = xcalloc(n, 1); /* 0 new, 1 on stack, 2 done */

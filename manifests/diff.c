@@ -21,7 +21,7 @@ static char *xstrdup(const char *s)
 }
 
 void manifest_changes_add(struct manifest_changes *c, const char *kind,
-			  const char *name, const char *detail)
+                          const char *name, const char *detail)
 {
 	struct manifest_change *ch;
 
@@ -126,7 +126,7 @@ static void ports_text(char *out, size_t outlen, const int *ports, size_t n)
 	used += (size_t)snprintf(out, outlen, "[");
 	for (i = 0; i < n && used + 8 < outlen; i++)
 		used += (size_t)snprintf(out + used, outlen - used, "%s%d",
-					 i ? "," : "", sorted[i]);
+		                         i ? "," : "", sorted[i]);
 	if (i < n)
 		snprintf(out + used, outlen - used, ",...]");
 	else
@@ -135,7 +135,7 @@ static void ports_text(char *out, size_t outlen, const int *ports, size_t n)
 }
 
 static void env_diff(struct detail *d, const struct kvlist *a,
-		     const struct kvlist *b)
+                     const struct kvlist *b)
 {
 	size_t i;
 
@@ -153,13 +153,13 @@ static void env_diff(struct detail *d, const struct kvlist *a,
 }
 
 static void health_diff(struct detail *d, const struct manifest_service *a,
-			const struct manifest_service *b)
+                        const struct manifest_service *b)
 {
 	const struct manifest_health *x = &a->health, *y = &b->health;
 
 	if (a->has_health != b->has_health) {
 		say(d, b->has_health ? "health check added"
-				     : "health check removed");
+		                     : "health check removed");
 		return;
 	}
 	if (!b->has_health)
@@ -183,9 +183,9 @@ static void health_diff(struct detail *d, const struct manifest_service *a,
 
 /* Names every field that makes a's and b's hashes differ. */
 static char *service_diff(const struct manifest *old,
-			  const struct manifest_service *a,
-			  const struct manifest *new_m,
-			  const struct manifest_service *b)
+                          const struct manifest_service *a,
+                          const struct manifest *new_m,
+                          const struct manifest_service *b)
 {
 	static const char *const drivers[] = {"process", "compose"};
 	struct detail d = {0};
@@ -222,20 +222,20 @@ static char *service_diff(const struct manifest *old,
 }
 
 void manifest_diff(struct manifest_changes *out, const struct manifest *old,
-		   const struct manifest *new_m)
+                   const struct manifest *new_m)
 {
 	size_t i;
 
 	for (i = 0; new_m != NULL && i < new_m->nservices; i++) {
 		const struct manifest_service *b =
-			&new_m->services[new_m->order[i]];
+		    &new_m->services[new_m->order[i]];
 		const struct manifest_service *a =
-			old ? manifest_service(old, b->name) : NULL;
+		    old ? manifest_service(old, b->name) : NULL;
 		char *detail;
 
 		if (a == NULL) {
 			manifest_changes_add(out, "start", b->name,
-					     "new service");
+			                     "new service");
 			continue;
 		}
 		if (strcmp(a->hash, b->hash) == 0)
@@ -246,10 +246,10 @@ void manifest_diff(struct manifest_changes *out, const struct manifest *old,
 	}
 	for (i = old ? old->nservices : 0; i > 0; i--) {
 		const struct manifest_service *a =
-			&old->services[old->order[i - 1]];
+		    &old->services[old->order[i - 1]];
 
 		if (new_m == NULL || manifest_service(new_m, a->name) == NULL)
 			manifest_changes_add(out, "stop", a->name,
-					     "removed from the manifest");
+			                     "removed from the manifest");
 	}
 }

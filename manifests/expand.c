@@ -47,7 +47,7 @@ static int shown(size_t n)
 }
 
 int expand_vars(char **out, const char *s, const struct kvlist *first,
-		const struct kvlist *second, struct merrs *problems)
+                const struct kvlist *second, struct merrs *problems)
 {
 	struct out o = {0};
 	size_t nproblems = problems->n;
@@ -78,19 +78,20 @@ int expand_vars(char **out, const char *s, const struct kvlist *first,
 		end = strchr(name, '}');
 		if (end == NULL) {
 			merrs_add(problems,
-				  "malformed variable reference \"%.*s\": "
-				  "missing \"}\"",
-				  shown(strlen(dollar)), dollar);
+			          "malformed variable reference \"%.*s\": "
+			          "missing \"}\"",
+			          shown(strlen(dollar)), dollar);
 			break;
 		}
 		n = (size_t)(end - name);
 		for (i = 0; i < n && name_char(name[i], i == 0); i++)
 			;
 		if (n == 0 || i < n) {
-			merrs_add(problems,
-				  "malformed variable reference \"%.*s}\": "
-				  "expected ${NAME} with NAME [A-Za-z_][A-Za-z0-9_]*",
-				  shown((size_t)(end - dollar)), dollar);
+			merrs_add(
+			    problems,
+			    "malformed variable reference \"%.*s}\": "
+			    "expected ${NAME} with NAME [A-Za-z_][A-Za-z0-9_]*",
+			    shown((size_t)(end - dollar)), dollar);
 			c = end + 1;
 			continue;
 		}
@@ -99,9 +100,9 @@ int expand_vars(char **out, const char *s, const struct kvlist *first,
 
 			if (n >= sizeof(key)) {
 				merrs_add(problems,
-					  "malformed variable reference: name "
-					  "\"%.40s...\" is too long",
-					  name);
+				          "malformed variable reference: name "
+				          "\"%.40s...\" is too long",
+				          name);
 				c = end + 1;
 				continue;
 			}
@@ -112,15 +113,16 @@ int expand_vars(char **out, const char *s, const struct kvlist *first,
 				value = kvlist_get(second, key);
 			if (value == NULL)
 				merrs_add(problems, "undefined variable \"%s\"",
-					  key);
+				          key);
 			else
 				out_add(&o, value, strlen(value));
 		}
 		c = end + 1;
 	}
 	if (o.too_long && problems->n == nproblems)
-		merrs_add(problems, "the expanded value is longer than %d bytes",
-			  EXPAND_MAX_LEN);
+		merrs_add(problems,
+		          "the expanded value is longer than %d bytes",
+		          EXPAND_MAX_LEN);
 	if (problems->n != nproblems) {
 		free(o.s);
 		*out = NULL;

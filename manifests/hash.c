@@ -66,13 +66,27 @@ static void str(struct canon *c, const char *s)
 		const char *e = NULL;
 
 		switch (ch) {
-		case '"': e = "\\\""; break;
-		case '\\': e = "\\\\"; break;
-		case '\b': e = "\\b"; break;
-		case '\f': e = "\\f"; break;
-		case '\n': e = "\\n"; break;
-		case '\r': e = "\\r"; break;
-		case '\t': e = "\\t"; break;
+		case '"':
+			e = "\\\"";
+			break;
+		case '\\':
+			e = "\\\\";
+			break;
+		case '\b':
+			e = "\\b";
+			break;
+		case '\f':
+			e = "\\f";
+			break;
+		case '\n':
+			e = "\\n";
+			break;
+		case '\r':
+			e = "\\r";
+			break;
+		case '\t':
+			e = "\\t";
+			break;
 		default:
 			if (ch < 0x20) {
 				snprintf(esc, sizeof(esc), "\\u%04X", ch);
@@ -165,8 +179,7 @@ static int cmp_int(const void *a, const void *b)
 }
 
 /* Ports are a set: sorted, their order in the file changes no hash. */
-static void k_ports(struct canon *c, const char *k, const int *ports,
-		    size_t n)
+static void k_ports(struct canon *c, const char *k, const int *ports, size_t n)
 {
 	int *sorted = malloc((n ? n : 1) * sizeof(*sorted));
 	size_t i;
@@ -192,7 +205,7 @@ static void k_ports(struct canon *c, const char *k, const int *ports,
 static int cmp_kv(const void *a, const void *b)
 {
 	return strcmp((*(const struct kv *const *)a)->key,
-		      (*(const struct kv *const *)b)->key);
+	              (*(const struct kv *const *)b)->key);
 }
 
 /* An env as an object, keys sorted. */
@@ -215,7 +228,7 @@ static void k_env(struct canon *c, const char *k, const struct kvlist *l)
 }
 
 static void k_health(struct canon *c, const struct manifest_service *s,
-		     bool raw_forms)
+                     bool raw_forms)
 {
 	const struct manifest_health *h = &s->health;
 

@@ -16,16 +16,16 @@
 #include "manifest.h"
 
 static const char *const top_keys[] = {
-	"$schema", "version", "app", "driver", "build", "services", "compose",
-	"database", "checks", "smoke", "rollback", "drift", "releases",
-	"notify", NULL,
+    "$schema",  "version", "app",      "driver", "build",
+    "services", "compose", "database", "checks", "smoke",
+    "rollback", "drift",   "releases", "notify", NULL,
 };
 static const char *const compose_keys[] = {"file", "project", NULL};
 static const char *const checks_keys[] = {
-	"disk_free_pct", "mem_free_mb", "ports_free", "env_required", NULL,
+    "disk_free_pct", "mem_free_mb", "ports_free", "env_required", NULL,
 };
 static const char *const smoke_keys[] = {
-	"name", "url", "expect_status", "expect_body", "timeout_s", NULL,
+    "name", "url", "expect_status", "expect_body", "timeout_s", NULL,
 };
 static const char *const rollback_keys[] = {"automatic", "database", NULL};
 static const char *const drift_keys[] = {"interval_s", "action", NULL};
@@ -37,7 +37,6 @@ static const char *const driver_names[] = {"process", "compose", NULL};
 static const char *const rollback_db_names[] = {"restore", "keep", NULL};
 static const char *const drift_names[] = {"report", "heal", "off", NULL};
 static const char *const notify_names[] = {"slack", "webhook", NULL};
-
 
 static char *xstrdup(const char *s)
 {
@@ -60,8 +59,9 @@ static void *xcalloc(size_t n, size_t size)
 /* Reads an optional object section obj[key], then calls fn on it with the
  * path pointing at it. Returns 0, or -1 when anything was wrong. */
 static int section(struct mparse *p, struct manifest *m, const json_t *obj,
-		   const char *key,
-		   int (*fn)(struct mparse *, struct manifest *, const json_t *))
+                   const char *key,
+                   int (*fn)(struct mparse *, struct manifest *,
+                             const json_t *))
 {
 	const json_t *v;
 	size_t old;
@@ -78,7 +78,7 @@ static int section(struct mparse *p, struct manifest *m, const json_t *obj,
 }
 
 static int parse_version(struct mparse *p, struct manifest *m,
-			 const json_t *root)
+                         const json_t *root)
 {
 	const json_t *v = json_object_get(root, "version");
 	size_t old = validate_push_key(p, "version");
@@ -96,23 +96,24 @@ static int parse_version(struct mparse *p, struct manifest *m,
 static int parse_app(struct mparse *p, struct manifest *m, const json_t *root)
 {
 	return validate_name(p, &m->app, root, "app", VALIDATE_REQUIRED,
-			     validate_is_appname, VALIDATE_APPNAME);
+	                     validate_is_appname, VALIDATE_APPNAME);
 }
 
 static int parse_driver(struct mparse *p, struct manifest *m,
-			const json_t *root)
+                        const json_t *root)
 {
 	const json_t *v = json_object_get(root, "driver");
 	const char *s = json_string_value(v);
 	size_t old;
 	int driver = MANIFEST_DRIVER_PROCESS;
 
-	if (s != NULL && (strcmp(s, "swarm") == 0 ||
-			  strcmp(s, "kubernetes") == 0)) {
+	if (s != NULL &&
+	    (strcmp(s, "swarm") == 0 || strcmp(s, "kubernetes") == 0)) {
 		old = validate_push_key(p, "driver");
-		validate_error(p, "driver \"%s\" is not supported in this "
-				  "version (use \"process\" or \"compose\")",
-			       s);
+		validate_error(p,
+		               "driver \"%s\" is not supported in this "
+		               "version (use \"process\" or \"compose\")",
+		               s);
 		validate_pop(p, old);
 		p->driver_unknown = true;
 		return -1;
@@ -125,21 +126,22 @@ static int parse_driver(struct mparse *p, struct manifest *m,
 	return 0;
 }
 
-static int parse_build(struct mparse *p, struct manifest *m,
-		       const json_t *root)
+static int parse_build(struct mparse *p, struct manifest *m, const json_t *root)
 {
 	const json_t *v, *cmd;
 	size_t old, i;
 	int rc = 0;
 
 	if (validate_array(p, &v, root, "build",
-			   "an array of commands (each an array of strings)") != 0)
+	                   "an array of commands (each an array of strings)") !=
+	    0)
 		return -1;
 	if (v == NULL)
 		return 0;
 	old = validate_push_key(p, "build");
 	m->build = xcalloc(json_array_size(v), sizeof(*m->build));
-	json_array_foreach(v, i, cmd) {
+	json_array_foreach(v, i, cmd)
+	{
 		size_t o = validate_push_index(p, i);
 		struct strv *argv = &m->build[m->nbuild++];
 
@@ -166,7 +168,7 @@ static int parse_compose(struct mparse *p, struct manifest *m, const json_t *v)
 	if (validate_keys(p, v, compose_keys) > 0)
 		rc = -1;
 	if (validate_string(p, &m->compose_file, v, "file",
-			    VALIDATE_NONEMPTY) != 0) {
+	                    VALIDATE_NONEMPTY) != 0) {
 		rc = -1;
 	} else {
 		old = validate_push_key(p, "file");
@@ -175,13 +177,13 @@ static int parse_compose(struct mparse *p, struct manifest *m, const json_t *v)
 		validate_pop(p, old);
 	}
 	if (validate_name(p, &m->compose_project, v, "project", 0,
-			  validate_is_appname, VALIDATE_APPNAME) != 0)
+	                  validate_is_appname, VALIDATE_APPNAME) != 0)
 		rc = -1;
 	return rc;
 }
 
 static int parse_database(struct mparse *p, struct manifest *m,
-			  const json_t *root)
+                          const json_t *root)
 {
 	const json_t *v;
 
@@ -204,7 +206,7 @@ static int parse_checks(struct mparse *p, struct manifest *m, const json_t *v)
 	if (validate_int(p, &c->mem_free_mb, v, "mem_free_mb", 0, 1048576, 0))
 		rc = -1;
 	if (validate_ports(p, &c->ports_free, &c->nports_free, v,
-			   "ports_free") != 0)
+	                   "ports_free") != 0)
 		rc = -1;
 	if (validate_varnames(p, &c->env_required, v, "env_required") != 0)
 		rc = -1;
@@ -212,7 +214,7 @@ static int parse_checks(struct mparse *p, struct manifest *m, const json_t *v)
 }
 
 static int parse_one_smoke(struct mparse *p, struct manifest_smoke *t,
-			   const json_t *v)
+                           const json_t *v)
 {
 	int rc = 0;
 	size_t old;
@@ -226,10 +228,10 @@ static int parse_one_smoke(struct mparse *p, struct manifest_smoke *t,
 	if (validate_keys(p, v, smoke_keys) > 0)
 		rc = -1;
 	if (validate_string(p, &t->name, v, "name",
-			    VALIDATE_REQUIRED | VALIDATE_NONEMPTY) != 0)
+	                    VALIDATE_REQUIRED | VALIDATE_NONEMPTY) != 0)
 		rc = -1;
 	if (validate_string(p, &t->url_raw, v, "url",
-			    VALIDATE_REQUIRED | VALIDATE_NONEMPTY) != 0) {
+	                    VALIDATE_REQUIRED | VALIDATE_NONEMPTY) != 0) {
 		rc = -1;
 	} else {
 		struct merrs problems = {0};
@@ -237,26 +239,27 @@ static int parse_one_smoke(struct mparse *p, struct manifest_smoke *t,
 
 		old = validate_push_key(p, "url");
 		if (expand_vars(&t->url, t->url_raw, NULL, p->vars,
-				&problems) != 0) {
+		                &problems) != 0) {
 			for (i = 0; i < problems.n; i++)
 				validate_error(p, "%s", problems.items[i]);
 			rc = -1;
 		} else if (!validate_is_http_url(t->url)) {
-			validate_expected(p, strcmp(t->url, t->url_raw) == 0
-						     ? "an http:// or https:// URL"
-						     : "an http:// or https:// URL "
-						       "after expansion",
-					  json_object_get(v, "url"));
+			validate_expected(p,
+			                  strcmp(t->url, t->url_raw) == 0
+			                      ? "an http:// or https:// URL"
+			                      : "an http:// or https:// URL "
+			                        "after expansion",
+			                  json_object_get(v, "url"));
 			rc = -1;
 		}
 		merrs_release(&problems);
 		validate_pop(p, old);
 	}
 	if (validate_int(p, &t->expect_status, v, "expect_status", 100, 599,
-			 0) != 0)
+	                 0) != 0)
 		rc = -1;
 	if (validate_string(p, &t->expect_body, v, "expect_body",
-			    VALIDATE_NONEMPTY) != 0)
+	                    VALIDATE_NONEMPTY) != 0)
 		rc = -1;
 	if (validate_int(p, &t->timeout_s, v, "timeout_s", 1, 600, 0) != 0)
 		rc = -1;
@@ -288,9 +291,10 @@ static int check_smoke_names(struct mparse *p, const struct manifest *m)
 			continue;
 		old = validate_push_index(p, i);
 		validate_push_key(p, "name");
-		validate_error(p, "duplicate smoke test name \"%.64s\" (also "
-				  "$.smoke[%zu])",
-			       m->smoke[i].name, first[i]);
+		validate_error(p,
+		               "duplicate smoke test name \"%.64s\" (also "
+		               "$.smoke[%zu])",
+		               m->smoke[i].name, first[i]);
 		validate_pop(p, old);
 		rc = -1;
 	}
@@ -299,20 +303,21 @@ static int check_smoke_names(struct mparse *p, const struct manifest *m)
 	return rc;
 }
 
-static int parse_smoke(struct mparse *p, struct manifest *m,
-		       const json_t *root)
+static int parse_smoke(struct mparse *p, struct manifest *m, const json_t *root)
 {
 	const json_t *v, *t;
 	size_t old, i;
 	int rc = 0;
 
-	if (validate_array(p, &v, root, "smoke", "an array of smoke tests") != 0)
+	if (validate_array(p, &v, root, "smoke", "an array of smoke tests") !=
+	    0)
 		return -1;
 	if (v == NULL)
 		return 0;
 	old = validate_push_key(p, "smoke");
 	m->smoke = xcalloc(json_array_size(v), sizeof(*m->smoke));
-	json_array_foreach(v, i, t) {
+	json_array_foreach(v, i, t)
+	{
 		size_t o = validate_push_index(p, i);
 
 		if (parse_one_smoke(p, &m->smoke[m->nsmoke++], t) != 0)
@@ -325,8 +330,7 @@ static int parse_smoke(struct mparse *p, struct manifest *m,
 	return rc;
 }
 
-static int parse_rollback(struct mparse *p, struct manifest *m,
-			  const json_t *v)
+static int parse_rollback(struct mparse *p, struct manifest *m, const json_t *v)
 {
 	int db = (int)m->rollback_database, rc = 0;
 
@@ -347,7 +351,7 @@ static int parse_drift(struct mparse *p, struct manifest *m, const json_t *v)
 	if (validate_keys(p, v, drift_keys) > 0)
 		rc = -1;
 	if (validate_int(p, &m->drift_interval_s, v, "interval_s", 10, 604800,
-			 0) != 0)
+	                 0) != 0)
 		rc = -1;
 	if (validate_enum(p, &action, v, "action", drift_names, 0) != 0)
 		rc = -1;
@@ -355,8 +359,7 @@ static int parse_drift(struct mparse *p, struct manifest *m, const json_t *v)
 	return rc;
 }
 
-static int parse_releases(struct mparse *p, struct manifest *m,
-			  const json_t *v)
+static int parse_releases(struct mparse *p, struct manifest *m, const json_t *v)
 {
 	int rc = 0;
 
@@ -368,7 +371,7 @@ static int parse_releases(struct mparse *p, struct manifest *m,
 }
 
 static int parse_notify(struct mparse *p, struct manifest *m,
-			const json_t *root)
+                        const json_t *root)
 {
 	const json_t *v, *n;
 	size_t old, i;
@@ -380,7 +383,8 @@ static int parse_notify(struct mparse *p, struct manifest *m,
 		return 0;
 	old = validate_push_key(p, "notify");
 	m->notify = xcalloc(json_array_size(v), sizeof(*m->notify));
-	json_array_foreach(v, i, n) {
+	json_array_foreach(v, i, n)
+	{
 		struct manifest_notifier *t = &m->notify[m->nnotify++];
 		size_t o = validate_push_index(p, i);
 		int type = 0;
@@ -394,12 +398,12 @@ static int parse_notify(struct mparse *p, struct manifest *m,
 		if (validate_keys(p, n, notify_keys) > 0)
 			rc = -1;
 		if (validate_enum(p, &type, n, "type", notify_names,
-				  VALIDATE_REQUIRED) != 0)
+		                  VALIDATE_REQUIRED) != 0)
 			rc = -1;
 		t->type = (enum manifest_notify_type)type;
 		if (validate_name(p, &t->url_env, n, "url_env",
-				  VALIDATE_REQUIRED, validate_is_varname,
-				  VALIDATE_VARNAME) != 0)
+		                  VALIDATE_REQUIRED, validate_is_varname,
+		                  VALIDATE_VARNAME) != 0)
 			rc = -1;
 		validate_pop(p, o);
 	}
@@ -428,10 +432,11 @@ static int check_ports(struct mparse *p, const struct manifest *m)
 				validate_push_key(p, s->name);
 				validate_push_key(p, "ports");
 				validate_push_index(p, k);
-				validate_error(p, "port %d is also a port of "
-						  "service \"%s\"",
-					       port,
-					       m->services[owner[port] - 1].name);
+				validate_error(
+				    p,
+				    "port %d is also a port of "
+				    "service \"%s\"",
+				    port, m->services[owner[port] - 1].name);
 				validate_pop(p, old);
 				rc = -1;
 			} else {
@@ -447,9 +452,10 @@ static int check_ports(struct mparse *p, const struct manifest *m)
 		old = validate_push_key(p, "checks");
 		validate_push_key(p, "ports_free");
 		validate_push_index(p, k);
-		validate_error(p, "port %d is a port of service \"%s\", "
-				  "which is checked anyway",
-			       port, m->services[owner[port] - 1].name);
+		validate_error(p,
+		               "port %d is a port of service \"%s\", "
+		               "which is checked anyway",
+		               port, m->services[owner[port] - 1].name);
 		validate_pop(p, old);
 		rc = -1;
 	}
@@ -482,8 +488,7 @@ static void set_defaults(struct manifest *m)
 	m->releases_keep = 5;
 }
 
-static void parse_root(struct mparse *p, struct manifest *m,
-		       const json_t *root)
+static void parse_root(struct mparse *p, struct manifest *m, const json_t *root)
 {
 	validate_keys(p, root, top_keys);
 	if (json_object_get(root, "$schema") != NULL &&
@@ -491,7 +496,7 @@ static void parse_root(struct mparse *p, struct manifest *m,
 		size_t old = validate_push_key(p, "$schema");
 
 		validate_expected(p, "a string (the schema's URL)",
-				  json_object_get(root, "$schema"));
+		                  json_object_get(root, "$schema"));
 		validate_pop(p, old);
 	}
 	parse_version(p, m, root);
@@ -515,8 +520,8 @@ static void parse_root(struct mparse *p, struct manifest *m,
 }
 
 struct manifest *manifest_parse(const char *data, size_t len,
-				const struct manifest_ctx *ctx,
-				struct merrs *errs)
+                                const struct manifest_ctx *ctx,
+                                struct merrs *errs)
 {
 	struct mparse *p = NULL;
 	struct manifest *m = NULL;
@@ -533,19 +538,19 @@ struct manifest *manifest_parse(const char *data, size_t len,
 	}
 	if (len > MANIFEST_MAX_BYTES) {
 		merrs_add(errs, "%s: expected at most %u bytes, got %zu", file,
-			  MANIFEST_MAX_BYTES, len);
+		          MANIFEST_MAX_BYTES, len);
 		return NULL;
 	}
 	if (blank(data, len)) {
 		merrs_add(errs, "%s: $: expected an object, got an empty file",
-			  file);
+		          file);
 		return NULL;
 	}
 	root = json_loadb(data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
-			  &jerr);
+	                  &jerr);
 	if (root == NULL) {
 		merrs_add(errs, "%s: line %d column %d: %s", file, jerr.line,
-			  jerr.column, jerr.text);
+		          jerr.column, jerr.text);
 		return NULL;
 	}
 	p = xcalloc(1, sizeof(*p));
@@ -563,7 +568,7 @@ struct manifest *manifest_parse(const char *data, size_t len,
 		parse_root(p, m, root);
 	if (p->dropped > 0)
 		merrs_add(errs, "%s: %zu more errors not shown", file,
-			  p->dropped);
+		          p->dropped);
 	if (errs->n != errs_before) {
 		manifest_free(m);
 		m = NULL;
@@ -620,7 +625,7 @@ void manifest_free(struct manifest *m)
  * kind: 0 any (need not exist), 'd' an existing directory, 'f' an
  * existing regular file. The path to report at is already pushed. */
 static int check_path(struct mparse *p, const char *root, const char *rel,
-		      int kind)
+                      int kind)
 {
 	char *resolved = NULL;
 	struct stat st;
@@ -628,13 +633,14 @@ static int check_path(struct mparse *p, const char *root, const char *rel,
 
 	if (confine_resolve(&resolved, root, rel) != 0) {
 		validate_error(p, "cannot resolve \"%s\" in the release: %s",
-			       rel, strerror(errno));
+		               rel, strerror(errno));
 		goto out;
 	}
 	if (!confine_inside(root, resolved)) {
-		validate_error(p, "\"%s\" leaves the release through a "
-				  "symlink (it resolves to \"%s\")",
-			       rel, resolved);
+		validate_error(p,
+		               "\"%s\" leaves the release through a "
+		               "symlink (it resolves to \"%s\")",
+		               rel, resolved);
 		goto out;
 	}
 	if (kind != 0 && stat(resolved, &st) != 0) {
@@ -657,7 +663,7 @@ out:
 
 /* The command's program, when it is a path into the release. */
 static void check_command(struct mparse *p, const char *root,
-			  const struct strv *argv, int *rc)
+                          const struct strv *argv, int *rc)
 {
 	size_t old;
 
@@ -671,7 +677,7 @@ static void check_command(struct mparse *p, const char *root,
 }
 
 int manifest_check_release(const struct manifest *m, const char *release_dir,
-			   struct merrs *errs)
+                           struct merrs *errs)
 {
 	struct mparse *p = xcalloc(1, sizeof(*p));
 	char *root = realpath(release_dir, NULL);
@@ -684,7 +690,7 @@ int manifest_check_release(const struct manifest *m, const char *release_dir,
 	p->len = 1;
 	if (root == NULL) {
 		merrs_add(errs, "cannot open release directory '%s': %s",
-			  release_dir, strerror(errno));
+		          release_dir, strerror(errno));
 		rc = -1;
 		goto out;
 	}

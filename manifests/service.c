@@ -15,13 +15,12 @@
 #define ENV_MAX 1000
 
 static const char *const service_keys[] = {
-	"command", "env", "health", "stop_timeout_s", "depends_on", "ports",
-	NULL,
+    "command", "env", "health", "stop_timeout_s", "depends_on", "ports", NULL,
 };
 
 static const char *const health_keys[] = {
-	"http", "expect_status", "interval_s", "timeout_s", "start_period_s",
-	"retries", NULL,
+    "http",           "expect_status", "interval_s", "timeout_s",
+    "start_period_s", "retries",       NULL,
 };
 
 static char *xstrdup(const char *s)
@@ -35,7 +34,7 @@ static char *xstrdup(const char *s)
 
 /* Expands s at the current path, reporting each problem there. */
 static int expand_at(struct mparse *p, char **out, const char *s,
-		     const struct kvlist *first)
+                     const struct kvlist *first)
 {
 	struct merrs problems = {0};
 	size_t i;
@@ -48,7 +47,7 @@ static int expand_at(struct mparse *p, char **out, const char *s,
 }
 
 static int parse_env(struct mparse *p, struct manifest_service *s,
-		     const json_t *svc)
+                     const json_t *svc)
 {
 	const json_t *env, *v;
 	const char *key;
@@ -61,17 +60,18 @@ static int parse_env(struct mparse *p, struct manifest_service *s,
 		size_t old = validate_push_key(p, "env");
 
 		validate_error(p, "expected at most %d variables, got %zu",
-			       ENV_MAX, json_object_size(env));
+		               ENV_MAX, json_object_size(env));
 		validate_pop(p, old);
 		return -1;
 	}
-	json_object_foreach((json_t *)env, key, v) {
+	json_object_foreach((json_t *)env, key, v)
+	{
 		size_t old = validate_push_key(p, "env");
 
 		validate_push_key(p, key);
 		if (!validate_is_varname(key)) {
 			validate_error(p, "expected a variable name "
-					  "([A-Za-z_][A-Za-z0-9_]*) as key");
+			                  "([A-Za-z_][A-Za-z0-9_]*) as key");
 			rc = -1;
 		} else if (!json_is_string(v)) {
 			validate_expected(p, "a string", v);
@@ -85,7 +85,7 @@ static int parse_env(struct mparse *p, struct manifest_service *s,
 }
 
 static int parse_command(struct mparse *p, struct manifest_service *s,
-			 const json_t *svc, bool required)
+                         const json_t *svc, bool required)
 {
 	const char *what = "a command (a non-empty array of strings)";
 	const json_t *v = json_object_get(svc, "command");
@@ -109,11 +109,12 @@ static int parse_command(struct mparse *p, struct manifest_service *s,
 
 		if (expand_at(p, &x, s->command_raw.v[i], &s->env) != 0) {
 			rc = -1;
-		} else if (i == 0 && (*x == '\0' || confine_command(p, x) != 0)) {
+		} else if (i == 0 &&
+		           (*x == '\0' || confine_command(p, x) != 0)) {
 			if (*x == '\0')
 				validate_error(p, "expected a program name, "
-						  "got an empty string after "
-						  "expansion");
+				                  "got an empty string after "
+				                  "expansion");
 			rc = -1;
 		}
 		if (rc == 0)
@@ -129,7 +130,7 @@ out:
 }
 
 static int parse_health(struct mparse *p, struct manifest_service *s,
-			const json_t *svc)
+                        const json_t *svc)
 {
 	struct manifest_health *h = &s->health;
 	const json_t *v;
@@ -151,11 +152,12 @@ static int parse_health(struct mparse *p, struct manifest_service *s,
 		if (expand_at(p, &h->http, h->http_raw, &s->env) != 0) {
 			rc = -1;
 		} else if (!validate_is_http_url(h->http)) {
-			validate_expected(p, strcmp(h->http, h->http_raw) == 0
-						     ? "an http:// or https:// URL"
-						     : "an http:// or https:// URL "
-						       "after expansion",
-					  json_object_get(v, "http"));
+			validate_expected(p,
+			                  strcmp(h->http, h->http_raw) == 0
+			                      ? "an http:// or https:// URL"
+			                      : "an http:// or https:// URL "
+			                        "after expansion",
+			                  json_object_get(v, "http"));
 			rc = -1;
 		}
 		validate_pop(p, o);
@@ -167,7 +169,7 @@ static int parse_health(struct mparse *p, struct manifest_service *s,
 	if (validate_int(p, &h->timeout_s, v, "timeout_s", 1, 3600, 0) != 0)
 		rc = -1;
 	if (validate_int(p, &h->start_period_s, v, "start_period_s", 0, 86400,
-			 0) != 0)
+	                 0) != 0)
 		rc = -1;
 	if (validate_int(p, &h->retries, v, "retries", 1, 100, 0) != 0)
 		rc = -1;
@@ -176,19 +178,20 @@ static int parse_health(struct mparse *p, struct manifest_service *s,
 }
 
 static int parse_depends_on(struct mparse *p, struct manifest_service *s,
-			    const json_t *svc)
+                            const json_t *svc)
 {
 	const json_t *v, *dep;
 	size_t old, i;
 	int rc = 0;
 
 	if (validate_array(p, &v, svc, "depends_on",
-			   "an array of service names") != 0)
+	                   "an array of service names") != 0)
 		return -1;
 	if (v == NULL)
 		return 0;
 	old = validate_push_key(p, "depends_on");
-	json_array_foreach(v, i, dep) {
+	json_array_foreach(v, i, dep)
+	{
 		size_t o = validate_push_index(p, i);
 
 		if (!json_is_string(dep)) {
@@ -199,16 +202,15 @@ static int parse_depends_on(struct mparse *p, struct manifest_service *s,
 	}
 	/* Only a list of names only is resolved: a half list would give
 	 * misleading "unknown service" or cycle errors. */
-	json_array_foreach(v, i, dep)
-		if (rc == 0)
-			strv_push(&s->depends_on, json_string_value(dep));
+	json_array_foreach(v, i, dep) if (rc == 0)
+	    strv_push(&s->depends_on, json_string_value(dep));
 	validate_pop(p, old);
 	return rc;
 }
 
 static int parse_one(struct mparse *p, struct manifest *m,
-		     struct manifest_service *s, const char *name,
-		     const json_t *v)
+                     struct manifest_service *s, const char *name,
+                     const json_t *v)
 {
 	int rc = 0;
 
@@ -221,8 +223,8 @@ static int parse_one(struct mparse *p, struct manifest *m,
 	s->stop_timeout_s = 30;
 	if (!validate_is_service_name(name)) {
 		validate_error(p, "expected a service name "
-				  "([A-Za-z0-9][A-Za-z0-9_.-]*, at most 63 "
-				  "characters) as key");
+		                  "([A-Za-z0-9][A-Za-z0-9_.-]*, at most 63 "
+		                  "characters) as key");
 		rc = -1;
 	}
 	if (!json_is_object(v)) {
@@ -235,13 +237,13 @@ static int parse_one(struct mparse *p, struct manifest *m,
 	if (parse_env(p, s, v) != 0)
 		rc = -1;
 	if (parse_command(p, s, v,
-			  m->driver == MANIFEST_DRIVER_PROCESS &&
-				  !p->driver_unknown) != 0)
+	                  m->driver == MANIFEST_DRIVER_PROCESS &&
+	                      !p->driver_unknown) != 0)
 		rc = -1;
 	if (parse_health(p, s, v) != 0)
 		rc = -1;
 	if (validate_int(p, &s->stop_timeout_s, v, "stop_timeout_s", 1, 3600,
-			 0) != 0)
+	                 0) != 0)
 		rc = -1;
 	if (parse_depends_on(p, s, v) != 0)
 		rc = -1;
@@ -267,7 +269,8 @@ int service_parse_all(struct mparse *p, struct manifest *m, const json_t *v)
 	m->services = calloc(n, sizeof(*m->services));
 	if (m->services == NULL)
 		abort();
-	json_object_foreach((json_t *)v, name, svc) {
+	json_object_foreach((json_t *)v, name, svc)
+	{
 		size_t o = validate_push_key(p, name);
 
 		if (parse_one(p, m, &m->services[m->nservices++], name, svc) !=

@@ -207,13 +207,14 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 size_t validate_keys(struct mparse *p, const json_t *obj,
-		     const char *const *allowed)
+                     const char *const *allowed)
 {
 	const char *key;
 	json_t *v;
 	size_t unknown = 0;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		const char *best = NULL;
 		size_t best_d = 3, i;
 		char q[KEY_SHOWN_MAX + 16];
@@ -235,8 +236,9 @@ size_t validate_keys(struct mparse *p, const json_t *obj,
 		unknown++;
 		quote_short(q, sizeof(q), key, KEY_SHOWN_MAX);
 		if (best != NULL)
-			validate_error(p, "unknown key %s (did you mean \"%s\"?)",
-				       q, best);
+			validate_error(p,
+			               "unknown key %s (did you mean \"%s\"?)",
+			               q, best);
 		else
 			validate_error(p, "unknown key %s", q);
 	}
@@ -245,7 +247,7 @@ size_t validate_keys(struct mparse *p, const json_t *obj,
 
 /* Gets obj[key], pushing key on the path; reports a missing required key. */
 static const json_t *field(struct mparse *p, size_t *old, const json_t *obj,
-			   const char *key, const char *what, unsigned flags)
+                           const char *key, const char *what, unsigned flags)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -257,7 +259,7 @@ static const json_t *field(struct mparse *p, size_t *old, const json_t *obj,
 
 /* What an integer in [min, max] is called in messages. */
 static void int_phrase(char *out, size_t outlen, int min, int max,
-		       bool over_max)
+                       bool over_max)
 {
 	if (min == 1 && !over_max)
 		snprintf(out, outlen, "a positive integer");
@@ -267,13 +269,13 @@ static void int_phrase(char *out, size_t outlen, int min, int max,
 		snprintf(out, outlen, "a non-negative integer");
 	else if (min == 0)
 		snprintf(out, outlen, "a non-negative integer of at most %d",
-			 max);
+		         max);
 	else
 		snprintf(out, outlen, "an integer from %d to %d", min, max);
 }
 
-int validate_int(struct mparse *p, int *out, const json_t *obj,
-		 const char *key, int min, int max, unsigned flags)
+int validate_int(struct mparse *p, int *out, const json_t *obj, const char *key,
+                 int min, int max, unsigned flags)
 {
 	char what[96];
 	size_t old;
@@ -305,7 +307,7 @@ out:
 }
 
 int validate_bool(struct mparse *p, bool *out, const json_t *obj,
-		  const char *key, unsigned flags)
+                  const char *key, unsigned flags)
 {
 	size_t old;
 	const json_t *v = field(p, &old, obj, key, "true or false", flags);
@@ -322,8 +324,8 @@ int validate_bool(struct mparse *p, bool *out, const json_t *obj,
 }
 
 int validate_name(struct mparse *p, char **out, const json_t *obj,
-		  const char *key, unsigned flags, bool (*ok)(const char *),
-		  const char *what)
+                  const char *key, unsigned flags, bool (*ok)(const char *),
+                  const char *what)
 {
 	size_t old;
 	const json_t *v = field(p, &old, obj, key, what, flags);
@@ -357,16 +359,16 @@ static bool nonempty_string(const char *s)
 }
 
 int validate_string(struct mparse *p, char **out, const json_t *obj,
-		    const char *key, unsigned flags)
+                    const char *key, unsigned flags)
 {
 	if (flags & VALIDATE_NONEMPTY)
 		return validate_name(p, out, obj, key, flags, nonempty_string,
-				     "a non-empty string");
+		                     "a non-empty string");
 	return validate_name(p, out, obj, key, flags, any_string, "a string");
 }
 
 int validate_enum(struct mparse *p, int *out, const json_t *obj,
-		  const char *key, const char *const *names, unsigned flags)
+                  const char *key, const char *const *names, unsigned flags)
 {
 	char what[256];
 	size_t old, used = 0, i;
@@ -376,7 +378,7 @@ int validate_enum(struct mparse *p, int *out, const json_t *obj,
 	used += (size_t)snprintf(what, sizeof(what), "one of");
 	for (i = 0; names[i] != NULL && used < sizeof(what); i++)
 		used += (size_t)snprintf(what + used, sizeof(what) - used,
-					 "%s \"%s\"", i ? "," : "", names[i]);
+		                         "%s \"%s\"", i ? "," : "", names[i]);
 	v = field(p, &old, obj, key, what, flags);
 	if (v == NULL) {
 		rc = (flags & VALIDATE_REQUIRED) ? -1 : 0;
@@ -396,7 +398,7 @@ out:
 }
 
 int validate_object(struct mparse *p, const json_t **out, const json_t *obj,
-		    const char *key, unsigned flags)
+                    const char *key, unsigned flags)
 {
 	size_t old;
 	const json_t *v = field(p, &old, obj, key, "an object", flags);
@@ -416,7 +418,7 @@ int validate_object(struct mparse *p, const json_t **out, const json_t *obj,
 }
 
 int validate_array(struct mparse *p, const json_t **out, const json_t *obj,
-		   const char *key, const char *what)
+                   const char *key, const char *what)
 {
 	size_t old;
 	const json_t *v = field(p, &old, obj, key, what, 0);
@@ -441,10 +443,11 @@ int validate_argv(struct mparse *p, struct strv *out, const json_t *v)
 
 	if (!json_is_array(v) || json_array_size(v) == 0) {
 		validate_expected(p, "a command (a non-empty array of strings)",
-				  v);
+		                  v);
 		return -1;
 	}
-	json_array_foreach(v, i, arg) {
+	json_array_foreach(v, i, arg)
+	{
 		old = validate_push_index(p, i);
 		if (!json_is_string(arg)) {
 			validate_expected(p, "a string", arg);
@@ -457,13 +460,12 @@ int validate_argv(struct mparse *p, struct strv *out, const json_t *v)
 	}
 	if (rc != 0)
 		return -1;
-	json_array_foreach(v, i, arg)
-		strv_push(out, json_string_value(arg));
+	json_array_foreach(v, i, arg) strv_push(out, json_string_value(arg));
 	return 0;
 }
 
 int validate_ports(struct mparse *p, int **out, size_t *n, const json_t *obj,
-		   const char *key)
+                   const char *key)
 {
 	const json_t *v, *port;
 	size_t old, i, j, k = 0, *at;
@@ -478,13 +480,14 @@ int validate_ports(struct mparse *p, int **out, size_t *n, const json_t *obj,
 	at = calloc(json_array_size(v) + 1, sizeof(*at)); /* JSON index */
 	if (ports == NULL || at == NULL)
 		abort();
-	json_array_foreach(v, i, port) {
+	json_array_foreach(v, i, port)
+	{
 		json_int_t x = json_integer_value(port);
 		size_t o = validate_push_index(p, i);
 
 		if (!json_is_integer(port) || x < 1 || x > 65535) {
-			validate_expected(p, "a port (an integer from 1 to 65535)",
-					  port);
+			validate_expected(
+			    p, "a port (an integer from 1 to 65535)", port);
 			rc = -1;
 		} else {
 			at[k] = i;
@@ -503,7 +506,7 @@ int validate_ports(struct mparse *p, int **out, size_t *n, const json_t *obj,
 				size_t o = validate_push_index(p, at[i]);
 
 				validate_error(p, "port %d is listed twice",
-					       ports[i]);
+				               ports[i]);
 				validate_pop(p, o);
 				rc = -1;
 				break;
@@ -524,7 +527,7 @@ int validate_ports(struct mparse *p, int **out, size_t *n, const json_t *obj,
 }
 
 int validate_varnames(struct mparse *p, struct strv *out, const json_t *obj,
-		      const char *key)
+                      const char *key)
 {
 	const json_t *v, *name;
 	size_t old, i;
@@ -535,7 +538,8 @@ int validate_varnames(struct mparse *p, struct strv *out, const json_t *obj,
 	if (v == NULL)
 		return 0;
 	old = validate_push_key(p, key);
-	json_array_foreach(v, i, name) {
+	json_array_foreach(v, i, name)
+	{
 		size_t o = validate_push_index(p, i);
 
 		if (!json_is_string(name) ||
@@ -570,7 +574,8 @@ bool validate_is_varname(const char *s)
 {
 	const char *c;
 
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+	      *s == '_'))
 		return false;
 	for (c = s + 1; *c; c++)
 		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||

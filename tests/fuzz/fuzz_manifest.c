@@ -30,7 +30,7 @@ static void check_model(const struct manifest *m)
 		/* Every dependency has started before. */
 		for (k = 0; k < s->depends_on.n; k++) {
 			const struct manifest_service *d =
-				manifest_service(m, s->depends_on.v[k]);
+			    manifest_service(m, s->depends_on.v[k]);
 
 			if (d == NULL || !seen[d - m->services])
 				abort();

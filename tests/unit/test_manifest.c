@@ -40,7 +40,7 @@ static char *slurp(const char *path, size_t *len)
 
 /* Parses text; prints the errors and returns NULL when it does not parse. */
 static struct manifest *parse(const char *text, const struct kvlist *vars,
-			      const char *env_file_hash)
+                              const char *env_file_hash)
 {
 	struct manifest_ctx ctx = {"berth.json", vars, env_file_hash};
 	struct merrs errs = {0};
@@ -69,7 +69,7 @@ static char *first_error(const char *text, const struct kvlist *vars)
 static void test_examples(void)
 {
 	static const char *const files[] = {"manifests/examples/process.json",
-					    "manifests/examples/compose.json"};
+	                                    "manifests/examples/compose.json"};
 	struct kvlist vars;
 	size_t i, len;
 
@@ -91,23 +91,27 @@ static void test_examples(void)
 		CHECK_INT(errs.n, 0);
 		if (m != NULL && i == 0) {
 			const struct manifest_service *fe =
-				manifest_service(m, "frontend");
+			    manifest_service(m, "frontend");
 
 			CHECK_INT(m->driver, MANIFEST_DRIVER_PROCESS);
 			CHECK_STR(m->services[m->order[0]].name, "backend");
 			CHECK(fe != NULL);
 			if (fe != NULL) {
-				CHECK_STR(fe->health.http, "http://127.0.0.1:8080/");
-				CHECK_STR(fe->command.v[3], "tcp://127.0.0.1:8080");
+				CHECK_STR(fe->health.http,
+				          "http://127.0.0.1:8080/");
+				CHECK_STR(fe->command.v[3],
+				          "tcp://127.0.0.1:8080");
 			}
-			CHECK_INT(m->db.migrations, MANIFEST_MIGRATIONS_SQL_DIR);
+			CHECK_INT(m->db.migrations,
+			          MANIFEST_MIGRATIONS_SQL_DIR);
 			CHECK_INT(m->nsmoke, 3);
 		}
 		if (m != NULL && i == 1) {
 			CHECK_INT(m->driver, MANIFEST_DRIVER_COMPOSE);
 			CHECK_STR(m->services[m->order[0]].name, "redis");
 			CHECK_STR(m->compose_file, "docker-compose.prod.yml");
-			CHECK_INT(m->db.migrations, MANIFEST_MIGRATIONS_COMMAND);
+			CHECK_INT(m->db.migrations,
+			          MANIFEST_MIGRATIONS_COMMAND);
 		}
 		manifest_free(m);
 		merrs_release(&errs);
@@ -117,7 +121,7 @@ static void test_examples(void)
 }
 
 static void expect_expand(const char *in, const struct kvlist *first,
-			  const struct kvlist *second, const char *want)
+                          const struct kvlist *second, const char *want)
 {
 	struct merrs problems = {0};
 	char *out = NULL;
@@ -131,7 +135,7 @@ static void expect_expand(const char *in, const struct kvlist *first,
 }
 
 static void expect_expand_error(const char *in, const struct kvlist *first,
-				const char *want)
+                                const char *want)
 {
 	struct merrs problems = {0};
 	char *out = (char *)"unchanged";
@@ -159,33 +163,35 @@ static void test_expand(void)
 	kvlist_set(&vars, "TRICKY", "${HOST} $(id) `id` *");
 	/* The service's env wins over the env file. */
 	expect_expand("http://${HOST}:${PORT}/", &env, &vars,
-		      "http://127.0.0.1:3001/");
+	              "http://127.0.0.1:3001/");
 	expect_expand("${PORT}", NULL, &vars, "9999");
 	expect_expand("plain", NULL, NULL, "plain");
 	expect_expand("", NULL, NULL, "");
 	expect_expand("a${EMPTY}b", NULL, &vars, "ab");
 	/* "$$" is one "$"; a lone "$" stays; nothing else is interpreted. */
 	expect_expand("$$ $${PORT} $PORT $ $(x) a$", NULL, &vars,
-		      "$ ${PORT} $PORT $ $(x) a$");
+	              "$ ${PORT} $PORT $ $(x) a$");
 	/* Expanded values are not expanded again. */
 	expect_expand("${TRICKY}", NULL, &vars, "${HOST} $(id) `id` *");
 	expect_expand_error("${NOPE}", &env, "undefined variable \"NOPE\"");
-	expect_expand_error("x${PORT", &env,
-			    "malformed variable reference \"${PORT\": missing \"}\"");
+	expect_expand_error(
+	    "x${PORT", &env,
+	    "malformed variable reference \"${PORT\": missing \"}\"");
 	expect_expand_error("${}", &env,
-			    "malformed variable reference \"${}\": expected "
-			    "${NAME} with NAME [A-Za-z_][A-Za-z0-9_]*");
-	expect_expand_error("${PORT:-80}", &env,
-			    "malformed variable reference \"${PORT:-80}\": "
-			    "expected ${NAME} with NAME [A-Za-z_][A-Za-z0-9_]*");
+	                    "malformed variable reference \"${}\": expected "
+	                    "${NAME} with NAME [A-Za-z_][A-Za-z0-9_]*");
+	expect_expand_error(
+	    "${PORT:-80}", &env,
+	    "malformed variable reference \"${PORT:-80}\": "
+	    "expected ${NAME} with NAME [A-Za-z_][A-Za-z0-9_]*");
 	/* Every problem of one string is reported. */
 	{
 		struct merrs problems = {0};
 		char *out = NULL;
 
 		CHECK_INT(expand_vars(&out, "${A}${B}${PORT}${C", &env, NULL,
-				      &problems),
-			  -1);
+		                      &problems),
+		          -1);
 		CHECK_INT(problems.n, 3);
 		merrs_release(&problems);
 	}
@@ -194,10 +200,11 @@ static void test_expand(void)
 	memcpy(big, "${", 2);
 	big[sizeof(big) - 2] = '}';
 	big[sizeof(big) - 1] = '\0';
-	expect_expand_error(big, &env,
-			    "malformed variable reference: name "
-			    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA...\" is "
-			    "too long");
+	expect_expand_error(
+	    big, &env,
+	    "malformed variable reference: name "
+	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA...\" is "
+	    "too long");
 	longer = malloc(EXPAND_MAX_LEN + 1);
 	CHECK(longer != NULL);
 	if (longer == NULL)
@@ -209,45 +216,46 @@ static void test_expand(void)
 	longer[EXPAND_MAX_LEN] = '\0';
 	expect_expand("${HALF}${HALF}", NULL, &vars, longer);
 	expect_expand_error("${HALF}${HALF}!", &vars,
-			    "the expanded value is longer than 65536 bytes");
+	                    "the expanded value is longer than 65536 bytes");
 	free(longer);
 	kvlist_release(&vars);
 	kvlist_release(&env);
 }
 
 static const char *const ordered =
-	"{\"version\":1,\"app\":\"pos\",\"services\":{"
-	"\"db\":{\"command\":[\"postgres\"],\"ports\":[5432]},"
-	"\"web\":{\"command\":[\"./web\",\"--port\",\"${PORT}\"],"
-	"\"env\":{\"PORT\":\"3000\",\"MODE\":\"prod\"},\"depends_on\":[\"db\"],"
-	"\"health\":{\"http\":\"http://127.0.0.1:${PORT}/\",\"retries\":2},"
-	"\"ports\":[3000,3001]}}}";
+    "{\"version\":1,\"app\":\"pos\",\"services\":{"
+    "\"db\":{\"command\":[\"postgres\"],\"ports\":[5432]},"
+    "\"web\":{\"command\":[\"./web\",\"--port\",\"${PORT}\"],"
+    "\"env\":{\"PORT\":\"3000\",\"MODE\":\"prod\"},\"depends_on\":[\"db\"],"
+    "\"health\":{\"http\":\"http://127.0.0.1:${PORT}/\",\"retries\":2},"
+    "\"ports\":[3000,3001]}}}";
 static const char *const reordered =
-	"{\"services\":{\"web\":{\"ports\":[3001,3000],"
-	"\"health\":{\"retries\":2,\"http\":\"http://127.0.0.1:${PORT}/\"},"
-	"\"depends_on\":[\"db\"],\"env\":{\"MODE\":\"prod\",\"PORT\":\"3000\"},"
-	"\"command\":[\"./web\",\"--port\",\"${PORT}\"]},"
-	"\"db\":{\"ports\":[5432],\"command\":[\"postgres\"]}},"
-	"\"app\":\"pos\",\"version\":1}";
+    "{\"services\":{\"web\":{\"ports\":[3001,3000],"
+    "\"health\":{\"retries\":2,\"http\":\"http://127.0.0.1:${PORT}/\"},"
+    "\"depends_on\":[\"db\"],\"env\":{\"MODE\":\"prod\",\"PORT\":\"3000\"},"
+    "\"command\":[\"./web\",\"--port\",\"${PORT}\"]},"
+    "\"db\":{\"ports\":[5432],\"command\":[\"postgres\"]}},"
+    "\"app\":\"pos\",\"version\":1}";
 
 static void test_hash(void)
 {
 	struct kvlist vars_a, vars_b;
 	struct manifest *a, *b, *c, *d, *e;
 	const char *changed =
-		"{\"version\":1,\"app\":\"pos\",\"services\":{"
-		"\"db\":{\"command\":[\"postgres\"],\"ports\":[5432]},"
-		"\"web\":{\"command\":[\"./web\",\"--port\",\"${PORT}\",\"-v\"],"
-		"\"env\":{\"PORT\":\"3000\",\"MODE\":\"prod\"},\"depends_on\":[\"db\"],"
-		"\"health\":{\"http\":\"http://127.0.0.1:${PORT}/\",\"retries\":2},"
-		"\"ports\":[3000,3001]}}}";
+	    "{\"version\":1,\"app\":\"pos\",\"services\":{"
+	    "\"db\":{\"command\":[\"postgres\"],\"ports\":[5432]},"
+	    "\"web\":{\"command\":[\"./web\",\"--port\",\"${PORT}\",\"-v\"],"
+	    "\"env\":{\"PORT\":\"3000\",\"MODE\":\"prod\"},\"depends_on\":["
+	    "\"db\"],"
+	    "\"health\":{\"http\":\"http://127.0.0.1:${PORT}/\",\"retries\":2},"
+	    "\"ports\":[3000,3001]}}}";
 	const char *no_dep =
-		"{\"version\":1,\"app\":\"pos\",\"services\":{"
-		"\"db\":{\"command\":[\"postgres\"],\"ports\":[5432]},"
-		"\"web\":{\"command\":[\"./web\",\"--port\",\"${PORT}\"],"
-		"\"env\":{\"PORT\":\"3000\",\"MODE\":\"prod\"},"
-		"\"health\":{\"http\":\"http://127.0.0.1:${PORT}/\",\"retries\":2},"
-		"\"ports\":[3000,3001]}}}";
+	    "{\"version\":1,\"app\":\"pos\",\"services\":{"
+	    "\"db\":{\"command\":[\"postgres\"],\"ports\":[5432]},"
+	    "\"web\":{\"command\":[\"./web\",\"--port\",\"${PORT}\"],"
+	    "\"env\":{\"PORT\":\"3000\",\"MODE\":\"prod\"},"
+	    "\"health\":{\"http\":\"http://127.0.0.1:${PORT}/\",\"retries\":2},"
+	    "\"ports\":[3000,3001]}}}";
 
 	kvlist_init(&vars_a);
 	kvlist_init(&vars_b);
@@ -273,12 +281,12 @@ static void test_hash(void)
 		CHECK_STR(aw->hash, bw->hash);
 		CHECK_STR(a->hash, b->hash);
 		CHECK_STR(manifest_service(a, "db")->hash,
-			  manifest_service(b, "db")->hash);
+		          manifest_service(b, "db")->hash);
 		/* A changed command changes that service and the manifest. */
 		CHECK(strcmp(aw->hash, cw->hash) != 0);
 		CHECK(strcmp(a->hash, c->hash) != 0);
 		CHECK_STR(manifest_service(a, "db")->hash,
-			  manifest_service(c, "db")->hash);
+		          manifest_service(c, "db")->hash);
 		/* The env file changes every service, not the manifest. */
 		CHECK(strcmp(aw->hash, dw->hash) != 0);
 		CHECK_STR(a->hash, d->hash);
@@ -294,16 +302,16 @@ static void test_hash(void)
 	/* A value of the env file used in the command changes the hash. */
 	kvlist_set(&vars_b, "PORT", "1");
 	a = parse("{\"version\":1,\"app\":\"x\",\"services\":{\"s\":"
-		  "{\"command\":[\"run\",\"${PORT}\"]}}}",
-		  &vars_a, NULL);
+	          "{\"command\":[\"run\",\"${PORT}\"]}}}",
+	          &vars_a, NULL);
 	CHECK(a == NULL);
 	kvlist_set(&vars_a, "PORT", "2");
 	a = parse("{\"version\":1,\"app\":\"x\",\"services\":{\"s\":"
-		  "{\"command\":[\"run\",\"${PORT}\"]}}}",
-		  &vars_a, NULL);
+	          "{\"command\":[\"run\",\"${PORT}\"]}}}",
+	          &vars_a, NULL);
 	b = parse("{\"version\":1,\"app\":\"x\",\"services\":{\"s\":"
-		  "{\"command\":[\"run\",\"${PORT}\"]}}}",
-		  &vars_b, NULL);
+	          "{\"command\":[\"run\",\"${PORT}\"]}}}",
+	          &vars_b, NULL);
 	CHECK(a && b);
 	if (a && b) {
 		CHECK(strcmp(a->services[0].hash, b->services[0].hash) != 0);
@@ -316,7 +324,7 @@ static void test_hash(void)
 }
 
 static void check_change(const struct manifest_changes *c, size_t i,
-			 const char *kind, const char *name, const char *detail)
+                         const char *kind, const char *name, const char *detail)
 {
 	CHECK(i < c->n);
 	if (i >= c->n)
@@ -331,28 +339,29 @@ static void test_diff(void)
 	struct manifest_changes ch = {0};
 	struct manifest *old, *new_m, *same, *env2;
 	const char *old_text =
-		"{\"version\":1,\"app\":\"pos\",\"services\":{"
-		"\"web\":{\"command\":[\"./web\"],\"depends_on\":[\"api\"],"
-		"\"ports\":[80]},"
-		"\"api\":{\"command\":[\"./api\",\"-p\",\"3000\"],"
-		"\"env\":{\"PORT\":\"3000\",\"GONE\":\"x\",\"SAME\":\"s\"},"
-		"\"health\":{\"http\":\"http://127.0.0.1:3000/\",\"timeout_s\":5},"
-		"\"depends_on\":[\"db\"]},"
-		"\"db\":{\"command\":[\"postgres\"]},"
-		"\"cache\":{\"command\":[\"redis-server\"]},"
-		"\"old-worker\":{\"command\":[\"./worker\"],\"depends_on\":[\"api\"]}"
-		"}}";
+	    "{\"version\":1,\"app\":\"pos\",\"services\":{"
+	    "\"web\":{\"command\":[\"./web\"],\"depends_on\":[\"api\"],"
+	    "\"ports\":[80]},"
+	    "\"api\":{\"command\":[\"./api\",\"-p\",\"3000\"],"
+	    "\"env\":{\"PORT\":\"3000\",\"GONE\":\"x\",\"SAME\":\"s\"},"
+	    "\"health\":{\"http\":\"http://127.0.0.1:3000/\",\"timeout_s\":5},"
+	    "\"depends_on\":[\"db\"]},"
+	    "\"db\":{\"command\":[\"postgres\"]},"
+	    "\"cache\":{\"command\":[\"redis-server\"]},"
+	    "\"old-worker\":{\"command\":[\"./"
+	    "worker\"],\"depends_on\":[\"api\"]}"
+	    "}}";
 	const char *new_text =
-		"{\"version\":1,\"app\":\"pos\",\"services\":{"
-		"\"web\":{\"command\":[\"./web\"],\"depends_on\":[\"api\"],"
-		"\"ports\":[80,443]},"
-		"\"api\":{\"command\":[\"./api\",\"-p\",\"3001\"],"
-		"\"env\":{\"PORT\":\"3001\",\"NEW\":\"y\",\"SAME\":\"s\"},"
-		"\"health\":{\"http\":\"http://127.0.0.1:3000/\",\"timeout_s\":9},"
-		"\"stop_timeout_s\":10,\"depends_on\":[\"db\"]},"
-		"\"db\":{\"command\":[\"postgres\"]},"
-		"\"mailer\":{\"command\":[\"./mailer\"]}"
-		"}}";
+	    "{\"version\":1,\"app\":\"pos\",\"services\":{"
+	    "\"web\":{\"command\":[\"./web\"],\"depends_on\":[\"api\"],"
+	    "\"ports\":[80,443]},"
+	    "\"api\":{\"command\":[\"./api\",\"-p\",\"3001\"],"
+	    "\"env\":{\"PORT\":\"3001\",\"NEW\":\"y\",\"SAME\":\"s\"},"
+	    "\"health\":{\"http\":\"http://127.0.0.1:3000/\",\"timeout_s\":9},"
+	    "\"stop_timeout_s\":10,\"depends_on\":[\"db\"]},"
+	    "\"db\":{\"command\":[\"postgres\"]},"
+	    "\"mailer\":{\"command\":[\"./mailer\"]}"
+	    "}}";
 
 	old = parse(old_text, NULL, "e1");
 	new_m = parse(new_text, NULL, "e1");
@@ -382,9 +391,9 @@ static void test_diff(void)
 	manifest_diff(&ch, old, new_m);
 	CHECK_INT(ch.n, 5);
 	check_change(&ch, 0, "restart", "api",
-		     "command changed; env PORT changed; env NEW added; "
-		     "env GONE removed; health.timeout_s 5 -> 9; "
-		     "stop_timeout_s 30 -> 10");
+	             "command changed; env PORT changed; env NEW added; "
+	             "env GONE removed; health.timeout_s 5 -> 9; "
+	             "stop_timeout_s 30 -> 10");
 	check_change(&ch, 1, "restart", "web", "ports [80] -> [80,443]");
 	check_change(&ch, 2, "start", "mailer", "new service");
 	check_change(&ch, 3, "stop", "old-worker", "removed from the manifest");
@@ -409,7 +418,7 @@ static void write_file(const char *path, const char *text)
 }
 
 static int remove_one(const char *path, const struct stat *st, int type,
-		      struct FTW *ftw)
+                      struct FTW *ftw)
 {
 	(void)st;
 	(void)type;
@@ -426,14 +435,14 @@ static void test_check_release(void)
 	char *e;
 	size_t i;
 	const char *text =
-		"{\"version\":1,\"app\":\"pos\",\"driver\":\"compose\","
-		"\"compose\":{\"file\":\"deploy/compose.yml\"},"
-		"\"build\":[[\"tools/build.sh\"],[\"make\"]],"
-		"\"services\":{\"web\":{\"command\":[\"bin/web\"]},"
-		"\"api\":{\"command\":[\"./api/run\"]},"
-		"\"later\":{\"command\":[\"out/not-built-yet\"]},"
-		"\"sys\":{\"command\":[\"/usr/bin/env\"]}},"
-		"\"database\":{\"migrations\":{\"sql_dir\":\"db/migrations\"}}}";
+	    "{\"version\":1,\"app\":\"pos\",\"driver\":\"compose\","
+	    "\"compose\":{\"file\":\"deploy/compose.yml\"},"
+	    "\"build\":[[\"tools/build.sh\"],[\"make\"]],"
+	    "\"services\":{\"web\":{\"command\":[\"bin/web\"]},"
+	    "\"api\":{\"command\":[\"./api/run\"]},"
+	    "\"later\":{\"command\":[\"out/not-built-yet\"]},"
+	    "\"sys\":{\"command\":[\"/usr/bin/env\"]}},"
+	    "\"database\":{\"migrations\":{\"sql_dir\":\"db/migrations\"}}}";
 
 	CHECK(dir != NULL);
 	if (dir == NULL)
@@ -446,11 +455,11 @@ static void test_check_release(void)
 	CHECK_INT(manifest_check_release(m, dir, &errs), -1);
 	CHECK_INT(errs.n, 2);
 	CHECK_STR(errs.n > 0 ? errs.items[0] : NULL,
-		  "berth.json: $.compose.file: \"deploy/compose.yml\" does "
-		  "not exist in the release");
+	          "berth.json: $.compose.file: \"deploy/compose.yml\" does "
+	          "not exist in the release");
 	CHECK_STR(errs.n > 1 ? errs.items[1] : NULL,
-		  "berth.json: $.database.migrations.sql_dir: "
-		  "\"db/migrations\" does not exist in the release");
+	          "berth.json: $.database.migrations.sql_dir: "
+	          "\"db/migrations\" does not exist in the release");
 	merrs_release(&errs);
 	/* A good layout, with symlinks that stay inside. */
 	snprintf(path, sizeof(path), "%s/deploy", dir);
@@ -496,28 +505,44 @@ static void test_check_release(void)
 	CHECK_INT(errs.n, 5);
 	for (i = 0; i < errs.n; i++)
 		fprintf(stderr, "  (expected) %s\n", errs.items[i]);
-	CHECK(errs.n > 0 && strstr(errs.items[0], "$.build[0][0]: \"tools/build.sh\" leaves the release through a symlink") != NULL);
-	CHECK(errs.n > 1 && strstr(errs.items[1], "$.services.web.command[0]: \"bin/web\" leaves the release through a symlink (it resolves to \"/usr/bin/env\")") != NULL);
-	CHECK(errs.n > 2 && strstr(errs.items[2], "$.services.api.command[0]: cannot resolve \"./api/run\" in the release") != NULL);
-	CHECK(errs.n > 3 && strstr(errs.items[3], "$.compose.file: \"deploy/compose.yml\" is not a regular file") != NULL);
-	CHECK(errs.n > 4 && strstr(errs.items[4], "$.database.migrations.sql_dir: \"db/migrations\" leaves the release") != NULL);
+	CHECK(errs.n > 0 &&
+	      strstr(errs.items[0], "$.build[0][0]: \"tools/build.sh\" leaves "
+	                            "the release through a symlink") != NULL);
+	CHECK(
+	    errs.n > 1 &&
+	    strstr(errs.items[1],
+	           "$.services.web.command[0]: \"bin/web\" leaves the release "
+	           "through a symlink (it resolves to \"/usr/bin/env\")") !=
+	        NULL);
+	CHECK(errs.n > 2 &&
+	      strstr(errs.items[2], "$.services.api.command[0]: cannot resolve "
+	                            "\"./api/run\" in the release") != NULL);
+	CHECK(errs.n > 3 &&
+	      strstr(errs.items[3], "$.compose.file: \"deploy/compose.yml\" is "
+	                            "not a regular file") != NULL);
+	CHECK(errs.n > 4 &&
+	      strstr(errs.items[4], "$.database.migrations.sql_dir: "
+	                            "\"db/migrations\" leaves the release") !=
+	          NULL);
 	merrs_release(&errs);
 	manifest_free(m);
 	/* A release directory that is not there. */
-	m = parse("{\"version\":1,\"app\":\"a\",\"services\":{\"s\":{\"command\":[\"x\"]}}}",
-		  NULL, NULL);
-	CHECK_INT(manifest_check_release(m, "/nonexistent/berth-release", &errs), -1);
+	m = parse("{\"version\":1,\"app\":\"a\",\"services\":{\"s\":{"
+	          "\"command\":[\"x\"]}}}",
+	          NULL, NULL);
+	CHECK_INT(
+	    manifest_check_release(m, "/nonexistent/berth-release", &errs), -1);
 	CHECK_INT(errs.n, 1);
 	merrs_release(&errs);
 	manifest_free(m);
 	/* Lexical checks at parse time need no checkout. */
 	e = first_error("{\"version\":1,\"app\":\"a\",\"services\":{\"s\":"
-			"{\"command\":[\"x\"]}},\"database\":{\"migrations\":"
-			"{\"sql_dir\":\"a/../../etc\"}}}",
-			NULL);
+	                "{\"command\":[\"x\"]}},\"database\":{\"migrations\":"
+	                "{\"sql_dir\":\"a/../../etc\"}}}",
+	                NULL);
 	CHECK_STR(e, "berth.json: $.database.migrations.sql_dir: expected a "
-		     "relative path inside the release, got \"a/../../etc\" "
-		     "(\"..\" may leave the release)");
+	             "relative path inside the release, got \"a/../../etc\" "
+	             "(\"..\" may leave the release)");
 	free(e);
 	CHECK_INT(nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
@@ -531,23 +556,24 @@ static void test_scale(void)
 	struct manifest_changes ch = {0};
 	clock_t t0, t1;
 
-	used += (size_t)snprintf(text + used, cap - used,
-				 "{\"version\":1,\"app\":\"big\",\"services\":{");
+	used +=
+	    (size_t)snprintf(text + used, cap - used,
+	                     "{\"version\":1,\"app\":\"big\",\"services\":{");
 	for (i = 999; i < 1000; i--) {
 		used += (size_t)snprintf(
-			text + used, cap - used,
-			"%s\"svc%zu\":{\"command\":[\"./bin/svc\",\"--id\",\"%zu\","
-			"\"--port\",\"${PORT}\"],\"env\":{\"PORT\":\"%zu\"},"
-			"\"health\":{\"http\":\"http://127.0.0.1:${PORT}/health\"},"
-			"\"ports\":[%zu],\"depends_on\":[",
-			i == 999 ? "" : ",", i, i, 10000 + i, 10000 + i);
+		    text + used, cap - used,
+		    "%s\"svc%zu\":{\"command\":[\"./bin/svc\",\"--id\",\"%zu\","
+		    "\"--port\",\"${PORT}\"],\"env\":{\"PORT\":\"%zu\"},"
+		    "\"health\":{\"http\":\"http://127.0.0.1:${PORT}/health\"},"
+		    "\"ports\":[%zu],\"depends_on\":[",
+		    i == 999 ? "" : ",", i, i, 10000 + i, 10000 + i);
 		if (i > 0)
 			used += (size_t)snprintf(text + used, cap - used,
-						 "\"svc%zu\"", i - 1);
+			                         "\"svc%zu\"", i - 1);
 		if (i > 10 && i / 2 != i - 10)
 			used += (size_t)snprintf(text + used, cap - used,
-						 ",\"svc%zu\",\"svc%zu\"",
-						 i / 2, i - 10);
+			                         ",\"svc%zu\",\"svc%zu\"",
+			                         i / 2, i - 10);
 		used += (size_t)snprintf(text + used, cap - used, "]}");
 	}
 	snprintf(text + used, cap - used, "}}");
@@ -566,9 +592,10 @@ static void test_scale(void)
 		CHECK_STR(m->services[m->order[999]].name, "svc999");
 		CHECK_INT(ch.n, 1000);
 	}
-	fprintf(stderr, "1000 services: two parses and a diff took %.1f ms "
-			"of CPU\n",
-		(double)(t1 - t0) * 1000.0 / CLOCKS_PER_SEC);
+	fprintf(stderr,
+	        "1000 services: two parses and a diff took %.1f ms "
+	        "of CPU\n",
+	        (double)(t1 - t0) * 1000.0 / CLOCKS_PER_SEC);
 	manifest_changes_release(&ch);
 	manifest_free(m);
 	manifest_free(m2);

@@ -25,7 +25,7 @@ struct text {
 };
 
 static void add(struct text *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void add(struct text *t, const char *fmt, ...)
 {
@@ -77,8 +77,7 @@ static void add_strv(struct text *t, const char *label, const struct strv *sv)
 	add(t, "]");
 }
 
-static void add_ports(struct text *t, const char *label, const int *p,
-		      size_t n)
+static void add_ports(struct text *t, const char *label, const int *p, size_t n)
 {
 	size_t i;
 
@@ -89,7 +88,7 @@ static void add_ports(struct text *t, const char *label, const int *p,
 }
 
 static void dump_service(struct text *t, const struct manifest_service *s,
-			 size_t index)
+                         size_t index)
 {
 	size_t i;
 	bool same;
@@ -113,10 +112,12 @@ static void dump_service(struct text *t, const struct manifest_service *s,
 	add(t, "}\n");
 	if (s->has_health) {
 		add_str(t, "  health http=", s->health.http);
-		if (s->health.http_raw && strcmp(s->health.http, s->health.http_raw))
+		if (s->health.http_raw &&
+		    strcmp(s->health.http, s->health.http_raw))
 			add_str(t, " http_raw=", s->health.http_raw);
-		add(t, " expect_status=%d interval_s=%d timeout_s=%d "
-		       "start_period_s=%d retries=%d\n",
+		add(t,
+		    " expect_status=%d interval_s=%d timeout_s=%d "
+		    "start_period_s=%d retries=%d\n",
 		    s->health.expect_status, s->health.interval_s,
 		    s->health.timeout_s, s->health.start_period_s,
 		    s->health.retries);
@@ -176,7 +177,7 @@ static void dump(struct text *t, const struct manifest *m)
 	add(t, "checks disk_free_pct=%d mem_free_mb=%d",
 	    m->checks.disk_free_pct, m->checks.mem_free_mb);
 	add_ports(t, " ports_free=", m->checks.ports_free,
-		  m->checks.nports_free);
+	          m->checks.nports_free);
 	add_strv(t, " env_required=", &m->checks.env_required);
 	add(t, "\n");
 	for (i = 0; i < m->nsmoke; i++) {
@@ -260,7 +261,7 @@ static void show_mismatch(const char *name, const char *got, const char *want)
 		w++;
 	}
 	fprintf(stderr, "%s: output differs from %s.out at line %zu\n", name,
-		name, line);
+	        name, line);
 	fprintf(stderr, "--- expected (%s.out)\n", name);
 	for (w = want; *w;) {
 		const char *nl = strchr(w, '\n');
@@ -374,6 +375,6 @@ int main(void)
 	}
 	free(names);
 	fprintf(stderr, "test_manifest_data: %zu cases%s\n", n,
-		update ? " (expected output rewritten)" : "");
+	        update ? " (expected output rewritten)" : "");
 	return check_done("test_manifest_data");
 }
