@@ -248,36 +248,63 @@ static void read_vars(struct kvlist *vars, char *text)
 	}
 }
 
-/* Prints where got and want first differ, then both in full. */
+/* Splits text into its lines (pointers into text, which is modified). */
+static char **split_lines(char *text, size_t *n)
+{
+	char **lines = NULL;
+	char *c = text;
+
+	*n = 0;
+	while (*c != '\0') {
+		char *nl = strchr(c, '\n');
+
+		lines = realloc(lines, (*n + 1) * sizeof(*lines));
+		if (lines == NULL)
+			abort();
+		lines[(*n)++] = c;
+		if (nl == NULL)
+			break;
+		*nl = '\0';
+		c = nl + 1;
+	}
+	return lines;
+}
+
+/* Prints a line diff of want (the .out file) and got: " " common lines,
+ * "-" only expected, "+" only got (longest common subsequence). */
 static void show_mismatch(const char *name, const char *got, const char *want)
 {
-	size_t line = 1;
-	const char *g = got, *w = want;
+	char *g = strdup(got), *w = strdup(want);
+	size_t ng, nw, i, j;
+	char **gl = split_lines(g, &ng), **wl = split_lines(w, &nw);
+	size_t *lcs = calloc((nw + 1) * (ng + 1), sizeof(*lcs));
 
-	while (*g && *g == *w) {
-		if (*g == '\n')
-			line++;
-		g++;
-		w++;
+#define LCS(a, b) lcs[(a) * (ng + 1) + (b)]
+	for (i = nw; i-- > 0;)
+		for (j = ng; j-- > 0;)
+			LCS(i, j) =
+			    strcmp(wl[i], gl[j]) == 0 ? LCS(i + 1, j + 1) + 1
+			    : LCS(i + 1, j) > LCS(i, j + 1) ? LCS(i + 1, j)
+			                                    : LCS(i, j + 1);
+	fprintf(stderr, "%s: output differs from %s/%s.out:\n", name, DATA_DIR,
+	        name);
+	for (i = 0, j = 0; i < nw || j < ng;) {
+		if (i < nw && j < ng && strcmp(wl[i], gl[j]) == 0) {
+			fprintf(stderr, "  %s\n", wl[i++]);
+			j++;
+		} else if (j < ng &&
+		           (i == nw || LCS(i, j + 1) >= LCS(i + 1, j))) {
+			fprintf(stderr, "+ %s\n", gl[j++]);
+		} else {
+			fprintf(stderr, "- %s\n", wl[i++]);
+		}
 	}
-	fprintf(stderr, "%s: output differs from %s.out at line %zu\n", name,
-	        name, line);
-	fprintf(stderr, "--- expected (%s.out)\n", name);
-	for (w = want; *w;) {
-		const char *nl = strchr(w, '\n');
-		size_t n = nl ? (size_t)(nl - w) : strlen(w);
-
-		fprintf(stderr, "-%.*s\n", (int)n, w);
-		w += n + (nl != NULL);
-	}
-	fprintf(stderr, "+++ got\n");
-	for (g = got; *g;) {
-		const char *nl = strchr(g, '\n');
-		size_t n = nl ? (size_t)(nl - g) : strlen(g);
-
-		fprintf(stderr, "+%.*s\n", (int)n, g);
-		g += n + (nl != NULL);
-	}
+#undef LCS
+	free(lcs);
+	free(gl);
+	free(wl);
+	free(g);
+	free(w);
 }
 
 static void run_case(const char *name, bool update)
