@@ -4,6 +4,7 @@
  * no command substitution. "$$" writes one "$"; a "$" not followed by "{"
  * or "$" stays as it is.
  */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,4 +131,33 @@ int expand_vars(char **out, const char *s, const struct kvlist *first,
 	}
 	*out = o.s;
 	return 0;
+}
+
+int expand_at(struct mparse *p, char **out, const char *s,
+              const struct kvlist *first)
+{
+	struct merrs problems = {0};
+	size_t i;
+	int rc = expand_vars(out, s, first, p->vars, &problems);
+
+	for (i = 0; i < problems.n; i++)
+		validate_error(p, "%s", problems.items[i]);
+	merrs_release(&problems);
+	return rc;
+}
+
+int expand_url(struct mparse *p, char **out, const char *raw,
+               const struct kvlist *first, const json_t *got)
+{
+	if (expand_at(p, out, raw, first) != 0)
+		return -1;
+	if (validate_is_http_url(*out))
+		return 0;
+	/* Never the expanded value: it may hold a secret of the env file. */
+	validate_expected(p,
+	                  strcmp(*out, raw) == 0
+	                      ? "an http:// or https:// URL"
+	                      : "an http:// or https:// URL after expansion",
+	                  got);
+	return -1;
 }

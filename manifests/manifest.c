@@ -234,25 +234,10 @@ static int parse_one_smoke(struct mparse *p, struct manifest_smoke *t,
 	                    VALIDATE_REQUIRED | VALIDATE_NONEMPTY) != 0) {
 		rc = -1;
 	} else {
-		struct merrs problems = {0};
-		size_t i;
-
 		old = validate_push_key(p, "url");
-		if (expand_vars(&t->url, t->url_raw, NULL, p->vars,
-		                &problems) != 0) {
-			for (i = 0; i < problems.n; i++)
-				validate_error(p, "%s", problems.items[i]);
+		if (expand_url(p, &t->url, t->url_raw, NULL,
+		               json_object_get(v, "url")) != 0)
 			rc = -1;
-		} else if (!validate_is_http_url(t->url)) {
-			validate_expected(p,
-			                  strcmp(t->url, t->url_raw) == 0
-			                      ? "an http:// or https:// URL"
-			                      : "an http:// or https:// URL "
-			                        "after expansion",
-			                  json_object_get(v, "url"));
-			rc = -1;
-		}
-		merrs_release(&problems);
 		validate_pop(p, old);
 	}
 	if (validate_int(p, &t->expect_status, v, "expect_status", 100, 599,

@@ -420,6 +420,18 @@ bool validate_is_service_name(const char *s);
 /* http:// or https:// followed by a host */
 bool validate_is_http_url(const char *s);
 
+/* expand.c (for the parser) */
+
+/* expand_vars() of s with first, then p->vars; each problem is reported at
+ * the current path. Returns 0 with a new *out, or -1. */
+int expand_at(struct mparse *p, char **out, const char *s,
+	      const struct kvlist *first);
+/* expand_at(), then checks the result is an http(s) URL; got is the JSON
+ * value as written, for the message. Returns 0 with a new *out, or -1
+ * (*out may then still be set; the caller frees it). */
+int expand_url(struct mparse *p, char **out, const char *raw,
+	       const struct kvlist *first, const struct json_t *got);
+
 /* confine.c — repository paths that must stay inside the release */
 
 /* Reports, at the current path, when rel is not a relative path that

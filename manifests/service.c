@@ -32,20 +32,6 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-/* Expands s at the current path, reporting each problem there. */
-static int expand_at(struct mparse *p, char **out, const char *s,
-                     const struct kvlist *first)
-{
-	struct merrs problems = {0};
-	size_t i;
-	int rc = expand_vars(out, s, first, p->vars, &problems);
-
-	for (i = 0; i < problems.n; i++)
-		validate_error(p, "%s", problems.items[i]);
-	merrs_release(&problems);
-	return rc;
-}
-
 static int parse_env(struct mparse *p, struct manifest_service *s,
                      const json_t *svc)
 {
@@ -149,17 +135,9 @@ static int parse_health(struct mparse *p, struct manifest_service *s,
 	if (h->http_raw != NULL) {
 		size_t o = validate_push_key(p, "http");
 
-		if (expand_at(p, &h->http, h->http_raw, &s->env) != 0) {
+		if (expand_url(p, &h->http, h->http_raw, &s->env,
+		               json_object_get(v, "http")) != 0)
 			rc = -1;
-		} else if (!validate_is_http_url(h->http)) {
-			validate_expected(p,
-			                  strcmp(h->http, h->http_raw) == 0
-			                      ? "an http:// or https:// URL"
-			                      : "an http:// or https:// URL "
-			                        "after expansion",
-			                  json_object_get(v, "http"));
-			rc = -1;
-		}
 		validate_pop(p, o);
 	}
 	if (validate_int(p, &h->expect_status, v, "expect_status", 100, 599, 0))
