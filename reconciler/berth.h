@@ -222,6 +222,9 @@ void cli_usage(const struct cli_cmd *cmd, void *f);
 
 /* cmd_*.c — the commands compiled into the berth binary (not berth_core),
  * one file each, listed in main.c's table. */
+extern const struct cli_cmd cmd_history;
+extern const struct cli_cmd cmd_plan;
+extern const struct cli_cmd cmd_status;
 extern const struct cli_cmd cmd_version;
 
 /* spawn.c — running commands: posix_spawn with an argv vector, never a shell
@@ -1399,6 +1402,81 @@ int lock_clear(bool *cleared, struct lock_holder *holder, const char *path,
 void lock_describe(char *out, size_t len, const struct lock_holder *h);
 
 
+/* envctx.c — what every command acting on one environment needs */
+
+struct envctx {
+	struct config cfg;
+	bool config_loaded;
+	const struct env_config *env;  /* borrowed from cfg */
+	struct state st;
+	struct kvlist vars;            /* the env file's variables */
+	char env_file_hash[65];        /* SHA-256 of the env file; "" if none */
+	struct git_mirror *git;        /* owned; NULL until envctx_git() */
+};
+
+/*
+ * Loads the config (config_path NULL: $BERTH_CONFIG, else the default),
+ * finds env_name in it, opens its state and reads its env file. Returns 0,
+ * or -1 with every problem in errs. ctx is always safe to envctx_close().
+ */
+int envctx_open(struct envctx *ctx, const char *config_path,
+		const char *env_name, struct merrs *errs);
+void envctx_close(struct envctx *ctx);
+/* Opens the Git mirror (state_dir/mirror.git) with the repo's credentials,
+ * once; *out is borrowed from ctx. Returns 0 or -1. */
+int envctx_git(struct envctx *ctx, struct git_mirror **out, struct berr *err);
+
+/* What a fetch changed, for people. */
+struct envctx_fetch_report {
+	int64_t ms;           /* how long the fetch took */
+	struct strv updates;  /* "branch 'main' updated: a -> b", ... */
+	struct strv forced;   /* force-pushes, to warn about */
+};
+
+/* Fetches the mirror. rep is filled (release its strvs) even on failure. */
+int envctx_fetch(struct envctx *ctx, struct envctx_fetch_report *rep,
+		 struct berr *err);
+/* Reads and parses the environment's manifest at commit sha, with the env
+ * file's variables. Returns 0 with *out new, or -1 with every problem in
+ * errs. */
+int envctx_manifest(struct manifest **out, struct envctx *ctx,
+		    const char *sha, struct merrs *errs);
+/* The env file's value of name (borrowed), or NULL. */
+const char *envctx_var(const struct envctx *ctx, const char *name);
+/* The repository URL without credentials, for messages (new string). */
+char *envctx_repo_display(const struct envctx *ctx);
+
 /* plan.c — what apply would change */
+
+/* The plan from what runs to a target commit. changes lists, in the order
+ * apply does them: build, backup, migrate, then start/restart/stop of
+ * services; "error" entries are problems that would make apply fail. */
+struct plan {
+	char from_commit[41];       /* what runs now; "" when nothing */
+	int64_t from_deployment;    /* the deployment that put it there */
+	char to_commit[41];
+	char *to_subject;           /* owned; first line of its message */
+	struct manifest *from;      /* owned; NULL when nothing runs or its
+				       manifest no longer parses */
+	struct manifest *to;        /* owned */
+	struct manifest_changes changes;
+	size_t service_changes;     /* start/stop/restart entries */
+	size_t migrations_pending;
+	size_t errors;              /* "error" entries */
+	bool db_checked;            /* pending migrations asked of the database */
+	char *from_note;            /* owned; caveat about the running manifest */
+	char *db_note;              /* owned; why the database was not asked */
+	bool in_sync;               /* nothing to do */
+};
+
+/* Builds the plan for to_sha (a full commit id present in the mirror).
+ * Returns 0, or -1 with the problems (e.g. manifest errors) in errs. */
+int plan_build(struct plan *p, struct envctx *ctx, const char *to_sha,
+	       struct merrs *errs);
+void plan_release(struct plan *p);
+/* Prints the plan for a person, to f (a FILE *). */
+void plan_print(const struct plan *p, const char *env, void *f);
+/* The plan as SPEC §4's JSON (new reference). */
+struct json_t *plan_to_json(const struct plan *p, const char *env);
 
 #endif /* BERTH_H */

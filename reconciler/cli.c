@@ -119,3 +119,4 @@ void cli_usage(const struct cli_cmd *cmd, void *fp)
 	}
 	fprintf(f, "  %-24s %s\n", "--help", "show this help");
 }
+

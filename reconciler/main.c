@@ -8,6 +8,9 @@
 #include "berth.h"
 
 static const struct cli_cmd *const commands[] = {
+	&cmd_plan,
+	&cmd_status,
+	&cmd_history,
 	&cmd_version,
 };
 

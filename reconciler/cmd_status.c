@@ -1,0 +1,225 @@
+/*
+ * cmd_status.c — `berth status ENV [--json]`: the commit that runs, the most
+ * recent deployment, the services and their health, the lock, the freeze
+ * and what is queued.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "berth.h"
+
+static const struct cli_opt opts[] = {
+	{"json", NULL, "print one JSON document instead of text"},
+	{NULL, NULL, NULL},
+};
+
+/* One service as status shows it. */
+struct status_service {
+	char *name;   /* owned */
+	char *state;  /* owned: "running", "stopped", "unknown" */
+	bool healthy;
+};
+
+/* The services of the deployment that runs now. Their live state comes from
+ * the driver once one has started them; until then they are "unknown". */
+static int status_services(struct status_service **out, size_t *n,
+			   struct envctx *ctx, const char *commit,
+			   int64_t current_id, struct berr *err)
+{
+	struct deployment d;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (commit[0] == '\0')
+		return 0;
+	rc = state_load_deployment(&ctx->st, current_id, &d, err);
+	if (rc != 0)
+		return rc == BERTH_ENOTFOUND ? 0 : -1;
+	*out = xcalloc(d.nservices, sizeof(**out));
+	for (i = 0; i < d.nservices; i++) {
+		(*out)[i].name = xstrdup(d.services[i].name);
+		(*out)[i].state = xstrdup("unknown");
+	}
+	*n = d.nservices;
+	deployment_release(&d);
+	return 0;
+}
+
+static void status_services_free(struct status_service *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(s[i].name);
+		free(s[i].state);
+	}
+	free(s);
+}
+
+struct status {
+	char commit[41];           /* "" when nothing runs */
+	int64_t current_id;
+	bool have_latest;
+	struct deployment latest;
+	bool locked;
+	struct lock_holder holder;
+	char *frozen;              /* owned reason, NULL when not frozen */
+	struct status_service *services;
+	size_t nservices;
+};
+
+static int status_load(struct status *s, struct envctx *ctx, struct berr *err)
+{
+	char *lock_path = NULL;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	deployment_init(&s->latest);
+	rc = state_get_current(&ctx->st, s->commit, &s->current_id, err);
+	if (rc != 0 && rc != BERTH_ENOTFOUND)
+		return -1;
+	rc = state_latest(&ctx->st, &s->latest, err);
+	if (rc != 0 && rc != BERTH_ENOTFOUND)
+		return -1;
+	s->have_latest = rc == 0;
+	lock_path = state_path(&ctx->st, "lock");
+	rc = lock_peek(&s->locked, &s->holder, lock_path, err);
+	free(lock_path);
+	if (rc != 0)
+		return -1;
+	if (state_frozen(&ctx->st, &s->frozen) == 0)
+		s->frozen = NULL;
+	return status_services(&s->services, &s->nservices, ctx, s->commit,
+			       s->current_id, err);
+}
+
+static void status_release(struct status *s)
+{
+	deployment_release(&s->latest);
+	free(s->frozen);
+	status_services_free(s->services, s->nservices);
+}
+
+static json_t *status_json(const struct status *s, const char *env)
+{
+	json_t *o = json_object(), *svc = json_array();
+	size_t i;
+
+	json_object_set_new(o, "env", json_string(env));
+	json_object_set_new(o, "commit",
+			    s->commit[0] ? json_string(s->commit) : json_null());
+	json_object_set_new(o, "deployment",
+			    s->have_latest ? deployment_to_json(&s->latest)
+					   : json_null());
+	for (i = 0; i < s->nservices; i++)
+		json_array_append_new(svc, json_pack("{s:s, s:s, s:b}", "name",
+						     s->services[i].name, "state",
+						     s->services[i].state, "healthy",
+						     s->services[i].healthy));
+	json_object_set_new(o, "services", svc);
+	json_object_set_new(o, "locked", json_boolean(s->locked));
+	if (s->locked) {
+		char who[256];
+
+		lock_describe(who, sizeof(who), &s->holder);
+		json_object_set_new(o, "lock_holder", json_string(who));
+	}
+	json_object_set_new(o, "frozen", json_boolean(s->frozen != NULL));
+	if (s->frozen != NULL)
+		json_object_set_new(o, "frozen_reason", json_string(s->frozen));
+	json_object_set_new(o, "queued", json_null());
+	return o;
+}
+
+static void status_print(const struct status *s, const char *env)
+{
+	size_t i;
+
+	if (s->commit[0] == '\0')
+		printf("%s: nothing deployed yet\n", env);
+	else
+		printf("%s: running %.12s (deployment %lld)\n", env, s->commit,
+		       (long long)s->current_id);
+	if (s->have_latest) {
+		char started[32];
+
+		strnum_iso8601(started, s->latest.started_at);
+		printf("  last deployment: %lld %s, %.12s, started %s, trigger %s\n",
+		       (long long)s->latest.id,
+		       deploy_status_name(s->latest.status),
+		       s->latest.commit[0] ? s->latest.commit : "-", started,
+		       s->latest.trigger ? s->latest.trigger : "-");
+		if (s->latest.error != NULL)
+			printf("    %s\n", s->latest.error);
+	}
+	if (s->nservices > 0)
+		printf("  services:\n");
+	for (i = 0; i < s->nservices; i++)
+		printf("    %-20s %-10s %s\n", s->services[i].name,
+		       s->services[i].state,
+		       s->services[i].healthy ? "healthy" : "not healthy");
+	if (s->locked) {
+		char who[256];
+
+		lock_describe(who, sizeof(who), &s->holder);
+		printf("  lock: held by %s\n", who);
+	} else {
+		printf("  lock: free\n");
+	}
+	if (s->frozen != NULL)
+		printf("  frozen: %s\n  (fix the cause, then 'berth resume %s')\n",
+		       s->frozen, env);
+	else
+		printf("  frozen: no\n");
+}
+
+static int run(struct cli *cli)
+{
+	const char *env = cli_env(cli);
+	struct merrs errs = {0};
+	struct envctx ctx;
+	struct status s;
+	struct berr err;
+	int status = EXIT_FAILED;
+
+	memset(&s, 0, sizeof(s));
+	deployment_init(&s.latest);
+	if (envctx_open(&ctx, cli->config_path, env, &errs) != 0) {
+		config_print_errors(&errs, stderr);
+		goto out;
+	}
+	if (status_load(&s, &ctx, &err) != 0) {
+		fprintf(stderr, "berth: %s\n", err.msg);
+		goto out;
+	}
+	if (cli_flag(cli, "json")) {
+		json_t *o = status_json(&s, env);
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(o);
+	} else {
+		status_print(&s, env);
+	}
+	status = EXIT_OK;
+out:
+	status_release(&s);
+	merrs_release(&errs);
+	envctx_close(&ctx);
+	return status;
+}
+
+const struct cli_cmd cmd_status = {
+	.name = "status",
+	.args = "[ENV]",
+	.summary = "what runs now: commit, deployment, services, lock, freeze",
+	.opts = opts,
+	.min_args = 0,
+	.max_args = 1,
+	.run = run,
+};
