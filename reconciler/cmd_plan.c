@@ -47,6 +47,7 @@ static int run(struct cli *cli)
 			char *url = envctx_repo_display(&ctx);
 
 			printf("fetched %s in %lld ms\n", url, (long long)rep.ms);
+			fflush(stdout);
 			free(url);
 		}
 		for (i = 0; i < rep.forced.n; i++)
