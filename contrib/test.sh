@@ -10,6 +10,6 @@ berth_install_deps "${BERTH_BUILD_DEPS[@]}" python3 python3-jsonschema clang lib
 
 bash contrib/check-style.sh
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug -DBERTH_WERROR=ON -DBERTH_SANITIZE=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug -DBERTH_WERROR=ON -DBERTH_SANITIZE=ON -DBERTH_TESTS=ON
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j2
