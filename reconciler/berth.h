@@ -1441,6 +1441,13 @@ int envctx_fetch(struct envctx *ctx, struct envctx_fetch_report *rep,
  * errs. */
 int envctx_manifest(struct manifest **out, struct envctx *ctx,
 		    const char *sha, struct merrs *errs);
+/* The two halves of envctx_manifest: the manifest's bytes at sha appended
+ * to out (0, BERTH_ENOTFOUND or -1, with a message in errs), and the parse
+ * of such bytes (new manifest, or NULL with every problem in errs). */
+int envctx_manifest_text(struct buf *out, struct envctx *ctx, const char *sha,
+			 struct merrs *errs);
+struct manifest *envctx_parse(struct envctx *ctx, const struct buf *text,
+			      struct merrs *errs);
 /* The env file's value of name (borrowed), or NULL. */
 const char *envctx_var(const struct envctx *ctx, const char *name);
 /* The repository URL without credentials, for messages (new string). */

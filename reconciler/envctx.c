@@ -9,9 +9,6 @@
 
 #include "berth.h"
 
-/* Largest manifest berth reads from Git. */
-#define ENVCTX_MANIFEST_MAX ((size_t)4 << 20)
-
 static void list_envs(struct buf *b, const struct config *cfg)
 {
 	size_t i;
@@ -131,39 +128,52 @@ int envctx_fetch(struct envctx *ctx, struct envctx_fetch_report *rep,
 	return 0;
 }
 
-int envctx_manifest(struct manifest **out, struct envctx *ctx,
-		    const char *sha, struct merrs *errs)
+int envctx_manifest_text(struct buf *out, struct envctx *ctx, const char *sha,
+			struct merrs *errs)
 {
 	struct git_mirror *gm;
-	struct manifest_ctx mctx;
-	struct buf text;
 	struct berr err;
 	int rc;
 
-	*out = NULL;
 	if (envctx_git(ctx, &gm, &err) != 0) {
 		merrs_add(errs, "%s", err.msg);
 		return -1;
 	}
-	buf_init(&text, ENVCTX_MANIFEST_MAX + 1);
-	rc = git_mirror_read_file(&text, gm, sha, ctx->env->manifest,
-				  ENVCTX_MANIFEST_MAX, &err);
-	if (rc == BERTH_ENOTFOUND) {
+	rc = git_mirror_read_file(out, gm, sha, ctx->env->manifest,
+				  MANIFEST_MAX_BYTES, &err);
+	if (rc == BERTH_ENOTFOUND)
 		merrs_add(errs, "'%s' not found in commit %.12s",
 			  ctx->env->manifest, sha);
-		goto out;
-	}
-	if (rc != 0) {
+	else if (rc != 0)
 		merrs_add(errs, "%s", err.msg);
-		goto out;
-	}
+	return rc;
+}
+
+struct manifest *envctx_parse(struct envctx *ctx, const struct buf *text,
+			      struct merrs *errs)
+{
+	struct manifest_ctx mctx;
+
 	memset(&mctx, 0, sizeof(mctx));
 	mctx.file = ctx->env->manifest;
 	mctx.vars = &ctx->vars;
 	mctx.env_file_hash = ctx->env_file_hash[0] ? ctx->env_file_hash : NULL;
-	*out = manifest_parse(text.data, text.len, &mctx, errs);
-	rc = *out != NULL ? 0 : -1;
-out:
+	return manifest_parse(buf_str(text), text->len, &mctx, errs);
+}
+
+int envctx_manifest(struct manifest **out, struct envctx *ctx,
+		    const char *sha, struct merrs *errs)
+{
+	struct buf text;
+	int rc;
+
+	*out = NULL;
+	buf_init(&text, MANIFEST_MAX_BYTES + 1);
+	rc = envctx_manifest_text(&text, ctx, sha, errs);
+	if (rc == 0) {
+		*out = envctx_parse(ctx, &text, errs);
+		rc = *out != NULL ? 0 : -1;
+	}
 	buf_release(&text);
 	return rc;
 }

@@ -216,8 +216,9 @@ int plan_build(struct plan *p, struct envctx *ctx, const char *to_sha,
 	struct manifest_changes services, migrations;
 	struct git_mirror *gm;
 	struct merrs old_errs = {0};
+	struct buf to_text, from_text;
 	struct berr err;
-	bool same_tree = false, new_code;
+	bool same_tree = false, same_manifest = false, new_code;
 	size_t i;
 	int rc;
 
@@ -239,12 +240,27 @@ int plan_build(struct plan *p, struct envctx *ctx, const char *to_sha,
 		merrs_add(errs, "%s", err.msg);
 		return -1;
 	}
-	if (envctx_manifest(&p->to, ctx, to_sha, errs) != 0)
-		return -1;
+	buf_init(&to_text, MANIFEST_MAX_BYTES + 1);
+	buf_init(&from_text, MANIFEST_MAX_BYTES + 1);
+	rc = envctx_manifest_text(&to_text, ctx, to_sha, errs);
+	if (rc == 0 && (p->to = envctx_parse(ctx, &to_text, errs)) == NULL)
+		rc = -1;
+	if (rc != 0)
+		goto out;
 	if (p->from_commit[0] != '\0') {
-		if (envctx_manifest(&p->from, ctx, p->from_commit, &old_errs) != 0)
+		/* The same bytes parse to the same manifest: the common case of
+		 * a code-only change needs one parse, not two. */
+		if (envctx_manifest_text(&from_text, ctx, p->from_commit,
+					 &old_errs) == 0) {
+			same_manifest = from_text.len == to_text.len &&
+					memcmp(buf_str(&from_text),
+					       buf_str(&to_text), to_text.len) == 0;
+			if (!same_manifest)
+				p->from = envctx_parse(ctx, &from_text, &old_errs);
+		}
+		if (!same_manifest && p->from == NULL)
 			p->from_note = xasprintf("the running commit's manifest "
-						 "no longer parses (%s): every "
+						 "cannot be read (%s): every "
 						 "service restarts",
 						 old_errs.n ? old_errs.items[0] : "?");
 		merrs_release(&old_errs);
@@ -253,7 +269,8 @@ int plan_build(struct plan *p, struct envctx *ctx, const char *to_sha,
 			same_tree = false;
 	}
 	new_code = p->from_commit[0] == '\0' || !same_tree;
-	manifest_diff(&services, p->from, p->to);
+	if (!same_manifest)
+		manifest_diff(&services, p->from, p->to);
 	if (new_code && p->from_commit[0] != '\0') {
 		for (i = 0; i < p->to->nservices; i++) {
 			const struct manifest_service *s =
@@ -300,7 +317,10 @@ int plan_build(struct plan *p, struct envctx *ctx, const char *to_sha,
 				     "same tree and manifest as the running "
 				     "commit: only the recorded commit changes");
 	p->in_sync = p->changes.n == 0;
-	return 0;
+out:
+	buf_release(&to_text);
+	buf_release(&from_text);
+	return rc;
 }
 
 void plan_release(struct plan *p)
