@@ -11,6 +11,7 @@
 #ifndef BERTH_WH_HEADERS_H
 #define BERTH_WH_HEADERS_H
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
