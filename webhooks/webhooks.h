@@ -33,7 +33,8 @@ struct wh_request {
 	 * until the request ends. */
 	const char *(*header)(void *ctx, const char *name);
 	void *ctx;                 /* passed to header */
-	const unsigned char *body; /* the exact bytes received, never re-encoded */
+	const unsigned char *body; /* the exact bytes received, never
+				      re-encoded; NULL allowed when len is 0 */
 	size_t len;
 	int64_t now;               /* unix time in seconds, for timestamp checks */
 };
