@@ -310,7 +310,9 @@ struct config {
  * or scp-like user@host:path) with a key file (user from the URL, else
  * "git"; KEY.pub is used when present). ssh host keys are checked against
  * ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts: an unknown or changed
- * host key refuses the connection. Proxies: http.proxy and the *_proxy
+ * host key refuses the connection. TLS certificates are checked against
+ * the system CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR when set (read once,
+ * at the first git_mirror_open). Proxies: http.proxy and the *_proxy
  * environment variables. libgit2 1.5 has no network timeout: run fetches in
  * a process that a deadline can kill.
  *
