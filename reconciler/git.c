@@ -7,9 +7,9 @@
  * messages that name what failed and why, and never carry a secret.
  *
  * The mirror maps the remote's branches and tags (refs/heads/, refs/tags/)
- * one to one (forced, pruned), like `git clone --mirror`. Objects are never deleted, so a
- * commit that was deployed stays readable after a force-push removed it from
- * every branch.
+ * one to one (forced, pruned), like `git clone --mirror`. Objects are never
+ * deleted, so a commit that was deployed stays readable after a force-push
+ * removed it from every branch.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -49,7 +49,8 @@ struct git_mirror {
 struct net_ctx {
 	struct git_mirror *gm; /* borrowed */
 	int key_tries;
-	int pass_tries;
+	int key_errno;      /* the ssh key file could not be read */
+	bool token_sent;    /* the token went with every request */
 	bool rejected;      /* credentials were offered and refused */
 	bool missing;       /* the server asked; nothing suitable configured */
 	bool hostkey_bad;   /* the ssh host key check refused the host */
@@ -253,8 +254,6 @@ static void last_error(struct buf *b, const struct git_mirror *gm)
 	buf_puts(b, e != NULL && e->message != NULL ? e->message
 						    : "unknown libgit2 error");
 	if (gm != NULL) {
-		if (gm->url_password != NULL)
-			mask(b, gm->url);
 		mask(b, gm->token);
 		mask(b, gm->url_password);
 	}
@@ -330,6 +329,10 @@ static int net_fail(struct net_ctx *ctx, int rc, const char *what,
 	if (ctx->hostkey_bad) {
 		berr_set(err, "%s '%s': %s", what, gm->url_safe,
 			 ctx->hostkey.msg);
+	} else if (ctx->key_errno != 0) {
+		berr_set(err, "%s '%s': cannot read the ssh key '%s': %s",
+			 what, gm->url_safe, gm->ssh_key,
+			 strerror(ctx->key_errno));
 	} else if (ctx->rejected && ctx->key_tries > 0) {
 		berr_set(err, "%s '%s': authentication failed: the ssh key "
 			 "'%s' was rejected", what, gm->url_safe, gm->ssh_key);
@@ -347,7 +350,7 @@ static int net_fail(struct net_ctx *ctx, int rc, const char *what,
 		   contains(m, "certificate")) {
 		berr_set(err, "%s '%s': the server's TLS certificate is not "
 			 "trusted (%s)", what, gm->url_safe, m);
-	} else if (contains(m, "redirect")) {
+	} else if (ctx->token_sent && contains(m, "redirect")) {
 		berr_set(err, "%s '%s': the server redirects to another URL, "
 			 "which berth does not follow when it sends a token: "
 			 "configure the final URL (%s)", what, gm->url_safe, m);
@@ -384,6 +387,10 @@ static int cb_credentials(git_credential **out, const char *url,
 	struct git_mirror *gm = ctx->gm;
 
 	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && gm->ssh_key != NULL) {
+		if (access(gm->ssh_key, R_OK) != 0) {
+			ctx->key_errno = errno;
+			return GIT_EAUTH;
+		}
 		if (ctx->key_tries++ > 0) {
 			ctx->rejected = true;
 			return GIT_EAUTH;
@@ -507,6 +514,7 @@ static void net_init(struct net_ctx *ctx, struct git_mirror *gm,
 		ctx->auth_header = basic_auth_header(gm);
 		ctx->headers.strings = &ctx->auth_header;
 		ctx->headers.count = 1;
+		ctx->token_sent = true;
 		co->follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 		co->custom_headers = ctx->headers;
 	}
@@ -537,6 +545,21 @@ static bool is_hex(const char *s, size_t len)
 		    s[i] == '\0')
 			return false;
 	return true;
+}
+
+/* Whether path is a directory with nothing in it. */
+static bool dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool empty = d != NULL;
+
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			empty = false;
+	if (d != NULL)
+		closedir(d);
+	return empty;
 }
 
 /* Creates the bare repository in a temporary sibling and renames it into
@@ -626,6 +649,11 @@ int git_mirror_open(struct git_mirror **out, const char *dir, const char *url,
 		else
 			free(pub);
 	}
+	/* An empty directory (made ahead by an installer) counts as none. */
+	if (dir_is_empty(gm->dir) && rmdir(gm->dir) != 0 && errno != ENOTEMPTY) {
+		berr_errno(err, errno, "cannot use '%s' as the mirror", gm->dir);
+		goto out;
+	}
 	if (!fs_exists(gm->dir) && mirror_create(gm, err) != 0)
 		goto out;
 	if (git_repository_open_bare(&gm->repo, gm->dir) < 0) {
@@ -677,6 +705,7 @@ static void remove_stale_locks(const char *dir, const char *sub)
 
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);
+		struct stat st;
 		char *child;
 
 		if (strcmp(de->d_name, ".") == 0 ||
@@ -693,7 +722,8 @@ static void remove_stale_locks(const char *dir, const char *sub)
 				log_warn("msg=\"removed a lock file left by an "
 					 "interrupted fetch\"%s", buf_str(&kv));
 			buf_release(&kv);
-		} else if (sub != NULL && fs_is_dir(child)) {
+		} else if (sub != NULL && lstat(child, &st) == 0 &&
+			   S_ISDIR(st.st_mode)) {
 			remove_stale_locks(path, de->d_name);
 		}
 		free(child);
@@ -1151,16 +1181,23 @@ int git_mirror_resolve(struct git_mirror *gm, const char *rev, char sha[41],
 					      GIT_OBJECT_ANY);
 		if (rc == GIT_EAMBIGUOUS)
 			return berr_set(err, "abbreviated commit id '%s' is "
-					     "ambiguous: give more digits",
-					rev);
+					"ambiguous: several objects start with "
+					"it; give more digits%s", rev,
+					have[0] || have[1]
+					    ? ", or name the branch or tag in "
+					      "full (refs/heads/..., "
+					      "refs/tags/...)"
+					    : "");
 		if (rc < 0 && rc != GIT_ENOTFOUND)
 			return git_fail(err, gm, "cannot look up '%s'", rev);
 		if (rc == 0) {
+			/* An id of a blob or tree competes with a branch or
+			 * tag of the same name only if it leads to a commit. */
 			rc = peel_to_commit(&found[2], gm, obj, rev, err);
 			git_object_free(obj);
-			if (rc < 0)
+			if (rc < 0 && !have[0] && !have[1])
 				return -1;
-			have[2] = true;
+			have[2] = rc == 0;
 		}
 	}
 	for (i = 0; i < 3; i++) {

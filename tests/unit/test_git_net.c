@@ -142,26 +142,53 @@ static pid_t start_http(const char *log, const char *portfile,
 	return pid;
 }
 
+/* Starts a server named name (logging to NAME.log) and returns its port,
+ * or -1 with a failed check; *pid is for fx_stop. */
+static int serve(pid_t *pid, const char *name, const char *redirect,
+		 const char *tls)
+{
+	char log[400], portfile[400];
+	int port;
+
+	snprintf(log, sizeof(log), "%s/%s.log", fx_dir, name);
+	snprintf(portfile, sizeof(portfile), "%s/%s.port", fx_dir, name);
+	*pid = start_http(log, portfile, redirect, tls);
+	port = *pid > 0 ? wait_portfile(portfile) : -1;
+	if (port <= 0) {
+		CHECK(!"the git http server did not start (python3 and git "
+		       "http-backend are needed); its log follows");
+		fx_sh("cat '%s' >&2", log);
+	}
+	return port;
+}
+
+/* Whether the server named name logged s. */
+static bool server_logged(const char *name, const char *s)
+{
+	struct berr err;
+	struct buf text;
+	char log[400];
+	bool found;
+
+	snprintf(log, sizeof(log), "%s/%s.log", fx_dir, name);
+	buf_init(&text, 0);
+	CHECK_INT(fs_read_file(&text, log, (size_t)1 << 20, &err), 0);
+	found = strstr(buf_str(&text), s) != NULL;
+	check_no_secrets(buf_str(&text));
+	buf_release(&text);
+	return found;
+}
+
 static void test_http(void)
 {
 	struct git_auth right = {TOKEN, NULL}, wrong = {WRONG_TOKEN, NULL};
-	char log[400], portfile[400], portfile2[400], url[400], base[200];
+	char url[400], base[200], sha[41], dir[400];
 	struct git_mirror *gm = NULL;
 	struct berr err = {""};
-	struct buf logtext;
 	pid_t pid, pid2 = -1;
-	char sha[41], dir[400];
 	int port, port2;
 
-	snprintf(log, sizeof(log), "%s/http.log", fx_dir);
-	snprintf(portfile, sizeof(portfile), "%s/http.port", fx_dir);
-	snprintf(portfile2, sizeof(portfile2), "%s/http2.port", fx_dir);
-	pid = start_http(log, portfile, NULL, NULL);
-	port = pid > 0 ? wait_portfile(portfile) : -1;
-	CHECK(port > 0);
-	if (port <= 0) {
-		CHECK(!"the git http server did not start (python3 and git "
-		       "http-backend are needed); see http.log");
+	if ((port = serve(&pid, "http", NULL, NULL)) <= 0) {
 		fx_stop(pid);
 		return;
 	}
@@ -208,10 +235,7 @@ static void test_http(void)
 	/* A redirect to another host (localhost is the same server, under
 	 * another name): not followed, so the token never goes there. */
 	snprintf(base, sizeof(base), "http://localhost:%d", port);
-	pid2 = start_http(log, portfile2, base, NULL);
-	port2 = pid2 > 0 ? wait_portfile(portfile2) : -1;
-	CHECK(port2 > 0);
-	if (port2 > 0) {
+	if ((port2 = serve(&pid2, "http-redirect", base, NULL)) > 0) {
 		snprintf(url, sizeof(url), "http://127.0.0.1:%d/app.git", port2);
 		CHECK_INT(fetch_into("h-redirect.git", url, &right, &err), -1);
 		CHECK(strstr(err.msg, "redirects to another URL") != NULL);
@@ -225,12 +249,8 @@ static void test_http(void)
 	fx_stop(pid);
 
 	/* The server saw the default user name and the one from the URL. */
-	buf_init(&logtext, 0);
-	CHECK_INT(fs_read_file(&logtext, log, (size_t)1 << 20, &err), 0);
-	CHECK(strstr(buf_str(&logtext), "user=x-access-token ok=True") != NULL);
-	CHECK(strstr(buf_str(&logtext), "user=deploy ok=True") != NULL);
-	check_no_secrets(buf_str(&logtext));
-	buf_release(&logtext);
+	CHECK(server_logged("http", "user=x-access-token ok=True"));
+	CHECK(server_logged("http", "user=deploy ok=True"));
 }
 
 /* Two self-signed certificates for 127.0.0.1: "trusted" (the only one in
@@ -250,19 +270,13 @@ static int make_certs(void)
 static void test_https(void)
 {
 	struct git_auth right = {TOKEN, NULL}, wrong = {WRONG_TOKEN, NULL};
-	char log[400], portfile[400], url[400];
 	struct berr err = {""};
-	struct buf logtext;
+	char url[400];
 	pid_t pid;
 	int port;
 
 	/* A certificate the client trusts: the token works over TLS. */
-	snprintf(log, sizeof(log), "%s/https.log", fx_dir);
-	snprintf(portfile, sizeof(portfile), "%s/https.port", fx_dir);
-	pid = start_http(log, portfile, NULL, "trusted");
-	port = pid > 0 ? wait_portfile(portfile) : -1;
-	CHECK(port > 0);
-	if (port > 0) {
+	if ((port = serve(&pid, "https", NULL, "trusted")) > 0) {
 		snprintf(url, sizeof(url), "https://127.0.0.1:%d/app.git", port);
 		CHECK_INT(fetch_into("t-right.git", url, &right, &err), 0);
 		CHECK_INT(fetch_into("t-wrong.git", url, &wrong, &err), -1);
@@ -273,22 +287,14 @@ static void test_https(void)
 
 	/* A certificate nobody vouches for: refused before any request, so
 	 * the token is never sent. */
-	snprintf(log, sizeof(log), "%s/https-stranger.log", fx_dir);
-	snprintf(portfile, sizeof(portfile), "%s/https-stranger.port", fx_dir);
-	pid = start_http(log, portfile, NULL, "stranger");
-	port = pid > 0 ? wait_portfile(portfile) : -1;
-	CHECK(port > 0);
-	if (port > 0) {
+	if ((port = serve(&pid, "https-stranger", NULL, "stranger")) > 0) {
 		snprintf(url, sizeof(url), "https://127.0.0.1:%d/app.git", port);
 		CHECK_INT(fetch_into("t-stranger.git", url, &right, &err), -1);
 		CHECK(strstr(err.msg, "TLS certificate is not trusted") != NULL);
 		check_no_secrets(err.msg);
 	}
 	fx_stop(pid);
-	buf_init(&logtext, 0);
-	CHECK_INT(fs_read_file(&logtext, log, (size_t)1 << 20, &err), 0);
-	CHECK(strstr(buf_str(&logtext), "auth user=") == NULL);
-	buf_release(&logtext);
+	CHECK(!server_logged("https-stranger", "auth user="));
 }
 
 static pid_t start_sshd(int port, const char *user)
@@ -346,7 +352,8 @@ static void test_ssh(void)
 	pid = start_sshd(port, pw->pw_name);
 	CHECK(pid > 0);
 	if (pid <= 0) {
-		CHECK(!"sshd did not start; see ssh/sshd.log");
+		CHECK(!"sshd did not start; its log follows");
+		fx_sh("cat ssh/sshd.log >&2");
 		return;
 	}
 	snprintf(key, sizeof(key), "%s/ssh/id_user", fx_dir);
@@ -384,6 +391,11 @@ static void test_ssh(void)
 	CHECK(strstr(err.msg, expect) != NULL);
 	CHECK_INT(fetch_into("s-none.git", url, NULL, &err), -1);
 	CHECK(strstr(err.msg, "authentication failed") != NULL);
+	snprintf(stranger, sizeof(stranger), "%s/ssh/no_such_key", fx_dir);
+	CHECK_INT(fetch_into("s-nokey.git", url, &bad, &err), -1);
+	snprintf(expect, sizeof(expect), "cannot read the ssh key '%s': No "
+		 "such file or directory", stranger);
+	CHECK(strstr(err.msg, expect) != NULL);
 
 	/* A repository the server does not have. */
 	snprintf(url, sizeof(url), "ssh://%s@127.0.0.1:%d%s/srv/nope.git",
