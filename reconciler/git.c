@@ -417,7 +417,7 @@ static int cb_certificate(git_cert *cert, int valid, const char *host,
 			  void *payload)
 {
 	struct net_ctx *ctx = payload;
-	git_cert_hostkey *hk = (git_cert_hostkey *)cert;
+	const git_cert_hostkey *hk;
 	const char *home = getenv("HOME");
 	char *user_file = NULL, name[256];
 	const char *files[3];
@@ -428,6 +428,8 @@ static int cb_certificate(git_cert *cert, int valid, const char *host,
 	 * other value, positive included, would accept a bad certificate. */
 	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
 		return GIT_PASSTHROUGH;
+	/* git_cert is the first member of git_cert_hostkey. */
+	hk = (const git_cert_hostkey *)(const void *)cert;
 	if (!ssh_host_port(ctx->gm->url, name, sizeof(name), &port)) {
 		snprintf(name, sizeof(name), "%s", host);
 		port = 22;

@@ -66,6 +66,8 @@ static inline void fx_teardown(void)
 }
 
 static inline void fx_vcmd(char *cmd, size_t size, const char *fmt,
+			   va_list ap) BERTH_PRINTF(3, 0);
+static inline void fx_vcmd(char *cmd, size_t size, const char *fmt,
 			   va_list ap)
 {
 	int n = snprintf(cmd, size, "set -e; cd '%s'; ", fx_dir);
