@@ -942,6 +942,190 @@ void secret_wipe(struct buf *b);
 
 /* git.c — the bare mirror; the only file that includes <git2.h> */
 
+/*
+ * The bare mirror of the deployed repository (berth keeps it at
+ * state_dir/mirror.git). It maps the remote's branches and tags (refs/heads/,
+ * refs/tags/) one to one, forced and pruned, like `git clone --mirror`;
+ * objects are never deleted, so a deployed commit stays readable after a force-push. Reads
+ * need no lock; fetches of one mirror are serialised by a kernel lock
+ * (flock on berth-fetch.lock inside it) that dies with its holder.
+ *
+ * Remotes: a local path, file://, http(s):// (token as the password; the
+ * user name from the URL, else "x-access-token"; the token is only sent to
+ * the URL's own host, never after a redirect to another), and ssh (ssh://
+ * or scp-like user@host:path) with a key file (user from the URL, else
+ * "git"; KEY.pub is used when present). ssh host keys are checked against
+ * ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts: an unknown or changed
+ * host key refuses the connection. TLS certificates are checked against
+ * the system CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR when set (read once,
+ * at the first git_mirror_open). Proxies: http.proxy and the *_proxy
+ * environment variables. libgit2 1.5 has no network timeout: run fetches in
+ * a process that a deadline can kill.
+ *
+ * Messages name the remote by its URL without userinfo and never contain a
+ * token or a URL's password. Network failures read
+ * "cannot fetch from 'URL': " followed by one of: "repository not found
+ * (…)", "remote unreachable (…)", "authentication failed: the token was
+ * rejected" / "…: the ssh key 'FILE' was rejected" / "…: the server asks for
+ * credentials and none that it accepts are configured", "host key of …", or
+ * libgit2's own words.
+ *
+ * A git_mirror is not thread-safe; use one per thread or process.
+ */
+struct git_mirror;
+
+struct git_auth {
+	const char *token;        /* borrowed secret for http(s), or NULL */
+	const char *ssh_key_file; /* borrowed path of a private key, or NULL */
+};
+
+/* One ref a fetch changed. A created ref has old_sha all zeros, a deleted
+ * one new_sha all zeros. */
+struct git_ref_update {
+	char *ref;         /* owned; full name, "refs/heads/main" */
+	char old_sha[41];
+	char new_sha[41];
+	bool forced;       /* a branch whose new commit does not descend from
+			      the old one (a force-push), or a tag that moved */
+};
+
+/*
+ * Opens the bare mirror at dir, creating it (and its parent directories)
+ * when dir does not exist; creation happens in a temporary sibling renamed
+ * into place, so a crash never leaves a half-made mirror. The mirror
+ * fetches from url from now on (nothing about the remote is stored in it,
+ * so a changed url simply takes effect). auth may be NULL; its strings are
+ * copied (secrets are wiped on close). Safe to call any number of times;
+ * libgit2 is initialised once per process. Returns 0 with *out (new, free
+ * with git_mirror_close), or -1: a dir that exists but is not a bare
+ * repository gives "mirror 'DIR' is corrupt or not a bare repository (it is
+ * a cache: remove it and berth fetches it again): …".
+ */
+int git_mirror_open(struct git_mirror **out, const char *dir, const char *url,
+		    const struct git_auth *auth, struct berr *err);
+
+/* How long git_mirror_fetch waits for another process's fetch of the same
+ * mirror to finish (default 60000 ms). */
+void git_mirror_set_lock_timeout(struct git_mirror *gm, int timeout_ms);
+
+/*
+ * Fetches the remote's branches and tags into the mirror (forced refspecs,
+ * pruning refs the remote deleted). Lock files an interrupted fetch left
+ * behind are removed first (with a warning log). When updates and nupdates
+ * are not NULL, *updates receives every ref that changed, sorted by name
+ * (new array; free with git_mirror_updates_free; NULL when nothing
+ * changed); a force-push is reported as an update with forced set, the
+ * fetch itself succeeds. Returns 0, BERTH_ELOCKED when another fetch holds
+ * the mirror past the lock timeout (or a Git lock is held), or -1.
+ */
+int git_mirror_fetch(struct git_mirror *gm, struct git_ref_update **updates,
+		     size_t *nupdates, struct berr *err);
+void git_mirror_updates_free(struct git_ref_update *u, size_t n);
+
+/* One line for a log or a notification, new string: "branch 'main' was
+ * force-pushed: 1a2b3c4 -> 5d6e7f8 (not a fast-forward)", "branch 'main'
+ * updated: 1a2b3c4 -> 5d6e7f8", "tag 'v1' created at 1a2b3c4", "branch 'x'
+ * deleted (was 1a2b3c4)". */
+char *git_mirror_update_describe(const struct git_ref_update *u);
+
+/*
+ * Resolves rev in the mirror to a commit id (40 lowercase hex + NUL in
+ * sha): a branch name, a tag name (annotated tags peeled to their commit), a
+ * full ref name (refs/heads/…, refs/tags/…), or a full or abbreviated (at
+ * least 4 hex digits) commit id. When several of these match and disagree
+ * (a branch and a tag of one name, a name that is also an id prefix, an
+ * ambiguous prefix) it is an error, never a guess. Returns 0,
+ * BERTH_ENOTFOUND when nothing matches ("unknown revision 'x': …"), or -1.
+ */
+int git_mirror_resolve(struct git_mirror *gm, const char *rev, char sha[41],
+		       struct berr *err);
+
+/*
+ * The functions below take sha, a full 40-hex commit id (from
+ * git_mirror_resolve), and return BERTH_ENOTFOUND when the mirror does not
+ * have that commit, -1 when sha is malformed or names another kind of
+ * object. Paths are relative to the repository root, '/'-separated, without
+ * "." or ".." components.
+ */
+
+/* Appends the content of the file at path in commit sha to out, without a
+ * working tree. Returns 0, BERTH_ENOTFOUND when path does not exist in the
+ * commit, BERTH_ETOOBIG when the file is over max bytes (or over out's own
+ * maximum), -1 when it is a directory, a symlink or a submodule. */
+int git_mirror_read_file(struct buf *out, struct git_mirror *gm,
+			 const char *sha, const char *path, size_t max,
+			 struct berr *err);
+
+/* Appends to names (copies) the regular files (executable or not; not
+ * symlinks, directories or submodules) directly in dir of commit sha,
+ * sorted bytewise. dir "" or "." is the root. BERTH_ENOTFOUND when dir does
+ * not exist; -1 when it is not a directory. */
+int git_mirror_list_dir(struct strv *names, struct git_mirror *gm,
+			const char *sha, const char *dir, struct berr *err);
+
+/*
+ * Writes the tree of commit sha into the directory dest, which must not
+ * exist (an existing dest is an error and is left untouched; the caller
+ * decides whether to reuse or remove it). Files get mode 0644 or 0755 (the
+ * exec bit from Git) less the umask, symlinks are created as symlinks
+ * (their targets as committed), submodules are skipped with a warning log.
+ * Entries named ".git", "." or ".." (which only a crafted tree can hold)
+ * fail the export. Everything is written into "DEST.tmp.PID", synced, and
+ * renamed to dest: dest either does not exist or is complete. A failed
+ * export removes its temporary directory; one left by a killed process is
+ * garbage to be removed by whoever cleans the parent directory.
+ */
+int git_mirror_export(struct git_mirror *gm, const char *sha,
+		      const char *dest, struct berr *err);
+
+/* The id of commit sha's tree, into tree (41 bytes). */
+int git_mirror_tree_id(struct git_mirror *gm, const char *sha, char tree[41],
+		       struct berr *err);
+/* *equal: commits a and b have the same tree (a revert of b's changes
+ * compares equal to b's parent). */
+int git_mirror_trees_equal(bool *equal, struct git_mirror *gm, const char *a,
+			   const char *b, struct berr *err);
+/* *yes: ancestor is descendant or one of its ancestors. */
+int git_mirror_is_ancestor(bool *yes, struct git_mirror *gm,
+			   const char *ancestor, const char *descendant,
+			   struct berr *err);
+/* *subject: the first line of the commit message (new string), trailing
+ * blanks removed, control characters replaced by '?'. */
+int git_mirror_commit_subject(char **subject, struct git_mirror *gm,
+			      const char *sha, struct berr *err);
+
+/* The commit id the remote's branch (a name, or refs/heads/NAME) points at,
+ * asked over the network without fetching objects (polls, drift). Returns
+ * 0, BERTH_ENOTFOUND when the remote has no such branch, -1 (the same
+ * network messages as git_mirror_fetch, "cannot list branches of 'URL': …"),
+ * or BERTH_ELOCKED. */
+int git_mirror_ls_remote(char sha[41], struct git_mirror *gm,
+			 const char *branch, struct berr *err);
+
+/* Frees gm (NULL is fine). */
+void git_mirror_close(struct git_mirror *gm);
+
+/* "libgit2 1.5.1": the version linked, for `berth version`. */
+const char *git_mirror_lib_version(void);
+
+/* url without its userinfo (user and password), new string: what to print
+ * when a URL may carry a secret. Non-URL forms (paths, user@host:path) are
+ * returned unchanged. */
+char *git_mirror_redact_url(const char *url);
+
+/* known_hosts.c — ssh host key verification for git.c */
+
+/* Checks the raw host key (SSH wire format: string type, key data) that
+ * host:port presented against the known_hosts files in files (NULL
+ * terminated; missing files are skipped). Plain and hashed host names,
+ * "[host]:port" for ports other than 22, wildcards, negation and @revoked
+ * are understood; @cert-authority lines are ignored. Returns 0 when a line
+ * for the host lists this key; -1 when the host is unknown, when a line
+ * lists another key of the same type (changed key, or interception), or
+ * when the key is revoked, with a message naming the host and key type. */
+int known_hosts_check(const char *const *files, const char *host, int port,
+		      const void *key, size_t keylen, struct berr *err);
+
 /* deployment.c — the deployment record (SPEC §5) and its JSON form */
 
 /* jansson's json_t, without making every user of this header include it. */
