@@ -157,6 +157,8 @@ int health_wait(struct health_result *res, const struct health_opts *o)
 			return -1;
 		next = began + (int64_t)interval * 1000;
 		if (check_once(res, &reason, h, timeout)) {
+			free(res->reason);
+			res->reason = NULL;
 			res->healthy = true;
 			res->in_start_period = began < period_end;
 			res->duration_ms = strnum_mono_ms() - start;
