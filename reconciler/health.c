@@ -41,6 +41,7 @@ static bool still_alive(struct health_result *res, const struct health_opts *o,
 {
 	struct buf why, tail;
 	int64_t now;
+	bool known;
 
 	if (o->alive == NULL)
 		return true;
@@ -54,11 +55,15 @@ static bool still_alive(struct health_result *res, const struct health_opts *o,
 	res->exited = true;
 	res->in_start_period = now < period_end;
 	free(res->reason);
-	res->reason = xasprintf(
-	    "exited%s%s%s", res->in_start_period ? when : "",
-	    why.len > 0 && strcmp(buf_str(&why), "exited") != 0 ? ": " : "",
-	    why.len > 0 && strcmp(buf_str(&why), "exited") != 0 ? buf_str(&why)
-	                                                        : "");
+	/* "exited during its start period: exited 1"; after the start
+	 * period the driver's words alone ("killed by SIGKILL"). */
+	known = why.len > 0 && strcmp(buf_str(&why), "exited") != 0;
+	if (!res->in_start_period && known)
+		res->reason = buf_detach(&why);
+	else
+		res->reason =
+		    xasprintf("exited%s%s%s", res->in_start_period ? when : "",
+		              known ? ": " : "", known ? buf_str(&why) : "");
 	if (o->log_tail != NULL) {
 		buf_init(&tail, (size_t)1 << 20);
 		o->log_tail(&tail, o->arg);

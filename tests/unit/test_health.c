@@ -198,6 +198,21 @@ static void test_services(void)
 	health_result_release(&res);
 	stop("dying");
 
+	/* After the start period, the driver's words for how it ended. */
+	svc = mf_service(m, "late",
+	                 (const char *const[]){"./service.py", "--exit-after",
+	                                       "1", "5", NULL});
+	mf_health(svc, url, 0, 1, 5, 1000);
+	CHECK_INT(start_and_wait(&res, m, svc), -1);
+	CHECK(res.exited);
+	CHECK(!res.in_start_period);
+	CHECK_STR(res.reason, "exited 5");
+	s = health_describe(&res, "late");
+	CHECK(starts_with(s, "late exited 5 (after "));
+	free(s);
+	health_result_release(&res);
+	stop("late");
+
 	/* No health check: healthy once it stayed up for the grace period. */
 	svc = mf_service(
 	    m, "quiet",
