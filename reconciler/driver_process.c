@@ -88,6 +88,7 @@ static int runtime_load(json_t **root, const struct state *st, struct berr *err)
 {
 	char *path = runtime_path(st);
 	json_error_t jerr;
+	json_int_t version;
 	struct buf b;
 	int rc;
 
@@ -108,13 +109,21 @@ static int runtime_load(json_t **root, const struct state *st, struct berr *err)
 		              path, jerr.line, jerr.text);
 		goto out;
 	}
+	version = json_integer_value(json_object_get(*root, "version"));
 	if (!json_is_object(*root) ||
-	    !json_is_object(json_object_get(*root, "services"))) {
+	    !json_is_object(json_object_get(*root, "services")))
 		rc =
 		    berr_set(err,
 		             "invalid runtime state '%s': $.services: expected "
 		             "an object",
 		             path);
+	else if (version > RUNTIME_VERSION)
+		/* Rewriting it would lose what a newer berth recorded. */
+		rc = berr_set(err,
+		              "runtime state '%s' was written by a newer berth "
+		              "(version %lld)",
+		              path, (long long)version);
+	if (rc != 0) {
 		json_decref(*root);
 		*root = NULL;
 	}

@@ -595,6 +595,13 @@ static void test_bad_input(void)
 	                 path);
 	CHECK_STR(err.msg, want);
 	free(want);
+	sf_write(path, "{\"version\": 2, \"services\": {}}", 0640);
+	CHECK_INT(driver_process.live(&l, &n, &f.ctx, &err), -1);
+	want = xasprintf("runtime state '%s' was written by a newer berth "
+	                 "(version 2)",
+	                 path);
+	CHECK_STR(err.msg, want);
+	free(want);
 	unlink(path);
 	CHECK_INT(driver_process.live(&l, &n, &f.ctx, &err), 0);
 	CHECK_INT(n, 0);
