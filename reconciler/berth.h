@@ -926,7 +926,9 @@ struct health_result {
 				 "HTTP 503", "cannot connect to 127.0.0.1:3000:
 				 Connection refused", "request to
 				 127.0.0.1:3000 timed out after 5000 ms",
-				 "exited during its start period: exited 1" */
+				 "exited during its start period: exited 1",
+				 after the start period the driver's words:
+				 "killed by SIGSEGV" */
 	char *log_tail;       /* owned or NULL; set when it exited */
 };
 
@@ -951,8 +953,8 @@ struct smoke_result {
 	long status;         /* HTTP status, 0 when there was no answer */
 	int64_t duration_ms;
 	char *detail;        /* owned; why it failed ("expected 200, got 500",
-				"body does not contain \"ok\": \"{...}\""), NULL
-				when ok */
+				"body does not contain \"ok\": got \"{...}\""),
+				NULL when ok */
 };
 
 struct smoke_report {

@@ -236,6 +236,30 @@ static pid_t child_pid(const char *log)
 	return (pid_t)pid;
 }
 
+/* Starts m's service i, listening on port with a child, and waits until it
+ * listens; *pid and *child are its process and that child. */
+static void start_with_child(const struct manifest *m, size_t i, int port,
+                             pid_t *pid, pid_t *child)
+{
+	const char *name = m->services[i].name;
+	char *log = log_of(name), *want = xasprintf("listening on %d", port);
+	struct service_live one;
+	struct berr err;
+
+	*pid = *child = 0;
+	CHECK_INT(driver_process.start(&f.ctx, m, &m->services[i], f.release,
+	                               SF_COMMIT, &err),
+	          0);
+	CHECK(sf_wait_for_text(log, want));
+	CHECK_INT(driver_process.status(&one, &f.ctx, name, &err), 0);
+	*pid = one.pid;
+	driver_live_release(&one);
+	*child = child_pid(log);
+	CHECK(*child > 1 && process_running(*child));
+	free(want);
+	free(log);
+}
+
 static void test_stop(void)
 {
 	struct manifest *m = mf_new();
@@ -243,8 +267,6 @@ static void test_stop(void)
 	int port1 = refused_port(), port2 = refused_port();
 	char p1[16], p2[16], *log1 = log_of("polite"),
 	                     *log2 = log_of("stubborn");
-	char *want;
-	struct service_live one;
 	struct berr err;
 	bool killed = true;
 	pid_t pid, child;
@@ -259,17 +281,7 @@ static void test_stop(void)
 	svc->stop_timeout_s = 1;
 
 	/* SIGTERM stops the whole group, the child it started too. */
-	CHECK_INT(driver_process.start(&f.ctx, m, &m->services[0], f.release,
-	                               SF_COMMIT, &err),
-	          0);
-	want = xasprintf("listening on %d", port1);
-	CHECK(sf_wait_for_text(log1, want));
-	free(want);
-	CHECK_INT(driver_process.status(&one, &f.ctx, "polite", &err), 0);
-	pid = one.pid;
-	driver_live_release(&one);
-	child = child_pid(log1);
-	CHECK(child > 1 && process_running(child));
+	start_with_child(m, 0, port1, &pid, &child);
 	CHECK_INT(driver_process.stop(&killed, &f.ctx, "polite", 10, &err), 0);
 	CHECK(!killed);
 	CHECK(!process_running(pid));
@@ -278,16 +290,7 @@ static void test_stop(void)
 
 	/* One that ignores SIGTERM is killed after its stop timeout, here the
 	 * one it was started with (1 s). */
-	CHECK_INT(driver_process.start(&f.ctx, m, &m->services[1], f.release,
-	                               SF_COMMIT, &err),
-	          0);
-	want = xasprintf("listening on %d", port2);
-	CHECK(sf_wait_for_text(log2, want));
-	free(want);
-	CHECK_INT(driver_process.status(&one, &f.ctx, "stubborn", &err), 0);
-	pid = one.pid;
-	driver_live_release(&one);
-	child = child_pid(log2);
+	start_with_child(m, 1, port2, &pid, &child);
 	CHECK_INT(driver_process.stop(&killed, &f.ctx, "stubborn", 0, &err), 0);
 	CHECK(killed);
 	CHECK(!process_running(pid));
