@@ -51,6 +51,11 @@ void kvlist_set(struct kvlist *l, const char *key, const char *value)
 			return;
 		}
 	}
+	kvlist_add(l, key, value);
+}
+
+void kvlist_add(struct kvlist *l, const char *key, const char *value)
+{
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 8;
 		l->items = must(realloc(l->items, l->cap * sizeof(*l->items)));

@@ -1044,7 +1044,7 @@ void checks_report_release(struct checks_report *r);
  * JWT_SECRET", "  - database         not checked: ...". New string. */
 char *checks_format(const struct checks_item *c);
 
-/* config.c — the host config, SPEC §2 */
+/* config.c — the host config, SPEC §2; the user reference is docs/config.md */
 
 /* Webhook providers, in the order of SPEC §7's table. */
 enum webhook_provider {
@@ -1059,15 +1059,16 @@ enum webhook_provider {
 };
 
 /* A secret is named, never inlined: by an environment variable (*_env) or by
- * a file that only its owner can read (*_file). At most one of the two. */
+ * a file that only its owner can read (*_file). At most one of the two; both
+ * NULL means "not configured". Read it with secret_load(). */
 struct secret_ref {
 	char *env;  /* owned; variable name, or NULL */
 	char *file; /* owned; absolute path, or NULL */
 };
 
 struct env_config {
-	char *name;        /* owned */
-	char *branch;      /* owned; default "main" */
+	char *name;        /* owned; [a-z0-9][a-z0-9_-]*, at most 64 chars */
+	char *branch;      /* owned; short branch name, default "main" */
 	char *manifest;    /* owned; path in the repository, default "berth.json" */
 	char *env_file;    /* owned; absolute path, or NULL for none */
 	bool auto_deploy;  /* default true: pushes and polls deploy */
@@ -1076,8 +1077,9 @@ struct env_config {
 struct webhook_config {
 	bool enabled;             /* the provider has a section in the config */
 	struct secret_ref secret; /* HMAC secret (gitlab: signing token) */
-	struct secret_ref token;  /* gitlab's X-Gitlab-Token */
-	int tolerance_s;          /* generic, stripe; default 300 */
+	struct secret_ref token;  /* gitlab's X-Gitlab-Token; set for gitlab
+				     only, and then secret is unset */
+	int tolerance_s;          /* generic, stripe, gitlab; default 300 */
 };
 
 struct notifier_config {
@@ -1086,19 +1088,25 @@ struct notifier_config {
 };
 
 struct config {
-	char *path;      /* owned; the file loaded */
+	char *path;      /* owned; absolute path of the file loaded */
 	char *state_dir; /* owned; absolute; default /var/lib/berth */
 	char *listen;    /* owned; "host:port", default "127.0.0.1:8470" */
+	char *listen_host; /* owned; listen's host without [] ("::1") */
+	int listen_port;   /* listen's port, 0..65535 (0: the kernel picks) */
 	struct {
-		char *url;            /* owned; local path, file://, https:// or ssh */
+		char *url;            /* owned; local path (absolute), file://,
+					 https://, ssh://, scp-like, or http://
+					 to a loopback host */
 		struct secret_ref token;  /* https token */
-		char *ssh_key_file;   /* owned or NULL */
+		char *ssh_key_file;   /* owned or NULL; absolute; check it with
+					 secret_check_file() before use */
 		int poll_interval_s;  /* default 120; 0 disables polling */
 	} repo;
-	struct env_config *envs; /* owned; default: production tracking main */
+	struct env_config *envs; /* owned; in file order; at least one;
+				    default: production tracking main */
 	size_t nenvs;
 	struct webhook_config webhooks[PROVIDER_COUNT];
-	struct secret_ref api_token;
+	struct secret_ref api_token; /* both NULL: the API is disabled */
 	struct notifier_config *notify; /* owned */
 	size_t nnotify;
 	struct {
@@ -1110,9 +1118,182 @@ struct config {
 	} server;
 };
 
-/* dotenv.c — env_file parser */
+/* Default location of the config when neither --config nor $BERTH_CONFIG
+ * names one. */
+#define CONFIG_DEFAULT_PATH "/etc/berth/config.json"
+/* Largest config file berth reads. */
+#define CONFIG_MAX_BYTES ((size_t)1 << 20)
+
+/*
+ * Loads the host config. path is --config's value, or NULL: then
+ * $BERTH_CONFIG (when set and not empty), else CONFIG_DEFAULT_PATH.
+ * Relative paths inside the file are resolved against the directory that
+ * holds it. Fills *cfg (any previous content is ignored, not freed) and
+ * returns 0; or returns -1 (BERTH_ENOTFOUND when the file does not exist)
+ * with every problem appended to errs, one complete message each
+ * ("config.json: $.listen: expected host:port, got \"8470\""), and *cfg
+ * zeroed. Secrets are only named here, never read: see secret_load().
+ */
+int config_load(struct config *cfg, const char *path, struct merrs *errs);
+
+/*
+ * The parser behind config_load, from memory (for SIGHUP checks, tests and
+ * the fuzzer): (data, len) is the JSON text, file the name used in messages,
+ * base_dir the absolute directory that relative paths are resolved against.
+ * cfg->path is set to file. Same returns as config_load (never
+ * BERTH_ENOTFOUND).
+ */
+int config_parse(struct config *cfg, const char *data, size_t len,
+		 const char *file, const char *base_dir, struct merrs *errs);
+
+/* Frees everything *cfg owns and zeroes it. Accepts NULL and a zeroed cfg. */
+void config_release(struct config *cfg);
+
+/* The environment called name (borrowed from cfg), or NULL. */
+const struct env_config *config_env(const struct config *cfg,
+				    const char *name);
+
+/*
+ * Iterates over the environments tracking branch (several may: e.g. staging
+ * deploying every push of main and production, auto_deploy false, promoted
+ * by hand). Pass prev NULL for the first; returns the next match after prev
+ * in file order (borrowed), or NULL when there is none left:
+ *   for (e = config_env_for_branch(c, b, NULL); e;
+ *        e = config_env_for_branch(c, b, e))
+ */
+const struct env_config *config_env_for_branch(const struct config *cfg,
+					       const char *branch,
+					       const struct env_config *prev);
+
+/* "github", "gitlab", ... for a provider; "unknown" outside the enum. */
+const char *config_provider_name(enum webhook_provider p);
+/* The provider whose name is exactly name (case-sensitive): 0, or
+ * BERTH_ENOTFOUND (out untouched). */
+int config_provider_parse(enum webhook_provider *out, const char *name);
+
+/* Prints each message of errs on its own line to f (a FILE *), prefixed
+ * with "berth: ", for the CLI. */
+void config_print_errors(const struct merrs *errs, void *f);
+
+/* config_check.c — syntax checks of config values, for config.c and for
+ * anything else that takes the same kinds of values from outside */
+
+/* What a repo.url is, as config_check_url() classifies it. */
+enum config_url_kind {
+	CONFIG_URL_LOCAL, /* a path on this host */
+	CONFIG_URL_FILE,  /* file:///path */
+	CONFIG_URL_HTTPS, /* https://host/path */
+	CONFIG_URL_HTTP,  /* http://loopback/path, for tests */
+	CONFIG_URL_SSH,   /* ssh://[user@]host[:port]/path */
+	CONFIG_URL_SCP,   /* [user@]host:path, git's scp-like syntax */
+};
+
+/* Classifies a repository URL into *kind. Returns 0, or -1 with *why set to
+ * a static "expected ..." phrase for the message. Refuses URLs with a
+ * password (the token goes in token_env/token_file), http:// to anything
+ * but a loopback host, other schemes, spaces and control characters. */
+int config_check_url(enum config_url_kind *kind, const char **why,
+		     const char *url);
+/* "a local path", "an ssh:// URL" ... for messages. */
+const char *config_check_url_kind_name(enum config_url_kind kind);
+/* A copy of url (new) with any password replaced by "***", for messages. */
+char *config_check_redact_url(const char *url);
+/* Splits "host:port", "[v6]:port" into *host (new, without brackets) and
+ * *port. host is an IPv4 or bracketed IPv6 literal or a DNS name; port is
+ * 0..65535. Returns 0, or -1 (*host untouched). */
+int config_check_listen(char **host, int *port, const char *s);
+/* Git's branch name rules (git check-ref-format --branch, roughly): no
+ * control characters, spaces, ~ ^ : ? * [ \, "..", "@{", "//"; no
+ * component starting with '.' or ending with ".lock"; not starting with
+ * '-' or '/', not ending with '/' or '.'; not "@" or "HEAD"; at most 255
+ * bytes. */
+bool config_check_branch(const char *s);
+/* An environment name: [a-z0-9][a-z0-9_-]*, at most 64 characters. */
+bool config_check_env_name(const char *s);
+/* An environment variable name: [A-Za-z_][A-Za-z0-9_]*, at most 255. */
+bool config_check_var_name(const char *s);
+/* A relative path that stays inside the repository: not absolute, no ".",
+ * ".." or empty component, no control characters, not ending with '/'. */
+bool config_check_repo_path(const char *s);
+/* True when (s, len) holds no ASCII control character (nor NUL). */
+bool config_check_printable(const char *s, size_t len);
+/* path made absolute against base_dir (when relative) and cleaned of "."
+ * components and repeated or trailing slashes; new. ".." is kept. */
+char *config_check_resolve(const char *base_dir, const char *path);
+/* Writes (s, len) into out as a JSON-style quoted string, escaping quotes,
+ * backslashes and control characters, cut with "..." to fit size. */
+void config_check_quote(char *out, size_t size, const char *s, size_t len);
+
+/* dotenv.c — env_file parser (format in docs/config.md) */
+
+/* Largest env file berth reads. */
+#define DOTENV_MAX_BYTES ((size_t)1 << 20)
+
+/*
+ * Parses a dotenv text: KEY=value lines, optional "export " prefix, '#'
+ * comment lines, " #" comments after unquoted values, single quotes
+ * literal, double quotes with \n \t \" \\ \$ escapes, quoted values may
+ * span lines, CRLF tolerated, last duplicate wins, no expansion of $X or
+ * ${X}. Sets each variable into out (kvlist_set; out must be initialised).
+ * Returns 0; or -1 with "file:LINE: what is wrong" in err and out
+ * unchanged. A message never contains a value, only line numbers and
+ * (valid) key names: values are secrets.
+ */
+int dotenv_parse(struct kvlist *out, const char *data, size_t len,
+		 const char *file, struct berr *err);
+
+/*
+ * Reads and parses the env file at path. The file must be a regular file,
+ * not readable by others and not writable by group or others (the message
+ * says to chmod 600). hash_hex (may be NULL) receives the lowercase hex
+ * SHA-256 of the file's bytes, for detecting an edited env file. Returns 0;
+ * BERTH_ENOTFOUND when it does not exist; BERTH_ETOOBIG over
+ * DOTENV_MAX_BYTES; -1 otherwise. On failure out is unchanged.
+ */
+int dotenv_load(struct kvlist *out, char hash_hex[65], const char *path,
+		struct berr *err);
 
 /* secret.c — resolving *_env and *_file secrets */
+
+/* Largest secret file berth reads. */
+#define SECRET_MAX_BYTES ((size_t)64 << 10)
+
+/*
+ * Reads the secret ref names into out (which must be empty): the value of
+ * the environment variable ref->env, or the content of ref->file without
+ * one trailing newline ("\n" or "\r\n"). what names the secret in messages
+ * ("webhooks.github secret"). The file must be a regular file with no
+ * permission bits for group or others (checked with fstat on the open
+ * descriptor). Returns 0; BERTH_ENOTFOUND when ref names nothing or the
+ * variable is unset; -1 when the file is missing, unsafe, unreadable or
+ * over SECRET_MAX_BYTES, or the value is empty. Messages never contain the
+ * value. Release out with secret_wipe().
+ */
+int secret_load(struct buf *out, const struct secret_ref *ref,
+		const char *what, struct berr *err);
+
+/*
+ * Reads the whole file at path, which holds secrets, into out (empty): it
+ * must be a regular file (checked with fstat on the opened descriptor,
+ * symlinks followed) with none of the permission bits in forbidden, and at
+ * most max bytes, read into one allocation that is wiped afterwards.
+ * Messages start with "what: ", name the path and suggest chmod 600, and
+ * never contain the content. Returns 0, BERTH_ENOTFOUND when the file does
+ * not exist, BERTH_ETOOBIG, or -1. Release out with secret_wipe().
+ */
+int secret_read_file(struct buf *out, const char *path, mode_t forbidden,
+		     size_t max, const char *what, struct berr *err);
+
+/*
+ * Checks that path is a regular file with no permission bits for group or
+ * others, as secret_load() does, without reading it: for key files handed
+ * to a library by path (repo.ssh_key_file). Returns 0, BERTH_ENOTFOUND when
+ * it does not exist, or -1.
+ */
+int secret_check_file(const char *path, const char *what, struct berr *err);
+
+/* Overwrites b's whole allocation (OPENSSL_cleanse), then releases it. */
+void secret_wipe(struct buf *b);
 
 /* git.c — the bare mirror; the only file that includes <git2.h> */
 
