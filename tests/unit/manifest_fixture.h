@@ -1,7 +1,9 @@
 /*
  * manifest_fixture.h — manifests built by hand for the tests of the
  * drivers, health checks, smoke tests and pre-deploy checks: the fields a
- * test sets, the parser's defaults for the rest. Include after berth.h.
+ * test sets, the parser's defaults for the rest (so a test can set what
+ * the parser would refuse, such as a service name with a slash). Freed by
+ * manifest_free like a parsed one. Include after berth.h.
  */
 #ifndef BERTH_MANIFEST_FIXTURE_H
 #define BERTH_MANIFEST_FIXTURE_H
@@ -119,44 +121,7 @@ static inline void mf_database(struct manifest *m, const char *url_env,
 
 static inline void mf_free(struct manifest *m)
 {
-	size_t i;
-
-	if (m == NULL)
-		return;
-	for (i = 0; i < m->nservices; i++) {
-		struct manifest_service *s = &m->services[i];
-
-		free(s->name);
-		strv_release(&s->command);
-		strv_release(&s->command_raw);
-		kvlist_release(&s->env);
-		free(s->health.http);
-		free(s->health.http_raw);
-		strv_release(&s->depends_on);
-		free(s->ports);
-		free(s->hash);
-	}
-	free(m->services);
-	free(m->order);
-	for (i = 0; i < m->nbuild; i++)
-		strv_release(&m->build[i]);
-	free(m->build);
-	for (i = 0; i < m->nsmoke; i++) {
-		free(m->smoke[i].name);
-		free(m->smoke[i].url);
-		free(m->smoke[i].url_raw);
-		free(m->smoke[i].expect_body);
-	}
-	free(m->smoke);
-	free(m->checks.ports_free);
-	strv_release(&m->checks.env_required);
-	free(m->db.url_env);
-	free(m->db.sql_dir);
-	strv_release(&m->db.migrate_command);
-	free(m->db.backup_dir);
-	free(m->app);
-	free(m->hash);
-	free(m);
+	manifest_free(m);
 }
 
 #endif
