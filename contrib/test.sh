@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . contrib/deps.sh
 
-berth_install_deps "${BERTH_BUILD_DEPS[@]}" python3 python3-jsonschema clang libclang-rt-14-dev
+berth_install_deps "${BERTH_BUILD_DEPS[@]}" python3 python3-jsonschema clang libclang-rt-14-dev \
+	openssh-server openssh-client openssl
 
 bash contrib/check-style.sh
 

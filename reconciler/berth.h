@@ -317,6 +317,13 @@ int spawn_stop_group(pid_t pgid, int stop_timeout_ms, bool *killed,
  * count: pid 1 of a container may never reap them). */
 bool spawn_group_alive(pid_t pgid);
 
+/* Finds the program that spawn_run would run for name (argv[0]): on the
+ * PATH of env, or relative to cwd (NULL: berth's) when it holds a '/'.
+ * *out is a new string; NULL on failure. Returns 0, or -1 with err as
+ * spawn_run's ("command 'x' not found on PATH"). */
+int spawn_which(char **out, const char *name, const struct kvlist *env,
+		const char *cwd, struct berr *err);
+
 /* Adds berth's own PATH (default /usr/local/bin:/usr/bin:/bin), HOME, LANG
  * and TZ to env: the base of every command's environment (SPEC §3). */
 void spawn_env_base(struct kvlist *env);
@@ -692,6 +699,354 @@ int migrate_apply(struct migrate_result *out, struct pg_conn *c,
 		  struct berr *err);
 void migrate_result_release(struct migrate_result *r);
 
+/* proc.c — what Linux's /proc says about processes and sockets */
+
+/* One line of /proc/<pid>/stat, the fields berth uses. */
+struct proc_stat {
+	char state;           /* 'R', 'S', 'D', 'T', 'Z' (zombie), 'X', ... */
+	pid_t ppid;
+	pid_t pgrp;           /* process group */
+	pid_t session;
+	uint64_t start_ticks; /* start time in clock ticks after boot: with the
+				 pid and the boot id it names one process for
+				 good, whatever reuses the pid later */
+	char comm[64];        /* the command name the kernel keeps (at most 15
+				 bytes) */
+};
+
+/* Reads /proc/<pid>/stat into out (a zombie is still found). Returns 0,
+ * BERTH_ENOTFOUND when there is no such process, or -1. */
+int proc_stat_read(struct proc_stat *out, pid_t pid, struct berr *err);
+
+/* The kernel's boot id (a UUID that changes at every boot) into out; ""
+ * when it cannot be read. */
+void proc_boot_id(char out[40]);
+
+/*
+ * The TCP sockets listening on port, on any address, IPv4 or IPv6, in
+ * berth's network namespace: their inodes in *inodes (a new array, free();
+ * NULL when *n is 0). Returns 0, or -1 when /proc/net/tcp cannot be read.
+ */
+int proc_tcp_listeners(unsigned long **inodes, size_t *n, int port,
+		       struct berr *err);
+
+/* For each of the n socket inodes, a pid holding it open into owners[i],
+ * or 0 when no process berth may look into holds it (another user's
+ * processes are not visible to an unprivileged berth). One pass over
+ * /proc/<pid>/fd. */
+void proc_socket_owners(pid_t *owners, const unsigned long *inodes, size_t n);
+
+/* driver.c — what the deploy pipeline asks of a driver (docs/drivers.md)
+ *
+ * A driver runs the application's services one way: "process" (berth
+ * starts and supervises the commands itself, driver_process.c), later
+ * "compose". The pipeline only ever goes through struct driver_ops, so
+ * nothing here is specific to one driver. Every operation blocks; start
+ * and stop change the environment's runtime state and are called holding
+ * the environment lock; live, status and logs only read.
+ */
+
+struct driver_ctx {
+	struct state *st;          /* borrowed; the environment's state */
+	const struct kvlist *vars; /* borrowed; the env file's variables, or
+				      NULL. Values are secrets: never shown */
+	/* Build output, one line at a time as it arrives (for progress), or
+	 * NULL. Lines are NUL-terminated, without their "\n". */
+	void (*on_line)(const char *line, size_t len, void *arg);
+	void *arg;
+};
+
+/* A service as it is now, from the driver's point of view. */
+struct service_live {
+	char *name;         /* owned */
+	bool running;       /* its main process is up */
+	char *hash;         /* owned or NULL; manifest hash it was started with */
+	char *commit;       /* owned or NULL; commit it was started from */
+	int pid;            /* its main process, 0 when unknown */
+	int64_t started_at; /* unix seconds, 0 when unknown */
+	char *detail;       /* owned; for people: "running", "exited 1", "not
+			       running: pid 123 is now another process" */
+};
+
+/* Frees the n entries of l and l itself. NULL ok. */
+void driver_live_free(struct service_live *l, size_t n);
+/* Frees what one entry owns (not the entry). NULL ok. */
+void driver_live_release(struct service_live *l);
+
+struct driver_ops {
+	const char *name; /* the manifest's "driver": "process" */
+	/*
+	 * Appends to missing (no duplicates) each program m needs this
+	 * driver to run that cannot be found on the PATH the commands will
+	 * get (driver_env). Commands with a relative path ("./bin/x") are
+	 * not looked for: the build may make them. Returns 0, or -1 when it
+	 * cannot tell.
+	 */
+	int (*check_tools)(struct strv *missing, const struct driver_ctx *ctx,
+			   const struct manifest *m, struct berr *err);
+	/*
+	 * Builds release_dir (SPEC §5 step 5): runs m's build commands there,
+	 * in order, streaming their output to ctx->on_line. output (may be
+	 * NULL) receives the tail of what they wrote, for the step record.
+	 * Returns 0, or -1 when one cannot start or fails (err names it and
+	 * its status: "build command 2 'make -C backend' exited 2: <last
+	 * line>"); later commands do not run.
+	 */
+	int (*build)(struct buf *output, const struct driver_ctx *ctx,
+		     const struct manifest *m, const char *release_dir,
+		     struct berr *err);
+	/*
+	 * Starts service svc of m from release_dir (an absolute path) and
+	 * returns without waiting for it to be healthy (health_wait). The
+	 * service outlives berth. commit is recorded with it. Refuses a
+	 * service that is already running (stop it first). Returns 0 or -1.
+	 */
+	int (*start)(const struct driver_ctx *ctx, const struct manifest *m,
+		     const struct manifest_service *svc,
+		     const char *release_dir, const char *commit,
+		     struct berr *err);
+	/*
+	 * Stops a service gracefully: SIGTERM (or the driver's equivalent),
+	 * SIGKILL after stop_timeout_s (<= 0: the timeout it was started
+	 * with), and forgets it. *killed says whether SIGKILL was needed. A
+	 * service that already exited is only forgotten. Returns 0,
+	 * BERTH_ENOTFOUND when the driver knows no such service, or -1.
+	 */
+	int (*stop)(bool *killed, const struct driver_ctx *ctx,
+		    const char *service, int stop_timeout_s, struct berr *err);
+	/* One service's live state into out (released with
+	 * driver_live_release). Returns 0, BERTH_ENOTFOUND, or -1. */
+	int (*status)(struct service_live *out, const struct driver_ctx *ctx,
+		      const char *service, struct berr *err);
+	/* Every service the driver knows of, sorted by name, into *out (free
+	 * with driver_live_free; NULL when *n is 0). Returns 0 or -1. */
+	int (*live)(struct service_live **out, size_t *n,
+		    const struct driver_ctx *ctx, struct berr *err);
+	/* Appends the last `lines` lines the service wrote since it was last
+	 * started. Returns 0, BERTH_ENOTFOUND (no output yet), or -1. */
+	int (*logs)(struct buf *out, const struct driver_ctx *ctx,
+		    const char *service, size_t lines, struct berr *err);
+};
+
+/* The driver for m's "driver", or NULL when this build has none for it. */
+const struct driver_ops *driver_for(const struct manifest *m);
+/* "process", "compose". */
+const char *driver_name(enum manifest_driver d);
+
+/*
+ * The environment of every command berth runs for an environment (SPEC
+ * §3): berth's PATH, HOME, LANG and TZ (spawn_env_base), then the env
+ * file's variables, then service_env (either may be NULL), each overriding
+ * the one before. Appended to env.
+ */
+void driver_env(struct kvlist *env, const struct kvlist *vars,
+		const struct kvlist *service_env);
+
+/*
+ * Appends argv0 to missing (unless there) when it names a program that
+ * cannot be run with env's PATH: a bare name not found on that PATH, or
+ * an absolute path that is not an executable file. A relative path with a
+ * '/' is not checked (it lives in the release, which the build may fill).
+ * For check_tools implementations.
+ */
+void driver_need_program(struct strv *missing, const char *argv0,
+			 const struct kvlist *env);
+
+/* m's build commands, run in release_dir with driver_env(ctx->vars):
+ * the process driver's build, for other drivers to reuse. */
+int driver_run_build(struct buf *output, const struct driver_ctx *ctx,
+		     const struct manifest *m, const char *release_dir,
+		     struct berr *err);
+
+/* argv for messages: "make -C 'my dir'" (arguments with spaces or quotes
+ * quoted), at most max bytes ("..." when cut). New string. */
+char *driver_argv_str(const char *const *argv, size_t max);
+
+struct health_result;
+
+/*
+ * health_wait for svc, just started through ops: fails fast when the
+ * driver says the service stopped running, and then gives the last lines
+ * of its log (ops->logs). Returns what health_wait returns.
+ */
+int driver_wait_healthy(struct health_result *res,
+			const struct driver_ops *ops,
+			const struct driver_ctx *ctx,
+			const struct manifest_service *svc);
+
+/* driver_process.c — the process driver: services as process groups that
+ * berth starts from the release directory (docs/drivers.md)
+ *
+ * Each service runs in a session and process group of its own
+ * (spawn_detached), with driver_env as its whole environment, its output
+ * appended to envs/<env>/logs/<service>.log, and survives berth. What runs
+ * is recorded in envs/<env>/services.json (written atomically): pid,
+ * process group, the process's start time and the boot id, so a pid reused
+ * by another process is never taken for the service, nor signalled.
+ */
+extern const struct driver_ops driver_process;
+
+/* Runtime state file, under the environment's directory. */
+#define DRIVER_PROCESS_RUNTIME "services.json"
+/* Lines of a service's log shown when it fails to start. */
+#define DRIVER_LOG_TAIL_LINES 20
+
+/* health.c — waiting for a started service to be healthy (docs/drivers.md)
+ *
+ * With an HTTP check: a GET every interval_s, each bounded by timeout_s,
+ * healthy at the first answer with expect_status. Failures during the
+ * first start_period_s do not count (a success still ends the wait);
+ * after it, `retries` consecutive failures make the service unhealthy.
+ * Without one: healthy once it has stayed alive for HEALTH_GRACE_MS.
+ * Either way, a service that stops running ends the wait at once.
+ */
+
+#define HEALTH_GRACE_MS 2000
+
+struct health_opts {
+	const struct manifest_service *svc; /* borrowed: name and health */
+	/* Whether the service still runs; when not, may append why to why
+	 * ("exited 1"). NULL: assume it does. Called between checks, at
+	 * least every 100 ms. */
+	bool (*alive)(struct buf *why, void *arg);
+	/* Appends the service's last lines of output. NULL: none. */
+	void (*log_tail)(struct buf *out, void *arg);
+	void *arg;
+	int grace_ms; /* no HTTP check: how long it must stay up; 0:
+			 HEALTH_GRACE_MS */
+};
+
+struct health_result {
+	bool healthy;
+	bool exited;          /* the service stopped running meanwhile */
+	bool in_start_period; /* the verdict came within start_period_s */
+	int checks;           /* HTTP checks made */
+	int failures;         /* consecutive failures counted (after the start
+				 period) */
+	long status;          /* HTTP status of the last answer, 0 if none */
+	int64_t duration_ms;  /* from the call to the verdict */
+	char *reason;         /* owned; NULL when healthy. The last failure:
+				 "HTTP 503", "cannot connect to 127.0.0.1:3000:
+				 Connection refused", "request to
+				 127.0.0.1:3000 timed out after 5000 ms",
+				 "exited during its start period: exited 1",
+				 after the start period the driver's words:
+				 "killed by SIGSEGV" */
+	char *log_tail;       /* owned or NULL; set when it exited */
+};
+
+/* Waits for o->svc to be healthy. res is always initialised (release with
+ * health_result_release). Returns 0 when healthy, -1 when not. Blocking:
+ * at most about start_period_s + retries * (interval_s + timeout_s). */
+int health_wait(struct health_result *res, const struct health_opts *o);
+void health_result_release(struct health_result *res);
+/*
+ * One line for people, new string: "backend healthy in 1.3 s (2 checks)",
+ * "backend unhealthy after 3 failed checks (12.0 s): HTTP 503", "backend
+ * exited during its start period (0.4 s): exited 1", followed, when there
+ * is a log tail, by its lines indented by four spaces.
+ */
+char *health_describe(const struct health_result *res, const char *service);
+
+/* smoke.c — the manifest's smoke tests (SPEC §5 step 8) */
+
+struct smoke_result {
+	char *name;          /* owned */
+	bool ok;
+	long status;         /* HTTP status, 0 when there was no answer */
+	int64_t duration_ms;
+	char *detail;        /* owned; why it failed ("expected 200, got 500",
+				"body does not contain \"ok\": got \"{...}\""),
+				NULL when ok */
+};
+
+struct smoke_report {
+	struct smoke_result *results; /* owned, in manifest order */
+	size_t n;
+	size_t failed;
+	int64_t duration_ms;
+};
+
+/*
+ * Runs every smoke test of m, one after the other, each a GET of its url
+ * (no redirects followed) within its timeout_s, passing when the status is
+ * expect_status and the body contains expect_body. Every test runs, even
+ * after a failure; on_result (may be NULL) sees each result as it comes.
+ * *out is always initialised (smoke_report_release). Returns 0 when all
+ * passed, -1 when any failed.
+ */
+int smoke_run(struct smoke_report *out, const struct manifest *m,
+	      void (*on_result)(const struct smoke_result *r, void *arg),
+	      void *arg);
+void smoke_report_release(struct smoke_report *r);
+/* "✓ backend health 200 in 12 ms", "✗ products: expected 200, got 500",
+ * "✗ products: cannot connect to 127.0.0.1:3000: Connection refused".
+ * New string. */
+char *smoke_format(const struct smoke_result *r);
+/* For a deployment's step detail and error: "3 passed" or "1 of 3 failed:
+ * products: expected 200, got 500". New string. */
+char *smoke_summary(const struct smoke_report *r);
+
+/* checks.c — the pre-deploy checks (SPEC §5 step 2; docs/drivers.md) */
+
+struct checks_item {
+	const char *name; /* static: "tools", "env vars", "disk free",
+			     "backup disk free", "memory", "ports free",
+			     "manifest", "migrations", "database",
+			     "release dir" */
+	bool ok;
+	bool skipped;     /* could not be checked (no valid manifest); not a
+			     failure by itself */
+	char *value;      /* owned; what was measured: "62%", "missing: make" */
+	char *threshold;  /* owned or NULL; what passes: "≥ 10%" */
+};
+
+struct checks_report {
+	struct checks_item *items; /* owned, in the order above */
+	size_t n;
+	size_t failed;
+};
+
+/* Whether the migrations the manifest names are there. */
+enum checks_migrations {
+	CHECKS_MIGRATIONS_LOOK,    /* look for sql_dir in release_dir */
+	CHECKS_MIGRATIONS_PRESENT, /* the caller found it (at the commit) */
+	CHECKS_MIGRATIONS_MISSING, /* the caller did not */
+};
+
+struct checks_input {
+	const struct manifest *m;          /* borrowed; NULL when it did not
+					      parse (checks needing it are
+					      skipped) */
+	bool manifest_valid;               /* parsed and fits the release */
+	const char *manifest_error;        /* borrowed; shown when not valid */
+	const struct driver_ops *driver;   /* borrowed; NULL: driver_for(m) */
+	const struct driver_ctx *ctx;      /* borrowed; st and vars */
+	enum checks_migrations migrations;
+	const char *release_dir;           /* borrowed; the release to deploy,
+					      or NULL when not exported yet */
+	const struct service_live *current; /* borrowed; what runs now (the
+					       driver's live): ports held by
+					       these are not busy */
+	size_t ncurrent;
+	int db_timeout_s;                  /* database connect; 0: 5 */
+};
+
+/*
+ * Runs every check, even after one fails, in the order of struct
+ * checks_item, and calls on_result (may be NULL) with each as it is done.
+ * May remove temporary release exports left by killed processes (see
+ * docs/drivers.md). *out is always initialised (checks_report_release).
+ * Returns 0 when every check passed, -1 otherwise.
+ */
+int checks_run(struct checks_report *out, const struct checks_input *in,
+	       void (*on_result)(const struct checks_item *c, void *arg),
+	       void *arg);
+void checks_report_release(struct checks_report *r);
+/* "  ✓ disk free        62% (need ≥ 10%)", "  ✗ env vars         missing:
+ * JWT_SECRET", "  - database         not checked: ...". New string. */
+char *checks_format(const struct checks_item *c);
+
 /* config.c — the host config, SPEC §2; the user reference is docs/config.md */
 
 /* Webhook providers, in the order of SPEC §7's table. */
@@ -959,7 +1314,9 @@ void secret_wipe(struct buf *b);
  * or scp-like user@host:path) with a key file (user from the URL, else
  * "git"; KEY.pub is used when present). ssh host keys are checked against
  * ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts: an unknown or changed
- * host key refuses the connection. Proxies: http.proxy and the *_proxy
+ * host key refuses the connection. TLS certificates are checked against
+ * the system CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR when set (read once,
+ * at the first git_mirror_open). Proxies: http.proxy and the *_proxy
  * environment variables. libgit2 1.5 has no network timeout: run fetches in
  * a process that a deadline can kill.
  *

@@ -7,9 +7,9 @@
  * messages that name what failed and why, and never carry a secret.
  *
  * The mirror maps the remote's branches and tags (refs/heads/, refs/tags/)
- * one to one (forced, pruned), like `git clone --mirror`. Objects are never deleted, so a
- * commit that was deployed stays readable after a force-push removed it from
- * every branch.
+ * one to one (forced, pruned), like `git clone --mirror`. Objects are never
+ * deleted, so a commit that was deployed stays readable after a force-push
+ * removed it from every branch.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <git2.h>
+#include <openssl/evp.h>
 
 #include "berth.h"
 
@@ -48,11 +49,14 @@ struct git_mirror {
 struct net_ctx {
 	struct git_mirror *gm; /* borrowed */
 	int key_tries;
-	int pass_tries;
+	int key_errno;      /* the ssh key file could not be read */
+	bool token_sent;    /* the token went with every request */
 	bool rejected;      /* credentials were offered and refused */
 	bool missing;       /* the server asked; nothing suitable configured */
 	bool hostkey_bad;   /* the ssh host key check refused the host */
 	struct berr hostkey; /* why, when hostkey_bad */
+	char *auth_header;  /* owned secret "Authorization: Basic …", or NULL */
+	git_strarray headers; /* custom headers: auth_header, if any */
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -60,10 +64,22 @@ static int lib_init_rc;
 
 static void lib_init(void)
 {
+	const char *file = getenv("SSL_CERT_FILE");
+	const char *dir = getenv("SSL_CERT_DIR");
+
 	lib_init_rc = git_libgit2_init();
+	if (lib_init_rc < 0)
+		return;
 	/* The mirror is state: fsync what libgit2 writes into it. */
-	if (lib_init_rc >= 0)
-		git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	/* Debian's libgit2 uses mbedTLS with a fixed CA bundle; honour the
+	 * variables OpenSSL, curl and git honour. */
+	if (file != NULL && *file == '\0')
+		file = NULL;
+	if (dir != NULL && *dir == '\0')
+		dir = NULL;
+	if (file != NULL || dir != NULL)
+		git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, dir);
 }
 
 /* libgit2 is initialised once per process and never shut down, so that
@@ -74,6 +90,14 @@ static int lib_ensure(struct berr *err)
 	if (lib_init_rc < 0)
 		return berr_set(err, "cannot initialise libgit2");
 	return 0;
+}
+
+static void wipe_free(char *secret)
+{
+	if (secret != NULL) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
 }
 
 const char *git_mirror_lib_version(void)
@@ -225,18 +249,21 @@ static void mask(struct buf *b, const char *secret)
 static void last_error(struct buf *b, const struct git_mirror *gm)
 {
 	const git_error *e = git_error_last();
+	size_t i;
 
 	buf_puts(b, e != NULL && e->message != NULL ? e->message
 						    : "unknown libgit2 error");
 	if (gm != NULL) {
-		if (gm->url_password != NULL)
-			mask(b, gm->url);
 		mask(b, gm->token);
 		mask(b, gm->url_password);
 	}
 	while (b->len > 0 && (b->data[b->len - 1] == '\n' ||
 			      b->data[b->len - 1] == '.'))
 		b->data[--b->len] = '\0';
+	/* One line: mbedTLS lists certificate problems one per line. */
+	for (i = 0; i < b->len; i++)
+		if (b->data[i] == '\n' || b->data[i] == '\r')
+			b->data[i] = ' ';
 }
 
 /* Sets err to "<what>: <libgit2's message>". Returns -1. */
@@ -302,6 +329,10 @@ static int net_fail(struct net_ctx *ctx, int rc, const char *what,
 	if (ctx->hostkey_bad) {
 		berr_set(err, "%s '%s': %s", what, gm->url_safe,
 			 ctx->hostkey.msg);
+	} else if (ctx->key_errno != 0) {
+		berr_set(err, "%s '%s': cannot read the ssh key '%s': %s",
+			 what, gm->url_safe, gm->ssh_key,
+			 strerror(ctx->key_errno));
 	} else if (ctx->rejected && ctx->key_tries > 0) {
 		berr_set(err, "%s '%s': authentication failed: the ssh key "
 			 "'%s' was rejected", what, gm->url_safe, gm->ssh_key);
@@ -315,6 +346,14 @@ static int net_fail(struct net_ctx *ctx, int rc, const char *what,
 			 ctx->missing ? "the server asks for credentials and "
 					"none that it accepts are configured"
 				      : m);
+	} else if (rc == GIT_ECERTIFICATE || klass == GIT_ERROR_SSL ||
+		   contains(m, "certificate")) {
+		berr_set(err, "%s '%s': the server's TLS certificate is not "
+			 "trusted (%s)", what, gm->url_safe, m);
+	} else if (ctx->token_sent && contains(m, "redirect")) {
+		berr_set(err, "%s '%s': the server redirects to another URL, "
+			 "which berth does not follow when it sends a token: "
+			 "configure the final URL (%s)", what, gm->url_safe, m);
 	} else if (rc == GIT_ELOCKED) {
 		berr_set(err, "mirror '%s' is locked: %s", gm->dir, m);
 		ret = BERTH_ELOCKED;
@@ -348,6 +387,10 @@ static int cb_credentials(git_credential **out, const char *url,
 	struct git_mirror *gm = ctx->gm;
 
 	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && gm->ssh_key != NULL) {
+		if (access(gm->ssh_key, R_OK) != 0) {
+			ctx->key_errno = errno;
+			return GIT_EAUTH;
+		}
 		if (ctx->key_tries++ > 0) {
 			ctx->rejected = true;
 			return GIT_EAUTH;
@@ -359,13 +402,12 @@ static int cb_credentials(git_credential **out, const char *url,
 	if ((allowed & GIT_CREDENTIAL_USERNAME) && gm->ssh_key != NULL)
 		return git_credential_username_new(out, user ? user : "git");
 	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) &&
-	    gm->token != NULL && url_same_authority(url, gm->url)) {
-		if (ctx->pass_tries++ > 0) {
-			ctx->rejected = true;
-			return GIT_EAUTH;
-		}
-		return git_credential_userpass_plaintext_new(
-		    out, user ? user : "x-access-token", gm->token);
+	    ctx->auth_header != NULL && url_same_authority(url, gm->url)) {
+		/* The token went with the request: being asked means it was
+		 * refused. Not replaying also avoids libgit2 1.5 misreading
+		 * the body of a 401 on a kept-alive connection. */
+		ctx->rejected = true;
+		return GIT_EAUTH;
 	}
 	ctx->missing = true;
 	return GIT_PASSTHROUGH;
@@ -375,15 +417,19 @@ static int cb_certificate(git_cert *cert, int valid, const char *host,
 			  void *payload)
 {
 	struct net_ctx *ctx = payload;
-	git_cert_hostkey *hk = (git_cert_hostkey *)cert;
+	const git_cert_hostkey *hk;
 	const char *home = getenv("HOME");
 	char *user_file = NULL, name[256];
 	const char *files[3];
 	int port, rc;
 
 	(void)valid;
+	/* TLS: keep libgit2's verdict. Only GIT_PASSTHROUGH does that; any
+	 * other value, positive included, would accept a bad certificate. */
 	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
-		return 1; /* TLS: keep libgit2's verdict */
+		return GIT_PASSTHROUGH;
+	/* git_cert is the first member of git_cert_hostkey. */
+	hk = (const git_cert_hostkey *)(const void *)cert;
 	if (!ssh_host_port(ctx->gm->url, name, sizeof(name), &port)) {
 		snprintf(name, sizeof(name), "%s", host);
 		port = 22;
@@ -424,14 +470,70 @@ static int remote_new(git_remote **out, struct git_mirror *gm)
 	return git_remote_create_with_opts(out, gm->url, &opts);
 }
 
+/* "Authorization: Basic base64(user:token)", new secret string; the user
+ * from the URL, else "x-access-token". */
+static char *basic_auth_header(const struct git_mirror *gm)
+{
+	const char *start, *end, *userinfo;
+	char *user, *plain, *b64, *header;
+	size_t len;
+
+	if (url_authority(gm->url, &start, &end, &userinfo) &&
+	    userinfo != NULL)
+		user = xstrndup(userinfo, strcspn(userinfo, ":@"));
+	else
+		user = xstrdup("x-access-token");
+	plain = xasprintf("%s:%s", user, gm->token);
+	len = strlen(plain);
+	b64 = xmalloc(4 * ((len + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)plain,
+			(int)len);
+	header = xasprintf("Authorization: Basic %s", b64);
+	wipe_free(b64);
+	wipe_free(plain);
+	free(user);
+	return header;
+}
+
+/*
+ * Prepares the options of one connection. Over http(s) with a token, the
+ * token is sent with the first request (no 401 round trip) and redirects
+ * are not followed, so that it never reaches another host. ssh keys and
+ * missing credentials go through the callback.
+ */
 static void net_init(struct net_ctx *ctx, struct git_mirror *gm,
-		     git_remote_callbacks *cb)
+		     git_remote_connect_options *co)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->gm = gm;
-	cb->credentials = cb_credentials;
-	cb->certificate_check = cb_certificate;
-	cb->payload = ctx;
+	git_remote_connect_options_init(co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+	co->callbacks.credentials = cb_credentials;
+	co->callbacks.certificate_check = cb_certificate;
+	co->callbacks.payload = ctx;
+	co->proxy_opts.type = GIT_PROXY_AUTO;
+	if (gm->token != NULL && (strncasecmp(gm->url, "https://", 8) == 0 ||
+				  strncasecmp(gm->url, "http://", 7) == 0)) {
+		ctx->auth_header = basic_auth_header(gm);
+		ctx->headers.strings = &ctx->auth_header;
+		ctx->headers.count = 1;
+		ctx->token_sent = true;
+		co->follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+		co->custom_headers = ctx->headers;
+	}
+}
+
+/* Connects remote for fetching (ls-remote). */
+static int net_connect(struct net_ctx *ctx, git_remote *remote,
+		       git_remote_connect_options *co)
+{
+	net_init(ctx, ctx->gm, co);
+	return git_remote_connect_ext(remote, GIT_DIRECTION_FETCH, co);
+}
+
+static void net_release(struct net_ctx *ctx)
+{
+	wipe_free(ctx->auth_header);
+	ctx->auth_header = NULL;
 }
 
 /* Opening */
@@ -445,6 +547,21 @@ static bool is_hex(const char *s, size_t len)
 		    s[i] == '\0')
 			return false;
 	return true;
+}
+
+/* Whether path is a directory with nothing in it. */
+static bool dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool empty = d != NULL;
+
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			empty = false;
+	if (d != NULL)
+		closedir(d);
+	return empty;
 }
 
 /* Creates the bare repository in a temporary sibling and renames it into
@@ -497,6 +614,7 @@ int git_mirror_open(struct git_mirror **out, const char *dir, const char *url,
 		    const struct git_auth *auth, struct berr *err)
 {
 	struct git_mirror *gm;
+	size_t i;
 	int rc = -1;
 
 	*out = NULL;
@@ -513,8 +631,16 @@ int git_mirror_open(struct git_mirror **out, const char *dir, const char *url,
 	gm->url_safe = git_mirror_redact_url(url);
 	gm->url_password = url_password(url);
 	gm->lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS;
-	if (auth != NULL && auth->token != NULL && *auth->token != '\0')
+	if (auth != NULL && auth->token != NULL && *auth->token != '\0') {
+		for (i = 0; auth->token[i] != '\0'; i++)
+			if ((unsigned char)auth->token[i] < 0x20 ||
+			    auth->token[i] == 0x7f) {
+				berr_set(err, "the token for '%s' contains "
+					 "control characters", gm->url_safe);
+				goto out;
+			}
 		gm->token = xstrdup(auth->token);
+	}
 	if (auth != NULL && auth->ssh_key_file != NULL &&
 	    *auth->ssh_key_file != '\0') {
 		char *pub = xasprintf("%s.pub", auth->ssh_key_file);
@@ -524,6 +650,11 @@ int git_mirror_open(struct git_mirror **out, const char *dir, const char *url,
 			gm->ssh_pubkey = pub;
 		else
 			free(pub);
+	}
+	/* An empty directory (made ahead by an installer) counts as none. */
+	if (dir_is_empty(gm->dir) && rmdir(gm->dir) != 0 && errno != ENOTEMPTY) {
+		berr_errno(err, errno, "cannot use '%s' as the mirror", gm->dir);
+		goto out;
 	}
 	if (!fs_exists(gm->dir) && mirror_create(gm, err) != 0)
 		goto out;
@@ -546,14 +677,6 @@ out:
 void git_mirror_set_lock_timeout(struct git_mirror *gm, int timeout_ms)
 {
 	gm->lock_timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
-}
-
-static void wipe_free(char *secret)
-{
-	if (secret != NULL) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
 }
 
 void git_mirror_close(struct git_mirror *gm)
@@ -584,6 +707,7 @@ static void remove_stale_locks(const char *dir, const char *sub)
 
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);
+		struct stat st;
 		char *child;
 
 		if (strcmp(de->d_name, ".") == 0 ||
@@ -600,7 +724,8 @@ static void remove_stale_locks(const char *dir, const char *sub)
 				log_warn("msg=\"removed a lock file left by an "
 					 "interrupted fetch\"%s", buf_str(&kv));
 			buf_release(&kv);
-		} else if (sub != NULL && fs_is_dir(child)) {
+		} else if (sub != NULL && lstat(child, &st) == 0 &&
+			   S_ISDIR(st.st_mode)) {
 			remove_stale_locks(path, de->d_name);
 		}
 		free(child);
@@ -802,10 +927,11 @@ int git_mirror_fetch(struct git_mirror *gm, struct git_ref_update **updates,
 	char tags[] = "+refs/tags/*:refs/tags/*";
 	char *specs[] = {heads, tags};
 	const git_strarray refspecs = {specs, BERTH_ARRAY_LEN(specs)};
+	git_remote_connect_options co;
 	git_fetch_options opts;
 	struct refsnap before = {0}, after = {0};
 	git_remote *remote = NULL;
-	struct net_ctx ctx;
+	struct net_ctx ctx = {.gm = gm};
 	int lockfd = -1, rc, ret = -1;
 
 	if (updates != NULL)
@@ -821,13 +947,20 @@ int git_mirror_fetch(struct git_mirror *gm, struct git_ref_update **updates,
 		git_fail(err, gm, "cannot fetch from '%s'", gm->url_safe);
 		goto out;
 	}
+	/* git_remote_fetch() rather than connect + download: in libgit2
+	 * 1.5.1, git_remote_download() on a connected remote leaks a copy of
+	 * the custom headers, which hold the token. */
+	net_init(&ctx, gm, &co);
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
-	net_init(&ctx, gm, &opts.callbacks);
+	opts.callbacks = co.callbacks;
+	opts.proxy_opts = co.proxy_opts;
+	opts.follow_redirects = co.follow_redirects;
+	opts.custom_headers = co.custom_headers;
 	opts.prune = GIT_FETCH_PRUNE;
 	opts.update_fetchhead = 0;
 	opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	opts.proxy_opts.type = GIT_PROXY_AUTO;
 	rc = git_remote_fetch(remote, &refspecs, &opts, "berth: fetch");
+	net_release(&ctx);
 	if (rc < 0) {
 		ret = net_fail(&ctx, rc, "cannot fetch from", err);
 		goto out;
@@ -895,11 +1028,10 @@ static bool branch_name_valid(const char *branch)
 int git_mirror_ls_remote(char sha[41], struct git_mirror *gm,
 			 const char *branch, struct berr *err)
 {
-	git_remote_callbacks callbacks;
-	git_proxy_options proxy;
+	git_remote_connect_options co;
 	const git_remote_head **heads;
 	git_remote *remote = NULL;
-	struct net_ctx ctx;
+	struct net_ctx ctx = {.gm = gm};
 	char *ref = NULL;
 	size_t i, nheads = 0;
 	int rc, ret = -1;
@@ -915,14 +1047,10 @@ int git_mirror_ls_remote(char sha[41], struct git_mirror *gm,
 			 gm->url_safe);
 		goto out;
 	}
-	git_remote_init_callbacks(&callbacks, GIT_REMOTE_CALLBACKS_VERSION);
-	git_proxy_options_init(&proxy, GIT_PROXY_OPTIONS_VERSION);
-	net_init(&ctx, gm, &callbacks);
-	proxy.type = GIT_PROXY_AUTO;
-	rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &callbacks,
-				&proxy, NULL);
+	rc = net_connect(&ctx, remote, &co);
 	if (rc >= 0)
 		rc = git_remote_ls(&heads, &nheads, remote);
+	net_release(&ctx);
 	if (rc < 0) {
 		ret = net_fail(&ctx, rc, "cannot list branches of", err);
 		goto out;
@@ -1055,16 +1183,23 @@ int git_mirror_resolve(struct git_mirror *gm, const char *rev, char sha[41],
 					      GIT_OBJECT_ANY);
 		if (rc == GIT_EAMBIGUOUS)
 			return berr_set(err, "abbreviated commit id '%s' is "
-					     "ambiguous: give more digits",
-					rev);
+					"ambiguous: several objects start with "
+					"it; give more digits%s", rev,
+					have[0] || have[1]
+					    ? ", or name the branch or tag in "
+					      "full (refs/heads/..., "
+					      "refs/tags/...)"
+					    : "");
 		if (rc < 0 && rc != GIT_ENOTFOUND)
 			return git_fail(err, gm, "cannot look up '%s'", rev);
 		if (rc == 0) {
+			/* An id of a blob or tree competes with a branch or
+			 * tag of the same name only if it leads to a commit. */
 			rc = peel_to_commit(&found[2], gm, obj, rev, err);
 			git_object_free(obj);
-			if (rc < 0)
+			if (rc < 0 && !have[0] && !have[1])
 				return -1;
-			have[2] = true;
+			have[2] = rc == 0;
 		}
 	}
 	for (i = 0; i < 3; i++) {

@@ -10,7 +10,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +74,31 @@ out:
 	return ok;
 }
 
+/* OpenSSH's host pattern match: '*' any run, '?' any one character; every
+ * other character (including '[' of "[host]:port") stands for itself. */
+static bool pattern_match(const char *pat, const char *s)
+{
+	const char *star = NULL, *resume = NULL;
+
+	while (*s != '\0') {
+		if (*pat == '*') {
+			star = pat++;
+			resume = s;
+		} else if (*pat == '?' || *pat == *s) {
+			pat++;
+			s++;
+		} else if (star != NULL) {
+			pat = star + 1;
+			s = ++resume;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
+}
+
 /* Whether a comma-separated host field names `name` (lower case). A negated
  * pattern that matches excludes the line whatever the others say. */
 static bool hosts_match(const char *field, const char *name)
@@ -99,7 +123,7 @@ static bool hosts_match(const char *field, const char *name)
 		} else {
 			for (c = p; *c != '\0'; c++)
 				*c = (char)tolower((unsigned char)*c);
-			if (fnmatch(p, name, 0) != 0)
+			if (!pattern_match(p, name))
 				continue;
 		}
 		if (negate) {

@@ -644,6 +644,12 @@ int spawn_stop_group(pid_t pgid, int stop_timeout_ms, bool *killed,
 	return 0;
 }
 
+int spawn_which(char **out, const char *name, const struct kvlist *env,
+                const char *cwd, struct berr *err)
+{
+	return resolve_program(out, name, env, cwd, err);
+}
+
 void spawn_env_base(struct kvlist *env)
 {
 	static const char *const names[] = {"HOME", "LANG", "TZ"};

@@ -66,6 +66,8 @@ static inline void fx_teardown(void)
 }
 
 static inline void fx_vcmd(char *cmd, size_t size, const char *fmt,
+			   va_list ap) BERTH_PRINTF(3, 0);
+static inline void fx_vcmd(char *cmd, size_t size, const char *fmt,
 			   va_list ap)
 {
 	int n = snprintf(cmd, size, "set -e; cd '%s'; ", fx_dir);
@@ -118,7 +120,7 @@ static inline int fx_out(char *out, size_t size, const char *fmt, ...)
 
 /* Starts argv[0] (searched in PATH) in the background with its output
  * appended to logfile. Returns its pid, or -1. */
-static inline pid_t fx_spawn(char *const argv[], const char *logfile)
+static inline pid_t fx_spawn(const char *const argv[], const char *logfile)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -129,7 +131,8 @@ static inline pid_t fx_spawn(char *const argv[], const char *logfile)
 	posix_spawn_file_actions_addopen(&fa, 1, logfile,
 					 O_WRONLY | O_CREAT | O_APPEND, 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
+			  environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0) {
 		fprintf(stderr, "cannot start '%s': %s\n", argv[0],

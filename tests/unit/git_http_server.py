@@ -6,16 +6,22 @@ Usage: git_http_server.py ROOT PORTFILE
 Serves the repositories under ROOT at http://127.0.0.1:PORT/<name>.git and
 writes PORT to PORTFILE once listening. Every request must carry Basic auth
 whose password equals the environment variable BERTH_TEST_HTTP_TOKEN (the
-token never appears on a command line); otherwise 401. Runs until killed.
+token never appears on a command line); otherwise 401. Each request logs
+"auth user=NAME ok=BOOL" (never the password) on stderr. With
+BERTH_TEST_HTTP_REDIRECT=BASE set it answers every request with a redirect
+to BASE + path instead. With BERTH_TEST_HTTP_CERT and BERTH_TEST_HTTP_KEY
+(PEM files) it speaks https. Runs until killed.
 """
 import base64
 import http.server
 import os
+import ssl
 import subprocess
 import sys
 
 ROOT, PORTFILE = sys.argv[1], sys.argv[2]
 TOKEN = os.environ["BERTH_TEST_HTTP_TOKEN"]
+REDIRECT = os.environ.get("BERTH_TEST_HTTP_REDIRECT")
 
 
 def read_chunked(rfile):
@@ -32,6 +38,9 @@ def read_chunked(rfile):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # One write per response: libgit2 1.5 misreads a keep-alive 401 whose
+    # body arrives in a later TCP segment than its headers.
+    wbufsize = 1 << 20
 
     def log_message(self, fmt, *args):
         sys.stderr.write("git_http_server: " + (fmt % args) + "\n")
@@ -44,7 +53,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             user_pass = base64.b64decode(header[6:]).decode()
         except ValueError:
             return False
-        return user_pass.partition(":")[2] == TOKEN
+        user, _, password = user_pass.partition(":")
+        ok = password == TOKEN
+        sys.stderr.write("git_http_server: auth user=%s ok=%s\n" % (user, ok))
+        return ok
 
     def reply(self, status, headers, body):
         self.send_response(status)
@@ -59,6 +71,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = read_chunked(self.rfile)
         else:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if REDIRECT:
+            self.reply(302, [("Location", REDIRECT + self.path)], b"")
+            return
         if not self.authorized():
             self.reply(401, [("WWW-Authenticate", 'Basic realm="berth-test"')],
                        b"authentication required\n")
@@ -100,6 +115,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if os.environ.get("BERTH_TEST_HTTP_CERT"):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(os.environ["BERTH_TEST_HTTP_CERT"],
+                            os.environ["BERTH_TEST_HTTP_KEY"])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 with open(PORTFILE + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 os.rename(PORTFILE + ".tmp", PORTFILE)

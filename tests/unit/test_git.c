@@ -196,12 +196,33 @@ static void test_resolve(struct git_mirror *gm)
 	CHECK(strstr(err.msg, "ambiguous") != NULL);
 }
 
-/* Many objects make some 4-digit prefix shared: it must not resolve. */
-static void test_ambiguous_prefix(void)
+/* A mirror of fx_dir/NAME.git at fx_dir/NAME-mirror.git, fetched; NULL
+ * (with a failed check) when that does not work. */
+static struct git_mirror *mirror_of(const char *name)
 {
 	struct git_mirror *gm = NULL;
 	struct berr err = {""};
-	char prefix[64], sha[41], dir[400], url[400];
+	char dir[400], url[400];
+
+	snprintf(dir, sizeof(dir), "%s/%s-mirror.git", fx_dir, name);
+	snprintf(url, sizeof(url), "%s/%s.git", fx_dir, name);
+	CHECK_INT(git_mirror_open(&gm, dir, url, NULL, &err), 0);
+	if (gm != NULL && git_mirror_fetch(gm, NULL, NULL, &err) != 0) {
+		CHECK(!"fetch failed");
+		git_mirror_close(gm);
+		gm = NULL;
+	}
+	if (gm == NULL)
+		fprintf(stderr, "%s: %s\n", name, err.msg);
+	return gm;
+}
+
+/* Many objects make some 4-digit prefix shared: it must not resolve. */
+static void test_ambiguous_prefix(void)
+{
+	struct git_mirror *gm;
+	struct berr err = {""};
+	char prefix[64], sha[41];
 
 	/* 400 blobs "1\n" … "400\n" in one commit, written as one pack by
 	 * fast-import: their ids are fixed ("195\n" and "389\n" share 6bb2). */
@@ -216,12 +237,8 @@ static void test_ambiguous_prefix(void)
 			 "git --git-dir=many.git rev-list --objects --all | "
 			 "cut -c1-4 | sort | uniq -d | head -n1"), 0);
 	CHECK(strlen(prefix) == 4);
-	snprintf(dir, sizeof(dir), "%s/many-mirror.git", fx_dir);
-	snprintf(url, sizeof(url), "%s/many.git", fx_dir);
-	CHECK_INT(git_mirror_open(&gm, dir, url, NULL, &err), 0);
-	if (gm == NULL)
+	if ((gm = mirror_of("many")) == NULL)
 		return;
-	CHECK_INT(git_mirror_fetch(gm, NULL, NULL, &err), 0);
 	CHECK_INT(git_mirror_resolve(gm, prefix, sha, &err), -1);
 	CHECK(strstr(err.msg, "ambiguous") != NULL);
 	git_mirror_close(gm);
@@ -366,9 +383,9 @@ static void test_export(struct git_mirror *gm)
 /* A crafted tree with a ".git" entry must not be exported. */
 static void test_export_unsafe(void)
 {
-	struct git_mirror *gm = NULL;
+	struct git_mirror *gm;
 	struct berr err = {""};
-	char sha[64], dir[400], url[400], dest[400];
+	char sha[64], dest[400];
 
 	CHECK_INT(fx_sh("git init -q --bare evil.git; cd evil.git; "
 			"blob=$(echo '[core]' | git hash-object -w --stdin); "
@@ -380,13 +397,9 @@ static void test_export_unsafe(void)
 			"git update-ref refs/heads/main $c"), 0);
 	CHECK_INT(fx_out(sha, sizeof(sha), "git -C evil.git rev-parse main"),
 		  0);
-	snprintf(dir, sizeof(dir), "%s/evil-mirror.git", fx_dir);
-	snprintf(url, sizeof(url), "%s/evil.git", fx_dir);
 	snprintf(dest, sizeof(dest), "%s/evil-release", fx_dir);
-	CHECK_INT(git_mirror_open(&gm, dir, url, NULL, &err), 0);
-	if (gm == NULL)
+	if ((gm = mirror_of("evil")) == NULL)
 		return;
-	CHECK_INT(git_mirror_fetch(gm, NULL, NULL, &err), 0);
 	CHECK_INT(git_mirror_export(gm, sha, dest, &err), -1);
 	CHECK(strstr(err.msg, "unsafe path '.GIT'") != NULL);
 	CHECK(!fs_exists(dest));
@@ -553,6 +566,16 @@ static void test_bad_mirror_and_remotes(void)
 	CHECK_INT(git_mirror_open(&gm, dir, origin, NULL, &err), -1);
 	CHECK(gm == NULL);
 	CHECK(strstr(err.msg, "is corrupt or not a bare repository") != NULL);
+
+	/* An empty directory is where a new mirror goes. */
+	snprintf(dir, sizeof(dir), "%s/empty.git", fx_dir);
+	CHECK_INT(fx_sh("mkdir empty.git"), 0);
+	CHECK_INT(git_mirror_open(&gm, dir, origin, NULL, &err), 0);
+	if (gm != NULL) {
+		CHECK_INT(git_mirror_fetch(gm, NULL, NULL, &err), 0);
+		CHECK_INT(git_mirror_resolve(gm, "main", sha, &err), 0);
+		git_mirror_close(gm);
+	}
 
 	/* A remote path that does not exist. */
 	snprintf(dir, sizeof(dir), "%s/m2.git", fx_dir);

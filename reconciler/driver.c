@@ -1,0 +1,265 @@
+/*
+ * driver.c — the interface between the deploy pipeline and the drivers, and
+ * what every driver shares: the environment commands get (SPEC §3), looking
+ * up the programs they need, running the manifest's build commands, and
+ * waiting for a service to be healthy through the driver's own view of it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "berth.h"
+
+/* Build output kept for the step record. */
+#define DRIVER_BUILD_TAIL ((size_t)16 << 10)
+/* Longest last line quoted in a build failure message. */
+#define DRIVER_LAST_LINE 200
+
+const struct driver_ops *driver_for(const struct manifest *m)
+{
+	switch (m->driver) {
+	case MANIFEST_DRIVER_PROCESS:
+		return &driver_process;
+	case MANIFEST_DRIVER_COMPOSE:
+		break;
+	}
+	return NULL;
+}
+
+const char *driver_name(enum manifest_driver d)
+{
+	switch (d) {
+	case MANIFEST_DRIVER_PROCESS:
+		return "process";
+	case MANIFEST_DRIVER_COMPOSE:
+		return "compose";
+	}
+	return "unknown";
+}
+
+void driver_live_release(struct service_live *l)
+{
+	if (l == NULL)
+		return;
+	free(l->name);
+	free(l->hash);
+	free(l->commit);
+	free(l->detail);
+	memset(l, 0, sizeof(*l));
+}
+
+void driver_live_free(struct service_live *l, size_t n)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		driver_live_release(&l[i]);
+	free(l);
+}
+
+void driver_env(struct kvlist *env, const struct kvlist *vars,
+                const struct kvlist *service_env)
+{
+	spawn_env_base(env);
+	kvlist_merge(env, vars);
+	kvlist_merge(env, service_env);
+}
+
+void driver_need_program(struct strv *missing, const char *argv0,
+                         const struct kvlist *env)
+{
+	struct berr err;
+	char *path = NULL;
+
+	if (argv0 == NULL || argv0[0] == '\0')
+		return; /* an empty command is the manifest's error */
+	if (argv0[0] != '/' && strchr(argv0, '/') != NULL)
+		return;
+	if (spawn_which(&path, argv0, env, NULL, &err) < 0 &&
+	    !strv_contains(missing, argv0))
+		strv_push(missing, argv0);
+	free(path);
+}
+
+/* True when a shell would need s quoted to read it back as one word. */
+static bool needs_quotes(const char *s)
+{
+	if (s[0] == '\0')
+		return true;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+		    !(c >= '0' && c <= '9') && strchr("-_./=:,+@%", c) == NULL)
+			return true;
+	}
+	return false;
+}
+
+char *driver_argv_str(const char *const *argv, size_t max)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, max + 4096);
+	for (i = 0; argv != NULL && argv[i] != NULL && b.len <= max; i++) {
+		const char *p;
+
+		if (i > 0)
+			buf_putc(&b, ' ');
+		if (!needs_quotes(argv[i])) {
+			buf_puts(&b, argv[i]);
+			continue;
+		}
+		buf_putc(&b, '\'');
+		for (p = argv[i]; *p != '\0' && b.len <= max; p++) {
+			if (*p == '\'')
+				buf_puts(&b, "'\\''");
+			else
+				buf_putc(&b, *p);
+		}
+		buf_putc(&b, '\'');
+	}
+	if (b.len > max) {
+		b.len = max > 3 ? max - 3 : 0;
+		b.data[b.len] = '\0';
+		buf_puts(&b, "...");
+	}
+	return buf_detach(&b);
+}
+
+/* The last non-empty line of out, at most DRIVER_LAST_LINE bytes, or "". */
+static char *last_line(const struct buf *out)
+{
+	const char *s = buf_str(out);
+	size_t end = out->len, start;
+
+	while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == '\r'))
+		end--;
+	start = end;
+	while (start > 0 && s[start - 1] != '\n')
+		start--;
+	if (end - start > DRIVER_LAST_LINE)
+		start = end - DRIVER_LAST_LINE;
+	return xstrndup(s + start, end - start);
+}
+
+int driver_run_build(struct buf *output, const struct driver_ctx *ctx,
+                     const struct manifest *m, const char *release_dir,
+                     struct berr *err)
+{
+	struct kvlist env;
+	struct buf tail;
+	size_t i;
+	int rc = 0;
+
+	kvlist_init(&env);
+	buf_init(&tail, 2 * DRIVER_BUILD_TAIL);
+	driver_env(&env, ctx->vars, NULL);
+	for (i = 0; rc == 0 && i < m->nbuild; i++) {
+		const char *const *argv = (const char *const *)m->build[i].v;
+		struct spawn_opts o = SPAWN_OPTS_INIT;
+		struct spawn_result res;
+		char *shown = driver_argv_str(argv, 120);
+
+		o.argv = argv;
+		o.env = &env;
+		o.cwd = release_dir;
+		o.capture_max = DRIVER_BUILD_TAIL;
+		o.on_line = ctx->on_line;
+		o.arg = ctx->arg;
+		if (spawn_run(&res, &o, err) < 0) {
+			rc = berr_prefix(err, "build command '%s'", shown);
+		} else if (res.exit_code != 0 || res.timed_out) {
+			char *status = spawn_describe_status(&res);
+			char *line = last_line(&res.output);
+
+			rc = berr_set(err, "build command '%s' %s%s%s", shown,
+			              status, line[0] ? ": " : "", line);
+			free(line);
+			free(status);
+		}
+		buf_append(&tail, res.output.data ? res.output.data : "",
+		           res.output.len);
+		buf_keep_tail(&tail, DRIVER_BUILD_TAIL);
+		spawn_result_release(&res);
+		free(shown);
+	}
+	if (output != NULL)
+		buf_append(output, buf_str(&tail), tail.len);
+	buf_release(&tail);
+	kvlist_release(&env);
+	return rc;
+}
+
+/* What driver_wait_healthy's callbacks need to ask the driver. */
+struct watch {
+	const struct driver_ops *ops;
+	const struct driver_ctx *ctx;
+	const char *service;
+};
+
+static void log_failure(const char *what, const char *service,
+                        const char *error)
+{
+	struct buf kv;
+
+	buf_init(&kv, 4096);
+	log_kv(&kv, "service", service);
+	log_kv(&kv, "error", error);
+	log_warn("msg=\"%s\"%s", what, buf_str(&kv));
+	buf_release(&kv);
+}
+
+static bool watch_alive(struct buf *why, void *arg)
+{
+	struct watch *w = arg;
+	struct service_live l;
+	struct berr err;
+	bool alive;
+	int rc;
+
+	rc = w->ops->status(&l, w->ctx, w->service, &err);
+	if (rc == BERTH_ENOTFOUND) {
+		buf_puts(why, "no longer recorded as started");
+		return false;
+	}
+	if (rc < 0) {
+		/* Cannot tell: let the health check decide. */
+		log_failure("cannot read a service's state", w->service,
+		            err.msg);
+		return true;
+	}
+	alive = l.running;
+	if (!alive && l.detail != NULL)
+		buf_puts(why, l.detail);
+	driver_live_release(&l);
+	return alive;
+}
+
+static void watch_log_tail(struct buf *out, void *arg)
+{
+	struct watch *w = arg;
+	struct berr err;
+	int rc;
+
+	rc = w->ops->logs(out, w->ctx, w->service, DRIVER_LOG_TAIL_LINES, &err);
+	if (rc < 0 && rc != BERTH_ENOTFOUND)
+		log_failure("cannot read a service's log", w->service, err.msg);
+}
+
+int driver_wait_healthy(struct health_result *res, const struct driver_ops *ops,
+                        const struct driver_ctx *ctx,
+                        const struct manifest_service *svc)
+{
+	struct watch w = {ops, ctx, svc->name};
+	struct health_opts o = {0};
+
+	o.svc = svc;
+	o.alive = watch_alive;
+	o.log_tail = watch_log_tail;
+	o.arg = &w;
+	return health_wait(res, &o);
+}
