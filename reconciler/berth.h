@@ -2019,6 +2019,10 @@ char *release_path(const struct envctx *ctx, const char *commit);
 int release_export(bool *reused, struct envctx *ctx, const char *commit,
 		   struct berr *err);
 
+/* The pid in the name of a temporary checkout, "<commit>.tmp.<pid>"
+ * (git_mirror_export's), or 0 for any other name. */
+int release_leftover_pid(const char *name);
+
 struct release_prune_report {
 	struct strv removed; /* commits whose release directory was removed */
 	size_t kept;         /* release directories left */

@@ -51,29 +51,17 @@ static void catch_stop_signals(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-/* One line of the dry run's step list, printed or added to steps. */
-static void dry_step(json_t *steps, int n, const char *name, const char *fmt,
-		     ...) BERTH_PRINTF(4, 5);
-
-static void dry_step(json_t *steps, int n, const char *name, const char *fmt,
-		     ...)
+/* One line of the dry run's step list, printed or added to steps; detail
+ * is stolen. */
+static void dry_step(json_t *steps, int n, const char *name, char *detail)
 {
-	struct buf b;
-	va_list ap;
-
-	buf_init(&b, 0);
-	va_start(ap, fmt);
-	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	if (steps != NULL)
 		json_array_append_new(steps,
 				      json_pack("{s:i, s:s, s:s}", "number", n,
-						"name", name, "detail",
-						buf_str(&b)));
+						"name", name, "detail", detail));
 	else
-		printf("  [%d/%d] %-9s %s\n", n, PIPELINE_STEPS, name,
-		       buf_str(&b));
-	buf_release(&b);
+		printf("  [%d/%d] %-9s %s\n", n, PIPELINE_STEPS, name, detail);
+	free(detail);
 }
 
 /* The services of the plan that would start, in order, "a, b" (new). */
@@ -89,65 +77,70 @@ static char *start_list(const struct manifest *m)
 	return buf_detach(&b);
 }
 
+/* What each step would do, for people (steps NULL) or as JSON. */
 static void dry_steps(json_t *steps, struct envctx *ctx, const struct plan *p,
 		      const struct preflight *t, bool skip_backup)
 {
 	const struct manifest *m = p->to;
 	size_t i, nnotify = ctx->cfg.nnotify + m->nnotify;
+	struct buf b;
 	char *list;
 
-	dry_step(steps, 1, "lock", "take the lock of %s", ctx->env->name);
+	dry_step(steps, 1, "lock",
+		 xasprintf("take the lock of %s", ctx->env->name));
 	dry_step(steps, 2, "validate",
-		 "run the pre-deploy checks ('berth validate %s' runs them now)",
-		 ctx->env->name);
+		 xasprintf("run the pre-deploy checks ('berth validate %s' "
+			   "runs them now)",
+			   ctx->env->name));
 	if (!m->db.present)
-		dry_step(steps, 3, "backup", "skipped: no database in the manifest");
+		dry_step(steps, 3, "backup",
+			 xstrdup("skipped: no database in the manifest"));
 	else if (skip_backup)
-		dry_step(steps, 3, "backup", "skipped: --skip-backup");
+		dry_step(steps, 3, "backup", xstrdup("skipped: --skip-backup"));
 	else
-		dry_step(steps, 3, "backup", "pg_dump into %s",
-			 m->db.backup_dir ? m->db.backup_dir : "backups");
-	dry_step(steps, 4, "fetch", "%s releases/%.7s",
-		 fs_is_dir(t->release_dir) ? "reuse" : "check out", t->commit);
-	if (m->nbuild == 0) {
-		dry_step(steps, 5, "build", "skipped: no build commands");
-	} else {
-		struct buf b;
+		dry_step(steps, 3, "backup",
+			 xasprintf("pg_dump into %s", m->db.backup_dir
+							  ? m->db.backup_dir
+							  : "backups"));
+	dry_step(steps, 4, "fetch",
+		 xasprintf("%s releases/%.7s",
+			   fs_is_dir(t->release_dir) ? "reuse" : "check out",
+			   t->commit));
+	buf_init(&b, 0);
+	for (i = 0; i < m->nbuild; i++) {
+		char *c = driver_argv_str((const char *const *)m->build[i].v, 80);
 
-		buf_init(&b, 0);
-		for (i = 0; i < m->nbuild; i++) {
-			char *c = driver_argv_str(
-			    (const char *const *)m->build[i].v, 80);
-
-			buf_printf(&b, "%s%s", i ? "; " : "", c);
-			free(c);
-		}
-		dry_step(steps, 5, "build", "%s", buf_str(&b));
-		buf_release(&b);
+		buf_printf(&b, "%s%s", i ? "; " : "", c);
+		free(c);
 	}
+	dry_step(steps, 5, "build",
+		 m->nbuild ? buf_detach(&b) : xstrdup("skipped: no build commands"));
+	buf_release(&b);
 	if (!m->db.present || m->db.migrations == MANIFEST_MIGRATIONS_NONE)
-		dry_step(steps, 6, "migrate", "skipped: no migrations");
+		dry_step(steps, 6, "migrate", xstrdup("skipped: no migrations"));
 	else
-		dry_step(steps, 6, "migrate", "%zu pending%s", p->migrations_pending,
-			 p->db_checked ? "" : " (the database was not asked)");
+		dry_step(steps, 6, "migrate",
+			 xasprintf("%zu pending%s", p->migrations_pending,
+				   p->db_checked ? ""
+						 : " (the database was not asked)"));
 	list = start_list(m);
-	dry_step(steps, 7, "deploy", "%sstart %s, each healthy before the next; "
-				     "switch current to %.7s",
-		 p->from_commit[0] ? "stop what runs; " : "", list, t->commit);
+	dry_step(steps, 7, "deploy",
+		 xasprintf("%sstart %s, each healthy before the next; switch "
+			   "current to %.7s",
+			   p->from_commit[0] ? "stop what runs; " : "", list,
+			   t->commit));
 	free(list);
-	if (m->nsmoke == 0)
-		dry_step(steps, 8, "smoke", "skipped: no smoke tests");
-	else
-		dry_step(steps, 8, "smoke", "%zu test%s", m->nsmoke,
-			 m->nsmoke == 1 ? "" : "s");
-	dry_step(steps, 9, "cleanup", "keep the last %d releases",
-		 m->releases_keep);
-	if (nnotify == 0)
-		dry_step(steps, 10, "notify", "skipped: no notifiers configured");
-	else
-		dry_step(steps, 10, "notify", "%zu notifier%s", nnotify,
-			 nnotify == 1 ? "" : "s");
-	dry_step(steps, 11, "unlock", "release the lock");
+	dry_step(steps, 8, "smoke",
+		 m->nsmoke ? xasprintf("%zu test%s", m->nsmoke,
+				       m->nsmoke == 1 ? "" : "s")
+			   : xstrdup("skipped: no smoke tests"));
+	dry_step(steps, 9, "cleanup",
+		 xasprintf("keep the last %d releases", m->releases_keep));
+	dry_step(steps, 10, "notify",
+		 nnotify ? xasprintf("%zu notifier%s", nnotify,
+				     nnotify == 1 ? "" : "s")
+			 : xstrdup("skipped: no notifiers configured"));
+	dry_step(steps, 11, "unlock", xstrdup("release the lock"));
 }
 
 static void print_line(const char *line, size_t len, void *arg)

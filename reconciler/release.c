@@ -58,8 +58,7 @@ void release_prune_report_release(struct release_prune_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* The pid in a temporary export's name "<commit>.tmp.<pid>", or 0. */
-static int leftover_pid(const char *name)
+int release_leftover_pid(const char *name)
 {
 	const char *p = strstr(name, ".tmp.");
 	int pid;
@@ -112,7 +111,7 @@ int release_prune(struct release_prune_report *out, struct envctx *ctx,
 		goto out;
 	}
 	while ((e = readdir(dh)) != NULL) {
-		int pid = leftover_pid(e->d_name);
+		int pid = release_leftover_pid(e->d_name);
 
 		if (strnum_is_sha(e->d_name)) {
 			strv_push(&present, e->d_name);

@@ -6,6 +6,7 @@
 # the sales written meanwhile; history shows all three.
 . "$BERTH_SRC/tests/integration/lib.sh"
 . "$BERTH_SRC/tests/fixtures/pg.sh"
+. "$BERTH_SRC/tests/fixtures/deploy_app.sh"
 
 for cmd in make cc pkg-config curl python3; do
 	command -v "$cmd" >/dev/null ||
@@ -25,16 +26,7 @@ cat >config.json <<JSON
 { "state_dir": "$T_DIR/state", "repo": { "url": "$T_DIR/pos.git" },
   "environments": { "production": { "branch": "main", "env_file": "$T_DIR/prod.env" } } }
 JSON
-B() { "$BERTH" --config "$T_DIR/config.json" "$@"; }
-stop_services() {
-	local f=$T_DIR/state/envs/production/services.json pg
-	[ -f "$f" ] || return 0
-	for pg in $(python3 -c 'import json,sys
-for s in json.load(open(sys.argv[1]))["services"].values(): print(s["pgid"])' "$f"); do
-		kill -TERM -- "-$pg" 2>/dev/null || true
-	done
-}
-t_on_exit stop_services
+t_on_exit app_stop_all
 get() { curl -s --max-time 10 "http://127.0.0.1:$PORT$1"; }
 password=${DATABASE_URL#*://*:}
 password=${password%%@*}

@@ -85,9 +85,7 @@ t_contains "$T_OUT" "web                  stopped     not healthy: exited"
 t_log "a rollback that fails freezes the environment (exit 3)"
 t_run 0 B apply production # v4 again, running
 rm "$env_dir/releases/$c4/server.py" # the last good release cannot start any more
-echo 503 >app/HEALTH
-APP_START_S=1 app_manifest
-c5=$(app_commit "v5 broken")
+c5=$(app_commit_broken "v5 broken")
 t_run 3 B apply production
 t_contains "$T_OUT" "[rollback] … failed: web exited"
 t_contains "$T_OUT" "is frozen until 'berth resume production'"
@@ -112,8 +110,6 @@ t_run 0 B history production --json
 printf '%s' "$T_OUT" >history.json
 t_eq "$(json_get history.json '(d["deployments"][0]["kind"], d["deployments"][0]["status"])')" \
 	"('resume', 'succeeded')" "newest record"
-rm app/HEALTH
-app_manifest
 c6=$(app_commit "v6")
 t_run 0 B apply production
 t_eq "$(app_version)" '{"version":"4"}' "version served"

@@ -12,9 +12,7 @@ app_init
 cd "$T_DIR"
 
 t_log "a first deployment that never becomes healthy: failed, nothing runs"
-echo 503 >app/HEALTH
-APP_START_S=1 app_manifest
-c0=$(app_commit "v0 broken")
+c0=$(app_commit_broken "v0 broken")
 t_run 1 B apply production
 t_contains "$T_OUT" "[7/11] deploy … failed: web never became healthy (HTTP 503)"
 t_contains "$T_OUT" "nothing to put back"
@@ -27,8 +25,6 @@ t_eq "$(json_get status.json 'd["deployment"]["status"]')" "failed" "status of d
 [ ! -e state/envs/production/current.json ] || t_fail "current.json left by a failed first deployment"
 
 t_log "v1 deploys and serves"
-rm app/HEALTH
-app_manifest
 c1=$(app_commit "v1")
 t_run 0 B apply production
 for line in "[1/11] lock … held by pid" "[2/11] validate … 9 checks passed for ${c1:0:7}" \
@@ -79,9 +75,7 @@ t_eq "$(app_version)" '{"version":"2"}' "version served"
 
 t_log "v3 never becomes healthy: rolled back, v2 serves again"
 echo 3 >app/VERSION
-echo 503 >app/HEALTH
-APP_START_S=1 app_manifest
-c3=$(app_commit "v3 broken")
+c3=$(app_commit_broken "v3 broken")
 t_run 1 B apply production
 t_contains "$T_OUT" "    web unhealthy after 2 failed checks"
 t_contains "$T_OUT" "[7/11] deploy … failed: web never became healthy (HTTP 503)"
@@ -113,8 +107,6 @@ t_contains "$T_OUT" "✓ ports free"
 t_contains "$T_OUT" "all 9 checks passed for ${c2:0:7}"
 
 t_log "--version deploys a tag and records it; the same commit again is not rebuilt"
-rm app/HEALTH
-app_manifest
 echo 4 >app/VERSION
 c4=$(app_commit "v4")
 t_git -C app tag v4.0

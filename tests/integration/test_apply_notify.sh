@@ -70,9 +70,7 @@ PY
 
 t_log "a rolled back deployment is notified as such"
 rm recv.jsonl
-echo 503 >app/HEALTH
-APP_START_S=1 app_manifest
-c2=$(app_commit "v2 broken")
+c2=$(app_commit_broken "v2 broken")
 t_run 1 B apply production
 t_contains "$T_OUT" "[10/11] notify … 2 of 4 sent"
 python3 - "$c1" "$c2" <<'PY'
