@@ -666,17 +666,18 @@ static void summarise(struct apply *a, enum deploy_status st,
 /* Steps 2 to 8. Returns the final status. */
 static enum deploy_status run_steps(struct apply *a)
 {
-	struct berr err;
-
 	if (step_validate(a) != 0 || step_backup(a) != 0 ||
 	    step_fetch(a) != 0 || step_build(a) != 0)
 		return DEPLOY_FAILED;
+	if (stopping(a)) {
+		fail(a, 5, "build", "berth was asked to stop (signal)");
+		return DEPLOY_FAILED;
+	}
 	/* From here on, what runs changes: a failure rolls back. */
 	if (step_migrate(a) != 0 || step_deploy(a) != 0)
 		return roll_back(a);
 	if (stopping(a)) {
-		berr_set(&err, "berth was asked to stop (signal)");
-		fail(a, 8, "smoke", err.msg);
+		fail(a, 7, "deploy", "berth was asked to stop (signal)");
 		return roll_back(a);
 	}
 	if (step_smoke(a) != 0)
