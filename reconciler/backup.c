@@ -403,8 +403,10 @@ int backup_create(struct backup_info *out, const struct pgtool *db,
 	clean_partials(o->dir);
 	/* Before the dump: a write between the two is counted as written
 	 * since the backup, never missed. */
-	if (snapshot(out, db, err) != 0)
+	if (snapshot(out, db, err) != 0) {
+		berr_prefix(err, "cannot read the table statistics");
 		goto out;
+	}
 	t = out->created_at;
 	if (reserve(&fd, &partial, &t, o->dir, err) != 0)
 		goto out;

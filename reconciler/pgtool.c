@@ -114,13 +114,18 @@ static void put_tail(struct buf *b, const char *out)
 			start--;
 		lines++;
 	}
+	/* Lines joined by "; ", without their indentation (psql indents
+	 * its hints with a tab). */
 	for (; start < end; start++) {
 		if (*start == '\r')
 			continue;
-		if (*start != '\n')
-			buf_putc(b, *start);
-		else if (start + 1 < end && b->len > 0)
+		if (*start != '\n') {
+			if (!((*start == ' ' || *start == '\t') &&
+			      (b->len == 0 || b->data[b->len - 1] == ' ')))
+				buf_putc(b, *start);
+		} else if (start + 1 < end && b->len > 0) {
 			buf_puts(b, "; ");
+		}
 	}
 }
 

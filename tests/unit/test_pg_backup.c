@@ -579,6 +579,407 @@ static void test_restore_failure(void)
 	free(dir);
 }
 
+static const struct backup_table_writes *
+find_writes(const struct backup_writes *w, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < w->n; i++)
+		if (strcmp(w->tables[i].name, name) == 0)
+			return &w->tables[i];
+	return NULL;
+}
+
+/* Superuser over the cluster's socket (trust), for pg_stat_reset(). */
+static char *admin_url(void)
+{
+	const char *sock = getenv("PG_SOCKET_DIR"), *port = getenv("PG_PORT");
+	const char *name = getenv("PG_DATABASE");
+
+	CHECK(sock != NULL && port != NULL && name != NULL);
+	return xasprintf("host=%s port=%s dbname=%s user=postgres",
+			 sock ? sock : "", port ? port : "", name ? name : "");
+}
+
+static void test_writes_since(void)
+{
+	char *dir = tempdir("writes"), *admin;
+	const struct backup_table_writes *t;
+	struct backup_writes w;
+	struct backup_info b;
+	struct pg_conn *su = NULL;
+	struct berr err;
+	size_t i;
+
+	sql("CREATE TABLE ws (id int PRIMARY KEY, v int);"
+	    "INSERT INTO ws SELECT g, 0 FROM generate_series(1, 10) g;"
+	    "CREATE TABLE ws_gone (x int); INSERT INTO ws_gone VALUES (1);"
+	    "CREATE TABLE ws_again (x int);"
+	    "INSERT INTO ws_again SELECT generate_series(1, 5);");
+	wait_stats("public.ws", 10);
+	wait_stats("public.ws_gone", 1);
+	wait_stats("public.ws_again", 5);
+	CHECK_INT(make_backup(&b, dir, MANIFEST_BACKUP_CUSTOM), 0);
+
+	/* 7 inserts, 3 updates, 2 deletes. */
+	sql("INSERT INTO ws SELECT g, 0 FROM generate_series(11, 17) g;"
+	    "UPDATE ws SET v = 1 WHERE id <= 3;"
+	    "DELETE FROM ws WHERE id IN (16, 17);"
+	    "CREATE TABLE ws_new (x int);"
+	    "INSERT INTO ws_new SELECT generate_series(1, 4);"
+	    "DROP TABLE ws_gone;"
+	    "DROP TABLE ws_again; CREATE TABLE ws_again (x int);"
+	    "INSERT INTO ws_again VALUES (1);");
+	wait_stats("public.ws", 22);
+	wait_stats("public.ws_new", 4);
+	wait_stats("public.ws_again", 1);
+	CHECK_INT(backup_writes_since(&w, &db, &b, &err), 0);
+	CHECK(!w.no_stats);
+	t = find_writes(&w, "public.ws");
+	CHECK(t != NULL && t->writes == 12 && t->note == NULL);
+	CHECK(t != NULL && t->live_rows == 15);
+	t = find_writes(&w, "public.ws_new");
+	CHECK(t != NULL && t->writes == 4 && t->note != NULL &&
+	      strcmp(t->note, "created since the backup") == 0);
+	t = find_writes(&w, "public.ws_gone");
+	CHECK(t != NULL && t->writes == -1 && t->live_rows == -1 &&
+	      t->note != NULL && strstr(t->note, "dropped") != NULL);
+	t = find_writes(&w, "public.ws_again");
+	CHECK(t != NULL && t->writes == -1 && t->note != NULL &&
+	      strcmp(t->note, "statistics were reset") == 0);
+	CHECK(w.total >= 16);
+	CHECK_INT(w.unknown, 2);
+	for (i = 0; i < w.n; i++)
+		fprintf(stderr, "written since: %s %lld (%s)\n",
+			w.tables[i].name, (long long)w.tables[i].writes,
+			w.tables[i].note ? w.tables[i].note : "");
+	backup_writes_release(&w);
+
+	/* Counters reset for the whole database: nothing is known. */
+	admin = admin_url();
+	CHECK_INT(pg_connect(&su, admin, 10, &err), 0);
+	if (su != NULL)
+		CHECK_INT(pg_exec(su, "SELECT pg_stat_reset()", &err), 0);
+	pg_close(su);
+	CHECK_INT(backup_writes_since(&w, &db, &b, &err), 0);
+	CHECK_INT(w.unknown, w.n);
+	CHECK_INT(w.total, 0);
+	t = find_writes(&w, "public.ws");
+	CHECK(t != NULL && t->writes == -1 && t->note != NULL &&
+	      strcmp(t->note, "statistics were reset") == 0);
+	backup_writes_release(&w);
+
+	/* A backup without statistics says so. */
+	pg_table_stats_release(&b.stats);
+	b.has_stats = false;
+	CHECK_INT(backup_writes_since(&w, &db, &b, &err), 0);
+	CHECK(w.no_stats && w.n == 0);
+	backup_writes_release(&w);
+	sql("DROP TABLE ws; DROP TABLE ws_new; DROP TABLE ws_again;");
+	backup_info_release(&b);
+	free(admin);
+	free(dir);
+}
+
+/* A loopback port nobody listens on (bound, then closed). */
+static int closed_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		return 1;
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static void test_unreachable(void)
+{
+	char *dir = tempdir("unreachable");
+	char *u = xasprintf("postgresql://berth:s3cret-unreach@127.0.0.1:%d/"
+			    "berth_test",
+			    closed_port());
+	struct backup_create_opts o = opts(dir, MANIFEST_BACKUP_CUSTOM);
+	struct pgtool off = {.url = u};
+	struct backup_info b;
+	struct berr err;
+
+	CHECK_INT(backup_create(&b, &off, &o, &err), -1);
+	fprintf(stderr, "unreachable: %s\n", err.msg);
+	CHECK(strstr(err.msg, "Connection refused") != NULL);
+	CHECK(strstr(err.msg, "backup of postgresql://127.0.0.1:") != NULL);
+	CHECK(strstr(err.msg, "s3cret") == NULL);
+	CHECK_INT(count_files(dir), 0);
+	backup_info_release(&b);
+	free(u);
+	free(dir);
+}
+
+/* pg_dump waits for a lock another session holds, and is killed when its
+ * time is up: nothing is left. */
+static void test_killed(void)
+{
+	char *dir = tempdir("killed");
+	struct backup_create_opts o = opts(dir, MANIFEST_BACKUP_CUSTOM);
+	struct pgtool slow = {.url = url, .timeout_s = 2};
+	struct backup_info b;
+	struct berr err;
+
+	sql("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE;");
+	CHECK_INT(backup_create(&b, &slow, &o, &err), -1);
+	sql("ROLLBACK");
+	fprintf(stderr, "killed: %s\n", err.msg);
+	CHECK(strstr(err.msg, "pg_dump timed out after 2 s") != NULL);
+	CHECK(no_secret(err.msg));
+	CHECK_INT(count_files(dir), 0);
+	backup_info_release(&b);
+	free(dir);
+}
+
+static void test_full_disk(void)
+{
+	static const enum manifest_backup_format formats[] = {
+	    MANIFEST_BACKUP_CUSTOM, MANIFEST_BACKUP_PLAIN};
+	char *dir = tempdir("full");
+	size_t i;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_full_disk needs root to mount a tmpfs\n");
+		CHECK(0);
+		free(dir);
+		return;
+	}
+	/* About 1 MB of data that compresses poorly. */
+	sql("CREATE TABLE filler AS SELECT g, md5(g::text) || md5((-g)::text)"
+	    " AS t FROM generate_series(1, 15000) g;");
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700") != 0) {
+		fprintf(stderr, "cannot mount a tmpfs on '%s': %s\n", dir,
+			strerror(errno));
+		CHECK(0);
+		free(dir);
+		return;
+	}
+	for (i = 0; i < BERTH_ARRAY_LEN(formats); i++) {
+		struct backup_create_opts o = opts(dir, formats[i]);
+		struct backup_info b;
+		struct berr err;
+
+		CHECK_INT(backup_create(&b, &db, &o, &err), -1);
+		fprintf(stderr, "full disk: %s\n", err.msg);
+		CHECK(strstr(err.msg, "No space left on device") != NULL);
+		CHECK(strstr(err.msg, "pg_dump") != NULL);
+		CHECK_INT(count_files(dir), 0);
+		backup_info_release(&b);
+	}
+	CHECK_INT(umount2(dir, 0), 0);
+	sql("DROP TABLE filler;");
+	free(dir);
+}
+
+/* What the watcher saw of pg_dump while it waited for a lock. */
+struct watch {
+	struct pg_conn *locker; /* holds the lock pg_dump waits for */
+	bool seen;              /* a pg_dump process waiting for it */
+	bool leaked;            /* the password in some process's argv */
+	bool env_has_password;  /* where it should be instead */
+	char cmdline[1024];
+};
+
+/* The whole of /proc/<pid>/<what> with NULs made spaces. */
+static size_t read_proc(char *out, size_t len, const char *pid,
+			const char *what)
+{
+	char path[64];
+	ssize_t n;
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, what);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, out, len - 1);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	for (i = 0; i < (size_t)n; i++)
+		if (out[i] == '\0')
+			out[i] = ' ';
+	out[n] = '\0';
+	return (size_t)n;
+}
+
+/* Scans every process once: argv never shows the password; pg_dump's is
+ * kept. */
+static void scan_processes(struct watch *w)
+{
+	static char text[1 << 16];
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	char comm[64];
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		read_proc(text, sizeof(text), e->d_name, "cmdline");
+		if (strstr(text, password) != NULL)
+			w->leaked = true;
+		read_proc(comm, sizeof(comm), e->d_name, "comm");
+		if (strncmp(comm, "pg_dump", 7) != 0 ||
+		    strstr(text, "--format=custom") == NULL)
+			continue;
+		memcpy(w->cmdline, text, sizeof(w->cmdline) - 1);
+		read_proc(text, sizeof(text), e->d_name, "environ");
+		w->env_has_password = strstr(text, password) != NULL;
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	int64_t deadline = strnum_mono_ms() + 60000;
+	struct pg_conn *reader = NULL;
+	struct berr err;
+
+	if (pg_connect(&reader, url, 10, &err) != 0)
+		deadline = 0;
+	while (!w->seen && strnum_mono_ms() < deadline) {
+		char *n = value(reader, "SELECT count(*) FROM pg_stat_activity"
+					" WHERE application_name = 'berth'"
+					" AND wait_event_type = 'Lock'");
+
+		scan_processes(w);
+		w->seen = strcmp(n, "1") == 0 && w->cmdline[0] != '\0';
+		free(n);
+		if (!w->seen)
+			usleep(50 * 1000);
+	}
+	pg_exec(w->locker, "ROLLBACK", &err);
+	pg_close(reader);
+	return NULL;
+}
+
+static void test_password_hidden(void)
+{
+	char *dir = tempdir("hidden");
+	struct watch w = {0};
+	struct backup_info b;
+	pthread_t t;
+	struct berr err;
+
+	CHECK_INT(pg_connect(&w.locker, url, 10, &err), 0);
+	CHECK_INT(pg_exec(w.locker,
+			  "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE",
+			  &err),
+		  0);
+	CHECK_INT(pthread_create(&t, NULL, watch_main, &w), 0);
+	CHECK_INT(make_backup(&b, dir, MANIFEST_BACKUP_CUSTOM), 0);
+	pthread_join(t, NULL);
+	fprintf(stderr, "pg_dump ran as: %s\n", w.cmdline);
+	CHECK(w.seen);
+	CHECK(!w.leaked);
+	CHECK(strstr(w.cmdline, "postgresql://") == NULL);
+	CHECK(w.env_has_password);
+	pg_close(w.locker);
+	backup_info_release(&b);
+	free(dir);
+}
+
+/* A stand-in for `docker compose exec -T db`: the URL names a host only
+ * "the container" knows, and the script maps it to the real server. */
+static char *write_prefix(const char *dir, const char *log)
+{
+	char *path = xasprintf("%s/enter", dir);
+	char *text = xasprintf(
+	    "#!/bin/sh\n"
+	    "[ \"$PGHOST\" = db.invalid ] ||"
+	    " { echo \"enter: PGHOST is '$PGHOST'\" >&2; exit 90; }\n"
+	    "printf '%%s\\n' \"$*\" >> '%s'\n"
+	    "PGHOST=127.0.0.1 PGPORT=%s exec \"$@\"\n",
+	    log, getenv("PG_PORT") ? getenv("PG_PORT") : "0");
+	struct berr err;
+
+	CHECK_INT(fs_write_atomic(path, text, strlen(text), 0755, &err), 0);
+	free(text);
+	return path;
+}
+
+static void test_prefix(void)
+{
+	char *dir = tempdir("prefix"), *log = xasprintf("%s/log", dir);
+	char *enter = write_prefix(dir, log), *before, *after;
+	const char *at = strchr(url, '@'), *slash = strrchr(url, '/');
+	char *u = xasprintf("%.*s@db.invalid:5432%s", (int)(at - url), url,
+			    slash);
+	const char *const prefix[] = {enter, NULL};
+	struct pgtool inside = {.url = u, .prefix = prefix};
+	struct backup_create_opts o = opts(dir, MANIFEST_BACKUP_CUSTOM);
+	struct backup_info b, gz, v, safety;
+	struct backup_writes w;
+	struct buf seen;
+	struct berr err;
+
+	before = fingerprint();
+	if (backup_create(&b, &inside, &o, &err) != 0)
+		fprintf(stderr, "prefix backup: %s\n", err.msg);
+	o.format = MANIFEST_BACKUP_PLAIN_GZ;
+	CHECK_INT(backup_create(&gz, &inside, &o, &err), 0);
+	CHECK_INT(backup_verify(&v, &inside, b.path, MANIFEST_VERIFY_RESTORE,
+				&err),
+		  0);
+	CHECK(v.verified.ok);
+	backup_info_release(&v);
+	CHECK_INT(backup_verify(&v, &inside, gz.path, MANIFEST_VERIFY_TOC,
+				&err),
+		  0);
+	backup_info_release(&v);
+	CHECK_INT(backup_writes_since(&w, &inside, &b, &err), 0);
+	CHECK(!w.no_stats && w.n >= 3);
+	backup_writes_release(&w);
+	mutate();
+	o.format = MANIFEST_BACKUP_CUSTOM;
+	if (backup_restore_safely(&safety, &inside, b.path, &o, &err) != 0)
+		fprintf(stderr, "prefix restore: %s\n", err.msg);
+	CHECK_STR(backup_kind_name(safety.kind), "pre-rollback");
+	after = fingerprint();
+	CHECK_STR(after, before);
+	free(after);
+	/* The safety backup holds what the restore discarded. */
+	CHECK_INT(backup_restore(&inside, gz.path, &err), 0);
+	CHECK_INT(backup_restore(&inside, safety.path, &err), 0);
+	CHECK_INT(number("SELECT count(*) FROM pg_namespace"
+			 " WHERE nspname = 'reports'"),
+		  1);
+	CHECK_INT(backup_restore(&db, b.path, &err), 0);
+
+	buf_init(&seen, 0);
+	CHECK_INT(fs_read_file(&seen, log, 1 << 20, &err), 0);
+	CHECK(strstr(buf_str(&seen), "pg_dump --no-password --format=custom") !=
+	      NULL);
+	CHECK(strstr(buf_str(&seen), "pg_restore --list") != NULL);
+	CHECK(strstr(buf_str(&seen), "pg_restore -f -") != NULL);
+	CHECK(strstr(buf_str(&seen), "psql -X") != NULL);
+	CHECK(strstr(buf_str(&seen), "gzip") == NULL);
+	CHECK(no_secret(buf_str(&seen)));
+	buf_release(&seen);
+	backup_info_release(&safety);
+	backup_info_release(&gz);
+	backup_info_release(&b);
+	free(before);
+	free(u);
+	free(enter);
+	free(log);
+	free(dir);
+}
+
 int main(void)
 {
 	struct berr err;
@@ -604,6 +1005,12 @@ int main(void)
 	test_verify_archive();
 	test_restore();
 	test_restore_failure();
+	test_writes_since();
+	test_unreachable();
+	test_killed();
+	test_full_disk();
+	test_password_hidden();
+	test_prefix();
 	pg_close(conn);
 	fs_remove_tree(root, &err);
 	free(root);
