@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,15 @@ int backup_name_parse(int64_t *t, enum manifest_backup_format *format,
 	*t = (int64_t)tt;
 	*format = (enum manifest_backup_format)i;
 	return 0;
+}
+
+char *backup_dir(const char *env_dir, const char *dir)
+{
+	if (dir == NULL || dir[0] == '\0')
+		dir = "backups";
+	if (dir[0] == '/')
+		return xstrdup(dir);
+	return fs_join(env_dir, dir);
 }
 
 void backup_info_release(struct backup_info *b)
@@ -297,7 +307,21 @@ static int reserve(int *fd, char **partial, int64_t *t, const char *dir,
 			dir, NAME_TRIES);
 }
 
-/* Removes the partial files of writers that are gone. */
+/* The pid in "backup_X.json.tmp.<pid>" (a sidecar fs_write_atomic was
+ * writing), or 0. */
+static int sidecar_temp_pid(const char *name)
+{
+	const char *p = strstr(name, ".json.tmp.");
+	int pid;
+
+	if (strncmp(name, "backup_", 7) != 0 || p == NULL ||
+	    strnum_int(&pid, p + 10, 1, INT32_MAX) != 0)
+		return 0;
+	return pid;
+}
+
+/* Removes the partial dumps, and the sidecars being written, of writers
+ * that are gone. */
 static void clean_partials(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -311,6 +335,13 @@ static void clean_partials(const char *dir)
 		size_t len = strlen(e->d_name);
 		int fd;
 
+		int pid = sidecar_temp_pid(e->d_name);
+
+		if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 &&
+		    errno == ESRCH) {
+			unlinkat(dirfd(d), e->d_name, 0);
+			continue;
+		}
 		if (strncmp(e->d_name, ".backup_", 8) != 0 || len < 16 ||
 		    strcmp(e->d_name + len - 8, ".partial") != 0)
 			continue;

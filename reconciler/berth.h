@@ -851,6 +851,10 @@ const char *backup_format_ext(enum manifest_backup_format f);
  */
 int backup_name_parse(int64_t *t, enum manifest_backup_format *format,
 		      const char *name);
+/* Where an environment's backups live (SPEC §3): the manifest's
+ * database.backup.dir (NULL: "backups") under env_dir (the state's
+ * envs/<env>), or as it is when absolute. New string. */
+char *backup_dir(const char *env_dir, const char *dir);
 /* "verify" names of the manifest: "none", "toc", "restore". */
 const char *backup_verify_name(enum manifest_backup_verify v);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +55,16 @@ static void test_names(void)
 	CHECK_STR(p, "backup_20260105_120000.json");
 	free(p);
 	CHECK(sidecar_path("/x/dump.sql") == NULL);
+
+	p = backup_dir("/var/lib/berth/envs/production", NULL);
+	CHECK_STR(p, "/var/lib/berth/envs/production/backups");
+	free(p);
+	p = backup_dir("/var/lib/berth/envs/production", "db/dumps");
+	CHECK_STR(p, "/var/lib/berth/envs/production/db/dumps");
+	free(p);
+	p = backup_dir("/var/lib/berth/envs/production", "/srv/backups");
+	CHECK_STR(p, "/srv/backups");
+	free(p);
 
 	CHECK_INT(backup_format_parse(&f, "plain.gz"), 0);
 	CHECK_INT(f, MANIFEST_BACKUP_PLAIN_GZ);
@@ -415,6 +426,32 @@ static const struct backup_pruned *find(const struct backup_pruned *p,
 	return NULL;
 }
 
+/* A pid that no process has: a child that already exited and was
+ * reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	return pid;
+}
+
+static int count_prefix(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
 static void test_list_prune(void)
 {
 	char *dir = check_tempdir("berth-prune"), *p;
@@ -447,7 +484,12 @@ static void test_list_prune(void)
 	p = fs_join(dir, "notes.txt");
 	CHECK_INT(fs_write_atomic(p, "x", 1, 0600, &err), 0);
 	free(p);
-	p = fs_join(dir, "backup_20260105_120000.json.tmp.99999");
+	p = fs_join(dir, "backup_20260105_120000.json.tmp.1");
+	CHECK_INT(fs_write_atomic(p, "x", 1, 0600, &err), 0);
+	free(p);
+	/* A sidecar whose writer died half way (no such pid). */
+	p = xasprintf("%s/backup_20260105_120000.json.tmp.%d", dir,
+		      (int)dead_pid());
 	CHECK_INT(fs_write_atomic(p, "x", 1, 0600, &err), 0);
 	free(p);
 	/* A partial dump nobody writes any more, and one being written. */
@@ -524,7 +566,9 @@ static void test_list_prune(void)
 	CHECK(exists_in(dir, "backup_20241116_120000.dump"));
 	CHECK(!exists_in(dir, "backup_20260328_120000.json"));
 	CHECK(exists_in(dir, "notes.txt"));
-	CHECK(exists_in(dir, "backup_20260105_120000.json.tmp.99999"));
+	/* pid 1 lives: its file stays; the dead writer's goes. */
+	CHECK(exists_in(dir, "backup_20260105_120000.json.tmp.1"));
+	CHECK_INT(count_prefix(dir, "backup_20260105_120000.json.tmp."), 1);
 	CHECK(!exists_in(dir, ".backup_20260101_000000.partial"));
 	CHECK(exists_in(dir, ".backup_20260102_000000.partial"));
 	close(fd);
