@@ -568,21 +568,29 @@ static int restore_check(enum manifest_backup_format *format,
 	return rc;
 }
 
-int backup_restore(const struct pgtool *db, const char *path,
-		   struct berr *err)
+/* The restore itself, once restore_check passed. */
+static int restore_checked(const struct pgtool *db, const char *path,
+			   enum manifest_backup_format format, struct berr *err)
 {
-	enum manifest_backup_format format;
 	char *where = pg_url_display(db->url);
-	int rc = restore_check(&format, path, err);
+	int rc = restore_dump(db, path, format, NULL, err);
 
-	if (rc == 0)
-		rc = restore_dump(db, path, format, NULL, err);
 	if (rc != 0)
 		berr_prefix(err, "restore of '%s' into %s failed, the database "
 				 "is unchanged",
 			    path, where);
 	free(where);
 	return rc;
+}
+
+int backup_restore(const struct pgtool *db, const char *path,
+		   struct berr *err)
+{
+	enum manifest_backup_format format;
+
+	if (restore_check(&format, path, err) != 0)
+		return berr_prefix(err, "nothing restored");
+	return restore_checked(db, path, format, err);
 }
 
 int backup_restore_safely(struct backup_info *safety, const struct pgtool *db,
@@ -599,7 +607,7 @@ int backup_restore_safely(struct backup_info *safety, const struct pgtool *db,
 	o.kind = BACKUP_PRE_ROLLBACK;
 	if (backup_create(safety, db, &o, err) != 0)
 		return berr_prefix(err, "no safety backup, nothing restored");
-	if (backup_restore(db, path, err) != 0)
+	if (restore_checked(db, path, format, err) != 0)
 		return berr_prefix(err, "safety backup '%s' taken",
 				   safety->file);
 	return 0;

@@ -22,37 +22,6 @@
 /* Lines of a failed tool's output quoted in its error. */
 #define PGTOOL_TAIL_LINES 4
 
-int pgtool_cmd_init(struct pgtool_cmd *out, const struct pgtool *t,
-                    const char *tool, const char *dbname, struct berr *err)
-{
-	const char *pw;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	kvlist_init(&out->env);
-	out->tool = tool;
-	out->timeout_s = t->timeout_s;
-	if (t->env != NULL)
-		kvlist_merge(&out->env, t->env);
-	else
-		spawn_env_base(&out->env);
-	if (pg_url_env(&out->env, t->url, err) != 0)
-		return -1;
-	if (dbname != NULL)
-		kvlist_set(&out->env, "PGDATABASE", dbname);
-	if (kvlist_get(&out->env, "PGAPPNAME") == NULL)
-		kvlist_set(&out->env, "PGAPPNAME", "berth");
-	if (kvlist_get(&out->env, "PGCONNECT_TIMEOUT") == NULL)
-		kvlist_set(&out->env, "PGCONNECT_TIMEOUT", "10");
-	pw = kvlist_get(&out->env, "PGPASSWORD");
-	if (pw != NULL && pw[0] != '\0')
-		out->password = xstrdup(pw);
-	for (i = 0; t->prefix != NULL && t->prefix[i] != NULL; i++)
-		strv_push(&out->argv, t->prefix[i]);
-	strv_push(&out->argv, tool);
-	return 0;
-}
-
 void pgtool_cmd_local(struct pgtool_cmd *out, const struct pgtool *t,
                       const char *tool)
 {
@@ -65,6 +34,34 @@ void pgtool_cmd_local(struct pgtool_cmd *out, const struct pgtool *t,
 	else
 		spawn_env_base(&out->env);
 	strv_push(&out->argv, tool);
+}
+
+int pgtool_cmd_init(struct pgtool_cmd *out, const struct pgtool *t,
+                    const char *tool, const char *dbname, struct berr *err)
+{
+	const char *pw;
+	size_t i;
+
+	pgtool_cmd_local(out, t, tool);
+	if (pg_url_env(&out->env, t->url, err) != 0)
+		return -1;
+	if (dbname != NULL)
+		kvlist_set(&out->env, "PGDATABASE", dbname);
+	if (kvlist_get(&out->env, "PGAPPNAME") == NULL)
+		kvlist_set(&out->env, "PGAPPNAME", "berth");
+	if (kvlist_get(&out->env, "PGCONNECT_TIMEOUT") == NULL)
+		kvlist_set(&out->env, "PGCONNECT_TIMEOUT", "10");
+	pw = kvlist_get(&out->env, "PGPASSWORD");
+	if (pw != NULL && pw[0] != '\0')
+		out->password = xstrdup(pw);
+	if (t->prefix == NULL || t->prefix[0] == NULL)
+		return 0;
+	/* The prefix goes before the tool. */
+	strv_release(&out->argv);
+	for (i = 0; t->prefix[i] != NULL; i++)
+		strv_push(&out->argv, t->prefix[i]);
+	strv_push(&out->argv, tool);
+	return 0;
 }
 
 void pgtool_cmd_release(struct pgtool_cmd *c)

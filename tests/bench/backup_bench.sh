@@ -5,59 +5,64 @@
 #
 #   bash tests/bench/backup_bench.sh
 #
-# BENCH_SCALE (default 68: pgbench's scale for about 1 GB), BENCH_RUNS
-# (default 3), BENCH_BUILD (default build-bench: a Release build made here).
-# What is compared, on the same private cluster and the same dump:
-#   backup:  pg_dump -Fc -f FILE        vs  backup_create (custom): pg_dump to
-#            a partial file, fsync, SHA-256, rename, sidecar, statistics
+# BENCH_SCALE (default 40: pgbench's tables, about 600 MB), BENCH_SALES_ROWS
+# (default 3000000: a table of less compressible text, about 450 MB),
+# BENCH_RUNS (default 5), BENCH_BUILD (default build-bench: a Release build
+# made here). What is compared, on one private cluster (tests/fixtures/
+# with_pg.sh), with the same PostgreSQL binaries and the same dump:
+#   backup:  pg_dump -Fc -f FILE        vs  backup_create (custom): statistics
+#            snapshot, pg_dump into a partial file, fsync, SHA-256, rename,
+#            sidecar
 #   restore: pg_restore --clean --if-exists --single-transaction -d DB FILE
 #            vs  backup_restore: checksum, pg_restore -f - | berth | psql in
-#            one transaction with the prelude
-# Runs alternate between the two so that a change in the machine's load hits
-# both; the median of each is reported.
+#            one transaction after the prelude
+# Runs alternate between the two, so that a change in the machine's load
+# hits both; the median of each is reported.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SCALE=${BENCH_SCALE:-68}
-RUNS=${BENCH_RUNS:-3}
-BUILD=${BENCH_BUILD:-$SRC/build-bench}
 
-echo "building backup_bench (Release) in $BUILD"
-cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" --target backup_bench -j2 >/dev/null
-BENCH=$BUILD/tests/backup_bench
+if [ -z "${BENCH_INSIDE:-}" ]; then
+	BUILD=${BENCH_BUILD:-$SRC/build-bench}
+	echo "building backup_bench (Release) in $BUILD"
+	cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$BUILD" --target backup_bench -j2 >/dev/null
+	BENCH_INSIDE=$BUILD/tests/backup_bench exec bash \
+		"$SRC/tests/fixtures/with_pg.sh" bash "${BASH_SOURCE[0]}"
+fi
 
-T_DIR=$(mktemp -d /tmp/berth-bench-XXXXXX)
-chmod 755 "$T_DIR"
-T_CLEANUP=()
-t_on_exit() { T_CLEANUP+=("$1"); }
-t_fail() {
+# From here on, inside a private cluster: DATABASE_URL, PG*, TMPDIR.
+BENCH=$BENCH_INSIDE
+SCALE=${BENCH_SCALE:-40}
+SALES=${BENCH_SALES_ROWS:-3000000}
+RUNS=${BENCH_RUNS:-5}
+OUT=$TMPDIR
+# berth finds the tools on its PATH: the same binaries as the bare runs.
+export PATH=$PG_BIN:$PATH
+
+fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
-bench_cleanup() {
-	local rc=$? i
-	for ((i = ${#T_CLEANUP[@]} - 1; i >= 0; i--)); do
-		eval "${T_CLEANUP[i]}" >/dev/null 2>&1 || true
-	done
-	rm -rf "$T_DIR"
-	exit $rc
-}
-trap bench_cleanup EXIT
 
-. "$SRC/tests/fixtures/pg.sh"
-pg_start "$T_DIR/pg"
-
-echo "generating the database: pgbench -i -s $SCALE"
-"$PG_BIN/pgbench" -i -q -s "$SCALE" >/dev/null 2>&1 || t_fail "pgbench -i failed"
-size=$(pg_psql -c 'SELECT pg_size_pretty(pg_database_size(current_database()))')
+echo "generating the database: pgbench -i -s $SCALE, $SALES rows of sales"
+pgbench -i -q -s "$SCALE" >/dev/null 2>&1 || fail "pgbench -i failed"
+psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<-SQL || fail "cannot create the sales table"
+	CREATE TABLE sales AS SELECT g AS id, now() - g * interval '1 second' AS at,
+	  (g % 9973) * 0.01 AS amount, md5(g::text) AS receipt,
+	  md5((g * 7)::text) || md5((g * 13)::text) AS items
+	  FROM generate_series(1, $SALES) g;
+	ALTER TABLE sales ADD PRIMARY KEY (id);
+	ANALYZE;
+SQL
+size=$(psql -X -A -t -c 'SELECT pg_size_pretty(pg_database_size(current_database()))')
 echo "database: $size"
 
-# Seconds (with fractions) that "$@" takes; fails the bench if it fails.
+# Seconds (with fractions) that "$@" takes; the bench fails if it does.
 timed() {
 	local start end
 	start=$(date +%s.%N)
-	"$@" >"$T_DIR/out.log" 2>&1 || { cat "$T_DIR/out.log" >&2; t_fail "$* failed"; }
+	"$@" >"$OUT/run.log" 2>&1 || { cat "$OUT/run.log" >&2; fail "$* failed"; }
 	end=$(date +%s.%N)
 	awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f\n", b - a }'
 }
@@ -66,15 +71,13 @@ median() {
 	printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
 }
 
-bare_backup() { "$PG_BIN/pg_dump" -Fc -f "$T_DIR/bare.dump"; }
-berth_backup() {
-	rm -rf "$T_DIR/berth" && "$BENCH" create "$T_DIR/berth" custom
-}
+bare_backup() { pg_dump -Fc -f "$OUT/bare.dump"; }
+berth_backup() { rm -rf "$OUT/berth" && "$BENCH" create "$OUT/berth" custom; }
 bare_restore() {
-	"$PG_BIN/pg_restore" --clean --if-exists --single-transaction \
-		-d "$PG_DATABASE" "$T_DIR/berth"/backup_*.dump
+	pg_restore --clean --if-exists --single-transaction -d "$PGDATABASE" \
+		"$OUT/berth"/backup_*.dump
 }
-berth_restore() { "$BENCH" restore "$T_DIR/berth"/backup_*.dump; }
+berth_restore() { "$BENCH" restore "$OUT/berth"/backup_*.dump; }
 
 declare -a bb=() eb=() br=() er=()
 for ((i = 1; i <= RUNS; i++)); do
@@ -82,7 +85,7 @@ for ((i = 1; i <= RUNS; i++)); do
 	eb+=("$(timed berth_backup)")
 	echo "run $i/$RUNS backup: pg_dump ${bb[-1]} s, berth ${eb[-1]} s"
 done
-dump_size=$(stat -c %s "$T_DIR/berth"/backup_*.dump)
+dump_size=$(stat -c %s "$OUT/berth"/backup_*.dump)
 for ((i = 1; i <= RUNS; i++)); do
 	br+=("$(timed bare_restore)")
 	er+=("$(timed berth_restore)")
@@ -90,13 +93,12 @@ for ((i = 1; i <= RUNS; i++)); do
 done
 
 row() {
-	local what=$1 bare=$2 berth=$3
-	printf '%-22s %10.2f s %10.2f s %+9.1f%%\n' "$what" "$bare" "$berth" \
-		"$(awk -v a="$bare" -v b="$berth" 'BEGIN { print (b - a) * 100 / a }')"
+	printf '%-18s %10.2f s %10.2f s %+9.1f%%\n' "$1" "$2" "$3" \
+		"$(awk -v a="$2" -v b="$3" 'BEGIN { print (b - a) * 100 / a }')"
 }
 echo
-echo "database $size (pgbench scale $SCALE), custom dump $((dump_size / 1048576)) MiB, median of $RUNS runs"
-printf '%-22s %12s %12s %10s\n' "" "bare" "berth" "overhead"
+echo "database $size, custom dump $((dump_size / 1048576)) MiB, median of $RUNS runs"
+printf '%-18s %12s %12s %10s\n' "" "bare" "berth" "overhead"
 row "backup (custom)" "$(median "${bb[@]}")" "$(median "${eb[@]}")"
 row "restore" "$(median "${br[@]}")" "$(median "${er[@]}")"
 echo "target: overhead within 5%"

@@ -3,7 +3,7 @@
  * backup file into psql (restore.c). A dump file may be damaged or not a
  * dump at all: the filter must never crash, never add bytes, and pass a
  * script without BEGIN; or COMMIT; lines through unchanged. The first byte
- * chooses the size of the pieces it is fed in.
+ * chooses the sizes of the pieces it is fed in.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,34 +20,31 @@ static int collect(const char *p, size_t len, void *arg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct restore_filter f;
+	struct restore_filter f = {.emit = collect};
+	const char *in = (const char *)data + 1;
+	size_t left = size > 0 ? size - 1 : 0, step = 0;
 	struct buf out;
-	size_t piece, off;
-	const char *in;
 
 	if (size < 1)
 		return 0;
-	piece = 1 + data[0] % 64;
-	if (data[0] >= 192)
-		piece = 8192;
-	in = (const char *)data + 1;
-	size--;
-	memset(&f, 0, sizeof(f));
 	buf_init(&out, 0);
-	f.emit = collect;
 	f.arg = &out;
-	for (off = 0; off < size; off += piece)
-		if (restore_filter_feed(&f, in + off,
-					size - off < piece ? size - off
-							   : piece) != 0)
+	/* Pieces of varying sizes, large ones when the first byte is high. */
+	while (left > 0) {
+		size_t piece = data[0] >= 192 ? 8192 : 1 + (data[0] + 7 * step++) % 97;
+
+		if (piece > left)
+			piece = left;
+		if (restore_filter_feed(&f, in + (size - 1 - left), piece) != 0)
 			abort();
-	if (restore_filter_finish(&f) != 0)
+		left -= piece;
+	}
+	if (restore_filter_finish(&f) != 0 || out.len > size - 1)
 		abort();
-	if (out.len > size)
-		abort();
-	if (memmem(in, size, "BEGIN;", 6) == NULL &&
-	    memmem(in, size, "COMMIT;", 7) == NULL &&
-	    (out.len != size || (size > 0 && memcmp(out.data, in, size) != 0)))
+	if (memmem(in, size - 1, "BEGIN;", 6) == NULL &&
+	    memmem(in, size - 1, "COMMIT;", 7) == NULL &&
+	    (out.len != size - 1 ||
+	     (out.len > 0 && memcmp(out.data, in, out.len) != 0)))
 		abort();
 	buf_release(&out);
 	return 0;

@@ -202,87 +202,65 @@ static int collect(const char *p, size_t len, void *arg)
 	return buf_append(arg, p, len);
 }
 
-/* Runs in through the filter in pieces of `piece` bytes. */
-static char *filter(const char *in, size_t piece, bool *complete)
+/* Runs in through the filter in pieces of each size of a list, and checks
+ * what comes out and whether pg_dump's last line was seen. */
+static void check_filter(const char *in, const char *want, bool complete)
 {
-	struct restore_filter f;
-	struct buf out;
-	size_t len = strlen(in), off;
+	static const size_t pieces[] = {1, 2, 3, 7, 64, 1000, 4096, 1 << 20};
+	size_t len = strlen(in), i, off, n;
 
-	memset(&f, 0, sizeof(f));
-	buf_init(&out, 0);
-	f.emit = collect;
-	f.arg = &out;
-	for (off = 0; off < len; off += piece)
-		CHECK_INT(restore_filter_feed(&f, in + off,
-					      len - off < piece ? len - off
-								: piece),
-			  0);
-	CHECK_INT(restore_filter_finish(&f), 0);
-	*complete = f.complete;
-	return buf_detach(&out);
+	for (i = 0; i < BERTH_ARRAY_LEN(pieces); i++) {
+		struct restore_filter f = {.emit = collect};
+		struct buf out;
+
+		buf_init(&out, 0);
+		f.arg = &out;
+		for (off = 0; off < len; off += n) {
+			n = len - off < pieces[i] ? len - off : pieces[i];
+			CHECK_INT(restore_filter_feed(&f, in + off, n), 0);
+		}
+		CHECK_INT(restore_filter_finish(&f), 0);
+		CHECK_STR(buf_str(&out), want);
+		CHECK_INT(f.complete, complete);
+		buf_release(&out);
+	}
 }
+
+/* Pieces of a script for the filter tests: COPY data that looks like
+ * what the filter acts on (and must not), the large objects section, the
+ * end. */
+#define SCRIPT_HEAD                                                            \
+	"--\n-- PostgreSQL database dump\n--\n\n"                               \
+	"CREATE TABLE public.t (x text);\n"                                    \
+	"COPY public.t (x) FROM stdin;\n"                                      \
+	"BEGIN;\nCOMMIT;\n-- PostgreSQL database dump complete\n\\.\n\n"      \
+	"--\n-- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: -\n--\n\n"
+#define SCRIPT_BLOBS                                                           \
+	"SELECT pg_catalog.lo_open('16522', 131072);\n"                        \
+	"SELECT pg_catalog.lowrite(0, '\\x01');\n"                             \
+	"SELECT pg_catalog.lo_close(0);\n\n"
+#define SCRIPT_TAIL "BEGIN;\n--\n-- PostgreSQL database dump complete\n--\n\n"
 
 static void test_filter(void)
 {
 	static const char script[] =
-	    "--\n-- PostgreSQL database dump\n--\n\n"
-	    "CREATE TABLE public.t (x text);\n"
-	    "COPY public.t (x) FROM stdin;\n"
-	    "BEGIN;\n"
-	    "COMMIT;\n"
-	    "-- PostgreSQL database dump complete\n"
-	    "\\.\n\n"
-	    "--\n-- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: -\n"
-	    "--\n\n"
-	    "BEGIN;\n\n"
-	    "SELECT pg_catalog.lo_open('16522', 131072);\n"
-	    "SELECT pg_catalog.lowrite(0, '\\x01');\n"
-	    "SELECT pg_catalog.lo_close(0);\n\n"
-	    "COMMIT;\n\n"
-	    "BEGIN;\n"
-	    "--\n-- PostgreSQL database dump complete\n--\n\n";
+	    SCRIPT_HEAD "BEGIN;\n\n" SCRIPT_BLOBS "COMMIT;\n\n" SCRIPT_TAIL;
 	/* The same without the two lines around the large objects. */
 	static const char expected[] =
-	    "--\n-- PostgreSQL database dump\n--\n\n"
-	    "CREATE TABLE public.t (x text);\n"
-	    "COPY public.t (x) FROM stdin;\n"
-	    "BEGIN;\n"
-	    "COMMIT;\n"
-	    "-- PostgreSQL database dump complete\n"
-	    "\\.\n\n"
-	    "--\n-- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: -\n"
-	    "--\n\n"
-	    "\n"
-	    "SELECT pg_catalog.lo_open('16522', 131072);\n"
-	    "SELECT pg_catalog.lowrite(0, '\\x01');\n"
-	    "SELECT pg_catalog.lo_close(0);\n\n"
-	    "\n"
-	    "BEGIN;\n"
-	    "--\n-- PostgreSQL database dump complete\n--\n\n";
-	static const size_t pieces[] = {1, 2, 3, 7, 64, 1 << 20};
+	    SCRIPT_HEAD "\n" SCRIPT_BLOBS "\n" SCRIPT_TAIL;
 	struct buf big;
-	bool complete;
 	size_t i;
-	char *out;
 
-	for (i = 0; i < BERTH_ARRAY_LEN(pieces); i++) {
-		out = filter(script, pieces[i], &complete);
-		CHECK_STR(out, expected);
-		CHECK(complete);
-		free(out);
-	}
+	check_filter(script, expected, true);
 	/* Cut before the last line: not complete. */
-	out = filter("--\n-- PostgreSQL database dump\n--\nSELECT 1;\n", 5,
-		     &complete);
-	CHECK(!complete);
-	free(out);
+	check_filter("--\n-- PostgreSQL database dump\n--\nSELECT 1;\n",
+		     "--\n-- PostgreSQL database dump\n--\nSELECT 1;\n", false);
 	/* The last line inside COPY data is data. */
-	out = filter("COPY t (x) FROM stdin;\n"
+	check_filter("COPY t (x) FROM stdin;\n"
 		     "-- PostgreSQL database dump complete\n",
-		     4, &complete);
-	CHECK(!complete);
-	free(out);
+		     "COPY t (x) FROM stdin;\n"
+		     "-- PostgreSQL database dump complete\n",
+		     false);
 	/* A COPY header longer than the filter holds still starts COPY
 	 * data, and a line longer still passes whole; no newline at the
 	 * end is kept as it is. */
@@ -295,14 +273,7 @@ static void test_filter(void)
 		buf_putc(&big, (char)('a' + i % 26));
 	buf_puts(&big, "\n-- PostgreSQL database dump complete\n\\.\n");
 	buf_puts(&big, "-- PostgreSQL database dump complete");
-	for (i = 0; i < 3; i++) {
-		size_t piece = i == 0 ? 1000 : i == 1 ? 4096 : 1 << 20;
-
-		out = filter(buf_str(&big), piece, &complete);
-		CHECK_STR(out, buf_str(&big));
-		CHECK(complete);
-		free(out);
-	}
+	check_filter(buf_str(&big), buf_str(&big), true);
 	buf_release(&big);
 }
 
