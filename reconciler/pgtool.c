@@ -132,10 +132,13 @@ int pgtool_failed(const struct pgtool_cmd *c, const struct spawn_result *res,
 	char *status = spawn_describe_status(res);
 	struct buf b;
 
-	buf_init(&b, 4096);
+	/* No cap here: a cut could leave part of a password to show. */
+	buf_init(&b, 0);
 	put_tail(&b, buf_str(&res->output));
-	if (b.data != NULL)
+	if (b.data != NULL) {
 		pgtool_blot(b.data, c->password);
+		b.len = strlen(b.data);
+	}
 	if (b.len > 0)
 		berr_set(err, "%s %s: %s", c->tool, status, buf_str(&b));
 	else

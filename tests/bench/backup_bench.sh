@@ -17,7 +17,8 @@
 #            vs  backup_restore: checksum, pg_restore -f - | berth | psql in
 #            one transaction after the prelude
 # Runs alternate between the two, so that a change in the machine's load
-# hits both; the median of each is reported.
+# hits both; the median of each is reported, and the median of the pairs'
+# own overheads.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -53,7 +54,7 @@ psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<-SQL || fail "cannot create the sales
 	  md5((g * 7)::text) || md5((g * 13)::text) AS items
 	  FROM generate_series(1, $SALES) g;
 	ALTER TABLE sales ADD PRIMARY KEY (id);
-	ANALYZE;
+	ANALYZE sales;
 SQL
 size=$(psql -X -A -t -c 'SELECT pg_size_pretty(pg_database_size(current_database()))')
 echo "database: $size"
@@ -92,13 +93,26 @@ for ((i = 1; i <= RUNS; i++)); do
 	echo "run $i/$RUNS restore: pg_restore ${br[-1]} s, berth ${er[-1]} s"
 done
 
+# Overhead of each pair of runs, back to back: steadier than comparing
+# medians when the machine's load changes during the bench.
+paired() {
+	local -n a=$1 b=$2
+	local i
+	for ((i = 0; i < ${#a[@]}; i++)); do
+		awk -v x="${a[i]}" -v y="${b[i]}" 'BEGIN { print (y - x) * 100 / x }'
+	done
+}
+
 row() {
-	printf '%-18s %10.2f s %10.2f s %+9.1f%%\n' "$1" "$2" "$3" \
-		"$(awk -v a="$2" -v b="$3" 'BEGIN { print (b - a) * 100 / a }')"
+	printf '%-18s %10.2f s %10.2f s %+9.1f%% %+9.1f%%\n' "$1" "$2" "$3" \
+		"$(awk -v a="$2" -v b="$3" 'BEGIN { print (b - a) * 100 / a }')" "$4"
 }
 echo
 echo "database $size, custom dump $((dump_size / 1048576)) MiB, median of $RUNS runs"
-printf '%-18s %12s %12s %10s\n' "" "bare" "berth" "overhead"
-row "backup (custom)" "$(median "${bb[@]}")" "$(median "${eb[@]}")"
-row "restore" "$(median "${br[@]}")" "$(median "${er[@]}")"
+printf '%-18s %12s %12s %10s %10s\n' "" "bare" "berth" "overhead" "paired"
+row "backup (custom)" "$(median "${bb[@]}")" "$(median "${eb[@]}")" \
+	"$(median $(paired bb eb))"
+row "restore" "$(median "${br[@]}")" "$(median "${er[@]}")" \
+	"$(median $(paired br er))"
+echo "overhead: of the medians; paired: median of each run's own overhead"
 echo "target: overhead within 5%"
