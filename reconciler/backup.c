@@ -35,14 +35,14 @@
 #define FLUSH_STEP ((off_t)16 << 20)
 
 static const char *const kind_names[] = {"pre-deploy", "pre-rollback",
-					  "scheduled", "manual"};
+                                         "scheduled", "manual"};
 static const char *const format_names[] = {"custom", "plain", "plain.gz"};
 static const char *const format_exts[] = {".dump", ".sql", ".sql.gz"};
 
 const char *backup_kind_name(enum backup_kind k)
 {
 	return (size_t)k < BERTH_ARRAY_LEN(kind_names) ? kind_names[k]
-						       : "unknown";
+	                                               : "unknown";
 }
 
 /* Index of s in names[0..n-1], or -1. */
@@ -69,7 +69,7 @@ int backup_kind_parse(enum backup_kind *out, const char *s)
 const char *backup_format_name(enum manifest_backup_format f)
 {
 	return (size_t)f < BERTH_ARRAY_LEN(format_names) ? format_names[f]
-							 : "unknown";
+	                                                 : "unknown";
 }
 
 int backup_format_parse(enum manifest_backup_format *out, const char *s)
@@ -121,7 +121,7 @@ static bool digits(const char *s, size_t n)
 }
 
 int backup_name_parse(int64_t *t, enum manifest_backup_format *format,
-		      const char *name)
+                      const char *name)
 {
 	char stem[32];
 	int i;
@@ -137,7 +137,7 @@ int backup_name_parse(int64_t *t, enum manifest_backup_format *format,
 		return -1;
 	memset(&tm, 0, sizeof(tm));
 	if (sscanf(name + 7, "%4d%2d%2d_%2d%2d%2d", &tm.tm_year, &tm.tm_mon,
-		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+	           &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -194,12 +194,12 @@ static const char snapshot_sql[] =
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct pg_table_stat *)a)->name,
-		      ((const struct pg_table_stat *)b)->name);
+	              ((const struct pg_table_stat *)b)->name);
 }
 
 /* Fills version, stats_reset (NULL when never reset) and stats of *b. */
 static int snapshot(struct backup_info *b, const struct pgtool *db,
-		    struct berr *err)
+                    struct berr *err)
 {
 	struct pg_rows rows;
 	size_t i;
@@ -226,9 +226,9 @@ static int snapshot(struct backup_info *b, const struct pgtool *db,
 		t->name = xstrdup(a);
 		if (strnum_i64(&t->writes, c, 0, INT64_MAX) != 0 ||
 		    strnum_i64(&t->live_rows, pg_rows_get(&rows, i, 3), 0,
-			       INT64_MAX) != 0) {
+		               INT64_MAX) != 0) {
 			berr_set(err, "unexpected statistics for table '%s'",
-				 a);
+			         a);
 			goto out;
 		}
 	}
@@ -246,8 +246,7 @@ out:
 
 static bool name_taken(const char *dir, const char *stem)
 {
-	static const char *const exts[] = {".dump", ".sql", ".sql.gz",
-					   ".json"};
+	static const char *const exts[] = {".dump", ".sql", ".sql.gz", ".json"};
 	struct stat st;
 	size_t i;
 	bool taken = false;
@@ -276,7 +275,7 @@ static int lock_whole(int fd)
  * (*t advanced to it). *fd and *partial are the file's.
  */
 static int reserve(int *fd, char **partial, int64_t *t, const char *dir,
-		   struct berr *err)
+                   struct berr *err)
 {
 	char stem[32];
 	int i;
@@ -286,8 +285,8 @@ static int reserve(int *fd, char **partial, int64_t *t, const char *dir,
 		if (name_taken(dir, stem))
 			continue;
 		*partial = xasprintf("%s/.%s.partial", dir, stem);
-		*fd = open(*partial, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			   0600);
+		*fd =
+		    open(*partial, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (*fd < 0 && errno != EEXIST) {
 			berr_errno(err, errno, "cannot create '%s'", *partial);
 			free(*partial);
@@ -306,9 +305,10 @@ static int reserve(int *fd, char **partial, int64_t *t, const char *dir,
 		free(*partial);
 		*partial = NULL;
 	}
-	return berr_set(err, "no free backup name in '%s' within %d seconds "
-			     "of the current time",
-			dir, NAME_TRIES);
+	return berr_set(err,
+	                "no free backup name in '%s' within %d seconds "
+	                "of the current time",
+	                dir, NAME_TRIES);
 }
 
 /* The pid in "backup_X.json.tmp.<pid>" (a sidecar fs_write_atomic was
@@ -348,19 +348,19 @@ static void clean_partials(const char *dir)
 		    strcmp(e->d_name + len - 8, ".partial") != 0)
 			continue;
 		fd = openat(dirfd(d), e->d_name,
-			    O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		            O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    now - st.st_mtime >= PARTIAL_MIN_AGE_S &&
 		    lock_whole(fd) == 0 &&
 		    fstatat(dirfd(d), e->d_name, &again, AT_SYMLINK_NOFOLLOW) ==
-			0 &&
+		        0 &&
 		    again.st_ino == st.st_ino && again.st_dev == st.st_dev) {
 			unlinkat(dirfd(d), e->d_name, 0);
 			log_info("msg=\"removed the partial dump of a backup "
-				 "that was killed\" file=%s",
-				 e->d_name);
+			         "that was killed\" file=%s",
+			         e->d_name);
 		}
 		close(fd);
 	}
@@ -407,7 +407,7 @@ static void *flusher_main(void *arg)
 		if (fstat(f->fd, &st) != 0 || st.st_size - done < FLUSH_STEP)
 			continue;
 		sync_file_range(f->fd, done, st.st_size - done,
-				SYNC_FILE_RANGE_WRITE);
+		                SYNC_FILE_RANGE_WRITE);
 		done = st.st_size;
 	}
 	return NULL;
@@ -431,7 +431,7 @@ static void flusher_stop(struct flusher *f)
 
 /* Runs pg_dump into fd, then makes its data durable and hashes it. */
 static int dump_into(struct backup_info *b, const struct pgtool *db, int fd,
-		     struct berr *err)
+                     struct berr *err)
 {
 	struct spawn_result res;
 	struct flusher flusher;
@@ -466,7 +466,7 @@ out:
 }
 
 int backup_create(struct backup_info *out, const struct pgtool *db,
-		  const struct backup_create_opts *o, struct berr *err)
+                  const struct backup_create_opts *o, struct berr *err)
 {
 	int64_t start = strnum_mono_ms(), t;
 	char *partial = NULL, stem[32];
@@ -500,7 +500,7 @@ int backup_create(struct backup_info *out, const struct pgtool *db,
 		goto out;
 	if (rename(partial, out->path) != 0) {
 		berr_errno(err, errno, "cannot rename '%s' to '%s'", partial,
-			   out->file);
+		           out->file);
 		goto out;
 	}
 	published = true;
@@ -517,7 +517,7 @@ out:
 		else if (fd >= 0)
 			unlink(partial);
 		berr_prefix(err, "backup of %s failed",
-			    out->database != NULL ? out->database : "?");
+		            out->database != NULL ? out->database : "?");
 	}
 	if (fd >= 0)
 		close(fd);
@@ -528,21 +528,21 @@ out:
 /* Verify and restore. */
 
 /* Loads the sidecar of path; a dump without one is an error. */
-static int load_known(struct backup_info *b, const char *path,
-		      struct berr *err)
+static int load_known(struct backup_info *b, const char *path, struct berr *err)
 {
 	int rc = sidecar_load(b, path, err);
 
 	if (rc == BERTH_ENOTFOUND)
-		berr_set(err, "'%s' has no sidecar: incomplete, or not made "
-			      "by berth",
-			 path);
+		berr_set(err,
+		         "'%s' has no sidecar: incomplete, or not made "
+		         "by berth",
+		         path);
 	return rc == 0 ? 0 : -1;
 }
 
 int backup_verify(struct backup_info *out, const struct pgtool *db,
-		  const char *path, enum manifest_backup_verify mode,
-		  struct berr *err)
+                  const char *path, enum manifest_backup_verify mode,
+                  struct berr *err)
 {
 	struct buf detail;
 	bool verdict = false;
@@ -580,8 +580,8 @@ int backup_verify(struct backup_info *out, const struct pgtool *db,
 
 /* What backup_restore checks first: the sidecar's checksum, when there is
  * a sidecar. *format is what the restore reads. */
-static int restore_check(enum manifest_backup_format *format,
-			 const char *path, struct berr *err)
+static int restore_check(enum manifest_backup_format *format, const char *path,
+                         struct berr *err)
 {
 	const char *base = strrchr(path, '/');
 	struct backup_info b;
@@ -602,9 +602,10 @@ static int restore_check(enum manifest_backup_format *format,
 		else if (len > 5 && strcmp(base + len - 5, ".dump") == 0)
 			*format = MANIFEST_BACKUP_CUSTOM;
 		else
-			return berr_set(err, "cannot tell the format of '%s': "
-					     "expected .dump, .sql or .sql.gz",
-					base);
+			return berr_set(err,
+			                "cannot tell the format of '%s': "
+			                "expected .dump, .sql or .sql.gz",
+			                base);
 		return 0;
 	}
 	rc = sidecar_load(&b, path, err);
@@ -622,21 +623,21 @@ static int restore_check(enum manifest_backup_format *format,
 
 /* The restore itself, once restore_check passed. */
 static int restore_checked(const struct pgtool *db, const char *path,
-			   enum manifest_backup_format format, struct berr *err)
+                           enum manifest_backup_format format, struct berr *err)
 {
 	char *where = pg_url_display(db->url);
 	int rc = restore_dump(db, path, format, NULL, err);
 
 	if (rc != 0)
-		berr_prefix(err, "restore of '%s' into %s failed, the database "
-				 "is unchanged",
-			    path, where);
+		berr_prefix(err,
+		            "restore of '%s' into %s failed, the database "
+		            "is unchanged",
+		            path, where);
 	free(where);
 	return rc;
 }
 
-int backup_restore(const struct pgtool *db, const char *path,
-		   struct berr *err)
+int backup_restore(const struct pgtool *db, const char *path, struct berr *err)
 {
 	enum manifest_backup_format format;
 
@@ -646,9 +647,9 @@ int backup_restore(const struct pgtool *db, const char *path,
 }
 
 int backup_restore_safely(struct backup_info *safety, const struct pgtool *db,
-			  const char *path,
-			  const struct backup_create_opts *safety_opts,
-			  struct berr *err)
+                          const char *path,
+                          const struct backup_create_opts *safety_opts,
+                          struct berr *err)
 {
 	struct backup_create_opts o = *safety_opts;
 	enum manifest_backup_format format;
@@ -661,14 +662,14 @@ int backup_restore_safely(struct backup_info *safety, const struct pgtool *db,
 		return berr_prefix(err, "no safety backup, nothing restored");
 	if (restore_checked(db, path, format, err) != 0)
 		return berr_prefix(err, "safety backup '%s' taken",
-				   safety->file);
+		                   safety->file);
 	return 0;
 }
 
 /* Rows written since. */
 
 static void add_writes(struct backup_writes *w, const char *name,
-		       int64_t writes, int64_t live, const char *note)
+                       int64_t writes, int64_t live, const char *note)
 {
 	struct backup_table_writes *t;
 
@@ -685,7 +686,7 @@ static void add_writes(struct backup_writes *w, const char *name,
 }
 
 int backup_writes_since(struct backup_writes *out, const struct pgtool *db,
-			const struct backup_info *b, struct berr *err)
+                        const struct backup_info *b, struct berr *err)
 {
 	const struct pg_table_stats *then = &b->stats;
 	struct backup_info now;
@@ -703,31 +704,33 @@ int backup_writes_since(struct backup_writes *out, const struct pgtool *db,
 		return berr_prefix(err, "cannot read the table statistics");
 	}
 	reset = (b->stats_reset == NULL) != (now.stats_reset == NULL) ||
-		(b->stats_reset != NULL &&
-		 strcmp(b->stats_reset, now.stats_reset) != 0);
+	        (b->stats_reset != NULL &&
+	         strcmp(b->stats_reset, now.stats_reset) != 0);
 	/* Both lists are sorted by name: merge them. */
 	while (i < then->n || j < now.stats.n) {
-		const struct pg_table_stat *a = i < then->n ? &then->tables[i]
-							   : NULL;
+		const struct pg_table_stat *a =
+		    i < then->n ? &then->tables[i] : NULL;
 		const struct pg_table_stat *c =
 		    j < now.stats.n ? &now.stats.tables[j] : NULL;
-		int cmp = a == NULL ? 1 : c == NULL ? -1
-						    : strcmp(a->name, c->name);
+		int cmp = a == NULL   ? 1
+		          : c == NULL ? -1
+		                      : strcmp(a->name, c->name);
 
 		if (cmp < 0) {
 			add_writes(out, a->name, -1, -1,
-				   "dropped since the backup");
+			           "dropped since the backup");
 			i++;
 		} else if (cmp > 0) {
 			add_writes(out, c->name, reset ? -1 : c->writes,
-				   c->live_rows, "created since the backup");
+			           c->live_rows, "created since the backup");
 			j++;
 		} else {
 			bool down = reset || c->writes < a->writes;
 
-			add_writes(out, c->name, down ? -1 : c->writes - a->writes,
-				   c->live_rows,
-				   down ? "statistics were reset" : NULL);
+			add_writes(out, c->name,
+			           down ? -1 : c->writes - a->writes,
+			           c->live_rows,
+			           down ? "statistics were reset" : NULL);
 			i++, j++;
 		}
 	}
@@ -750,7 +753,7 @@ void backup_writes_release(struct backup_writes *w)
 /* List and prune. */
 
 static void list_push(struct backup_info **items, size_t *n,
-		      struct backup_info *b)
+                      struct backup_info *b)
 {
 	*items = xrealloc(*items, (*n + 1) * sizeof(**items));
 	(*items)[(*n)++] = *b;
@@ -758,7 +761,7 @@ static void list_push(struct backup_info **items, size_t *n,
 
 /* A dump and its sidecar, or the problem with them. */
 static void list_dump(struct backup_info *b, const char *dir, const char *name,
-		      int64_t t, enum manifest_backup_format f)
+                      int64_t t, enum manifest_backup_format f)
 {
 	char *path = fs_join(dir, name);
 	struct berr err;
@@ -775,26 +778,26 @@ static void list_dump(struct backup_info *b, const char *dir, const char *name,
 	b->format = f;
 	b->created_at = t;
 	b->problem = rc == BERTH_ENOTFOUND
-			 ? xstrdup("no sidecar: incomplete, or not made by "
-				   "berth")
-			 : xstrdup(err.msg);
+	                 ? xstrdup("no sidecar: incomplete, or not made by "
+	                           "berth")
+	                 : xstrdup(err.msg);
 }
 
 /* A sidecar whose dump is gone: read as the sidecar of each possible
  * dump name until one matches. */
 static bool list_orphan(struct backup_info *b, const char *dir,
-			const char *json_name)
+                        const char *json_name)
 {
 	size_t stem = strlen(json_name) - 5, i;
 	struct berr err;
 
 	for (i = 0; i < BERTH_ARRAY_LEN(format_exts); i++) {
-		char *name = xasprintf("%.*s%s", (int)stem, json_name,
-				       format_exts[i]);
+		char *name =
+		    xasprintf("%.*s%s", (int)stem, json_name, format_exts[i]);
 		char *path = fs_join(dir, name);
 		struct stat st;
-		bool found = lstat(path, &st) != 0 &&
-			     sidecar_load(b, path, &err) == 0;
+		bool found =
+		    lstat(path, &st) != 0 && sidecar_load(b, path, &err) == 0;
 
 		free(name);
 		free(path);
@@ -816,7 +819,7 @@ static int newest_first(const void *x, const void *y)
 }
 
 int backup_list(struct backup_info **out, size_t *n, const char *dir,
-		struct berr *err)
+                struct berr *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -827,7 +830,7 @@ int backup_list(struct backup_info **out, size_t *n, const char *dir,
 		if (errno == ENOENT)
 			return 0;
 		return berr_errno(err, errno, "cannot read directory '%s'",
-				  dir);
+		                  dir);
 	}
 	while ((e = readdir(d)) != NULL) {
 		enum manifest_backup_format f;
@@ -839,8 +842,8 @@ int backup_list(struct backup_info **out, size_t *n, const char *dir,
 			list_dump(&b, dir, e->d_name, t, f);
 			list_push(out, n, &b);
 		} else if (len == 27 && strcmp(e->d_name + 22, ".json") == 0 &&
-			   strncmp(e->d_name, "backup_", 7) == 0 &&
-			   list_orphan(&b, dir, e->d_name)) {
+		           strncmp(e->d_name, "backup_", 7) == 0 &&
+		           list_orphan(&b, dir, e->d_name)) {
 			list_push(out, n, &b);
 		}
 	}
@@ -887,7 +890,7 @@ static int remove_backup(const struct backup_info *b, struct berr *err)
 }
 
 int backup_prune(struct backup_pruned **out, size_t *n,
-		 const struct backup_prune_opts *o, struct berr *err)
+                 const struct backup_prune_opts *o, struct berr *err)
 {
 	struct retention_item *items = NULL;
 	struct backup_info *list = NULL;
@@ -908,7 +911,8 @@ int backup_prune(struct backup_pruned **out, size_t *n,
 		if (!list[i].complete)
 			continue;
 		items[nitems].created_at = list[i].created_at;
-		items[nitems++].protect = is_protected(o->protect, list[i].file);
+		items[nitems++].protect =
+		    is_protected(o->protect, list[i].file);
 	}
 	retention_plan(items, nitems, &o->keep, now);
 	*out = xcalloc(count > 0 ? count : 1, sizeof(**out));
@@ -930,11 +934,11 @@ int backup_prune(struct backup_pruned **out, size_t *n,
 			/* After the first failure nothing more is removed. */
 			p->removed = false;
 			why = rc != 0 ? "an earlier removal failed"
-				      : "it could not be removed";
+			              : "it could not be removed";
 			rc = -1;
 		}
-		p->reason = xasprintf("%s: %s", p->removed ? "removed" : "kept",
-				      why);
+		p->reason =
+		    xasprintf("%s: %s", p->removed ? "removed" : "kept", why);
 	}
 	if (!o->dry_run && rc == 0 && count > 0)
 		rc = fs_fsync_dir(o->dir, err);

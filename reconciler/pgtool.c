@@ -100,9 +100,9 @@ static void put_tail(struct buf *b, const char *out)
 	while (start > out && lines < PGTOOL_TAIL_LINES) {
 		const char *line_end = start;
 
-		while (line_end > out && (line_end[-1] == '\n' ||
-		                          line_end[-1] == '\r' ||
-		                          line_end[-1] == ' '))
+		while (line_end > out &&
+		       (line_end[-1] == '\n' || line_end[-1] == '\r' ||
+		        line_end[-1] == ' '))
 			line_end--;
 		if (line_end == out)
 			break;
@@ -191,8 +191,9 @@ static int parse_rows(struct pg_rows *out, const char *p, size_t len,
 		while (n > 0)
 			free(cells[--n]);
 		free(cells);
-		return berr_set(err, "cannot read psql's output: expected "
-		                     "rows of %zu fields",
+		return berr_set(err,
+		                "cannot read psql's output: expected "
+		                "rows of %zu fields",
 		                ncols);
 	}
 	out->cells = cells;
@@ -219,7 +220,8 @@ static int read_back(struct buf *out, int fd, struct berr *err)
 		if (n == 0)
 			return 0;
 		if (buf_append(out, chunk, (size_t)n) != 0)
-			return berr_set(err, "a tool's output exceeds %zu bytes",
+			return berr_set(err,
+			                "a tool's output exceeds %zu bytes",
 			                PGTOOL_QUERY_MAX);
 	}
 }
@@ -236,8 +238,8 @@ int pgtool_capture(struct buf *out, const struct pgtool_cmd *c, int in_fd,
 	/* An unnamed file: nothing to clean up, whatever happens. */
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return berr_errno(err, errno,
-		                  "cannot create a temporary file in '%s'", dir);
+		return berr_errno(
+		    err, errno, "cannot create a temporary file in '%s'", dir);
 	out->max = PGTOOL_QUERY_MAX;
 	if (pgtool_run(&res, c, in_fd, fd, err) == 0)
 		rc = read_back(out, fd, err);

@@ -28,10 +28,10 @@
 
 /* A line longer than this is data (a COPY row, a large object chunk) and
  * streams through without being held. */
-#define RESTORE_HOLD     4096
-#define RESTORE_OUT      ((size_t)64 << 10)
-#define RESTORE_CHUNK    ((size_t)256 << 10)
-#define RESTORE_MARKER   "berth: restore committed"
+#define RESTORE_HOLD   4096
+#define RESTORE_OUT    ((size_t)64 << 10)
+#define RESTORE_CHUNK  ((size_t)256 << 10)
+#define RESTORE_MARKER "berth: restore committed"
 
 enum { FILTER_SQL, FILTER_COPY, FILTER_BLOBS_HEAD, FILTER_BLOBS };
 
@@ -122,12 +122,12 @@ static bool has_suffix(const char *p, size_t len, const char *s)
 }
 
 static void filter_ordinary(struct restore_filter *f, const char *line,
-			    size_t len)
+                            size_t len)
 {
 	if (line_is(line, len, blobs_header))
 		f->state = FILTER_BLOBS_HEAD;
 	else if (has_prefix(line, len, "COPY ") &&
-		 has_suffix(line, len, " FROM stdin;"))
+	         has_suffix(line, len, " FROM stdin;"))
 		f->state = FILTER_COPY;
 	else if (line_is(line, len, last_line))
 		f->complete = true;
@@ -135,8 +135,7 @@ static void filter_ordinary(struct restore_filter *f, const char *line,
 
 /* Moves f past one whole line (without its newline). Returns whether the
  * line is passed on. */
-static bool filter_line(struct restore_filter *f, const char *line,
-			size_t len)
+static bool filter_line(struct restore_filter *f, const char *line, size_t len)
 {
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
@@ -211,8 +210,7 @@ static void tail_push(struct restore_filter *f, const char *p, size_t len)
 		return;
 	}
 	if (have + len > keep) {
-		memmove(f->tail, f->tail + (have + len - keep),
-			keep - len);
+		memmove(f->tail, f->tail + (have + len - keep), keep - len);
 		have = keep - len;
 	}
 	memcpy(f->tail + have, p, len);
@@ -270,11 +268,12 @@ int restore_filter_feed(struct restore_filter *f, const char *p, size_t len)
 			if (filter_put(f, "\n", 1) != 0)
 				return -1;
 		} else {
-			bool pass = filter_line(f, buf_str(&f->line),
-						f->line.len);
+			bool pass =
+			    filter_line(f, buf_str(&f->line), f->line.len);
 
 			buf_putc(&f->line, '\n');
-			if (pass && filter_put(f, f->line.data, f->line.len) != 0)
+			if (pass &&
+			    filter_put(f, f->line.data, f->line.len) != 0)
 				return -1;
 			buf_reset(&f->line);
 		}
@@ -289,7 +288,7 @@ int restore_filter_finish(struct restore_filter *f)
 	if (f->long_line)
 		filter_long_line(f);
 	else if (f->line.len > 0 &&
-		 filter_line(f, buf_str(&f->line), f->line.len))
+	         filter_line(f, buf_str(&f->line), f->line.len))
 		rc = filter_put(f, f->line.data, f->line.len);
 	if (rc == 0)
 		rc = filter_flush(f);
@@ -306,7 +305,7 @@ struct producer {
 	struct pgtool_cmd cmd;
 	int in_fd;  /* borrowed: the dump file */
 	int out_fd; /* owned: the pipe to the relay, closed once the child is
-		       done so that the relay sees the end */
+	               done so that the relay sees the end */
 	struct spawn_result res;
 	struct berr err;
 	int rc;
@@ -315,13 +314,13 @@ struct producer {
 };
 
 struct relay {
-	int src;                /* owned: the file, or the producer's pipe */
-	int dst;                /* owned: psql's stdin */
-	struct producer *prod;  /* borrowed; NULL for a plain file */
+	int src;               /* owned: the file, or the producer's pipe */
+	int dst;               /* owned: psql's stdin */
+	struct producer *prod; /* borrowed; NULL for a plain file */
 	struct restore_filter filter;
 	int read_errno;
 	int write_errno;
-	bool committed;         /* COMMIT and the marker were sent */
+	bool committed; /* COMMIT and the marker were sent */
 	pthread_t thread;
 };
 
@@ -389,11 +388,11 @@ static void *relay_main(void *arg)
 			continue;
 		if (n < 0)
 			r->read_errno = errno;
-		stopped = n <= 0 ||
-			  restore_filter_feed(&r->filter, chunk, (size_t)n) != 0;
+		stopped = n <= 0 || restore_filter_feed(&r->filter, chunk,
+		                                        (size_t)n) != 0;
 	}
-	stopped = restore_filter_finish(&r->filter) != 0 || r->read_errno != 0 ||
-		  r->write_errno != 0;
+	stopped = restore_filter_finish(&r->filter) != 0 ||
+	          r->read_errno != 0 || r->write_errno != 0;
 	/* Closing our end stops a producer still writing (SIGPIPE). */
 	close_fd(&r->src);
 	if (r->prod != NULL) {
@@ -415,7 +414,7 @@ static void *relay_main(void *arg)
 }
 
 static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg,
-			struct berr *err)
+                        struct berr *err)
 {
 	int rc = pthread_create(t, NULL, fn, arg);
 
@@ -427,16 +426,15 @@ static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg,
 /* The producer for format, reading in_fd into out_fd (which it owns from
  * now on, started or not). */
 static int producer_start(struct producer *p, const struct pgtool *db,
-			  enum manifest_backup_format format, int in_fd,
-			  int out_fd, struct berr *err)
+                          enum manifest_backup_format format, int in_fd,
+                          int out_fd, struct berr *err)
 {
 	p->in_fd = in_fd;
 	p->out_fd = out_fd;
 	if (format == MANIFEST_BACKUP_PLAIN_GZ) {
 		pgtool_cmd_local(&p->cmd, db, "gzip");
 		strv_push(&p->cmd.argv, "-dc");
-	} else if (pgtool_cmd_init(&p->cmd, db, "pg_restore", NULL, err) !=
-		   0) {
+	} else if (pgtool_cmd_init(&p->cmd, db, "pg_restore", NULL, err) != 0) {
 		close_fd(&p->out_fd);
 		return -1;
 	} else {
@@ -461,8 +459,8 @@ static int make_pipe(int fds[2], struct berr *err)
 /* Why the restore did not commit, into err, from the first party that
  * failed. */
 static void explain(struct berr *err, int psql_rc, const struct berr *psql_err,
-		    const struct relay *r, const struct producer *p,
-		    const char *file)
+                    const struct relay *r, const struct producer *p,
+                    const char *file)
 {
 	if (psql_rc != 0)
 		berr_set(err, "%s", psql_err->msg);
@@ -472,12 +470,12 @@ static void explain(struct berr *err, int psql_rc, const struct berr *psql_err,
 		berr_errno(err, r->read_errno, "cannot read '%s'", file);
 	else if (!r->filter.complete)
 		berr_set(err,
-			 "'%s' ends before pg_dump's last line (\"%s\"): "
-			 "truncated, or not a pg_dump script",
-			 file, last_line);
+		         "'%s' ends before pg_dump's last line (\"%s\"): "
+		         "truncated, or not a pg_dump script",
+		         file, last_line);
 	else if (r->write_errno != 0)
 		berr_errno(err, r->write_errno, "cannot send '%s' to psql",
-			   file);
+		           file);
 	else
 		berr_set(err, "psql ended before it committed");
 }
@@ -485,11 +483,11 @@ static void explain(struct berr *err, int psql_rc, const struct berr *psql_err,
 /* psql reading the script from in_fd, query output discarded; its messages
  * and the marker land in res->output. */
 static int run_psql(struct spawn_result *res, const struct pgtool *db,
-		    const char *dbname, int in_fd, struct berr *err)
+                    const char *dbname, int in_fd, struct berr *err)
 {
 	static const char *const args[] = {
-	    "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", "-c",
-	    prelude, "-f", "-"};
+	    "-X", "-q",    "-w", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null",
+	    "-c", prelude, "-f", "-"};
 	struct pgtool_cmd c;
 	size_t i;
 	int rc = -1;
@@ -505,8 +503,8 @@ static int run_psql(struct spawn_result *res, const struct pgtool *db,
 }
 
 int restore_dump(const struct pgtool *db, const char *path,
-		 enum manifest_backup_format format, const char *dbname,
-		 struct berr *err)
+                 enum manifest_backup_format format, const char *dbname,
+                 struct berr *err)
 {
 	struct producer prod = {.in_fd = -1, .out_fd = -1};
 	struct relay relay = {.src = -1, .dst = -1};

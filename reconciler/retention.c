@@ -84,16 +84,15 @@ static void label_month(char *out, size_t len, int64_t t)
  * newest. Items inside the window that lose get `superseded` set.
  */
 static void apply_window(struct retention_item *items, size_t n,
-			 const struct window *w, int64_t now,
-			 bool *superseded)
+                         const struct window *w, int64_t now, bool *superseded)
 {
 	size_t i, j;
 
 	if (w->days <= 0)
 		return;
 	for (i = 0; i < n; i++) {
-		int64_t t = items[i].created_at < now ? items[i].created_at
-						      : now;
+		int64_t t =
+		    items[i].created_at < now ? items[i].created_at : now;
 		bool newest = true;
 		char label[48];
 
@@ -102,7 +101,7 @@ static void apply_window(struct retention_item *items, size_t n,
 		for (j = 0; j < n && newest; j++)
 			if (j != i &&
 			    w->bucket(items[j].created_at) ==
-				w->bucket(items[i].created_at) &&
+			        w->bucket(items[i].created_at) &&
 			    (items[j].created_at > items[i].created_at ||
 			     (items[j].created_at == items[i].created_at &&
 			      j < i)))
@@ -116,12 +115,12 @@ static void apply_window(struct retention_item *items, size_t n,
 		w->label(label, sizeof(label), items[i].created_at);
 		items[i].keep = true;
 		snprintf(items[i].reason, sizeof(items[i].reason), "%s %s",
-			 w->name, label);
+		         w->name, label);
 	}
 }
 
 void retention_plan(struct retention_item *items, size_t n,
-		    const struct backup_retention *r, int64_t now)
+                    const struct backup_retention *r, int64_t now)
 {
 	const struct window windows[] = {
 	    {"daily", r->daily, day_of, label_day},
@@ -137,7 +136,7 @@ void retention_plan(struct retention_item *items, size_t n,
 	for (i = 0; i < n; i++) {
 		items[i].keep = items[i].protect;
 		snprintf(items[i].reason, sizeof(items[i].reason), "%s",
-			 items[i].protect ? "protected" : "");
+		         items[i].protect ? "protected" : "");
 		if (items[i].created_at > items[newest].created_at)
 			newest = i;
 	}
@@ -146,8 +145,8 @@ void retention_plan(struct retention_item *items, size_t n,
 			if (!items[i].keep) {
 				items[i].keep = true;
 				snprintf(items[i].reason,
-					 sizeof(items[i].reason),
-					 "no retention window is set");
+				         sizeof(items[i].reason),
+				         "no retention window is set");
 			}
 		free(superseded);
 		return;
@@ -155,7 +154,7 @@ void retention_plan(struct retention_item *items, size_t n,
 	if (!items[newest].keep) {
 		items[newest].keep = true;
 		snprintf(items[newest].reason, sizeof(items[newest].reason),
-			 "newest backup");
+		         "newest backup");
 	}
 	for (i = 0; i < BERTH_ARRAY_LEN(windows); i++)
 		apply_window(items, n, &windows[i], now, superseded);
@@ -166,14 +165,14 @@ void retention_plan(struct retention_item *items, size_t n,
 			continue;
 		if (!superseded[i]) {
 			snprintf(items[i].reason, sizeof(items[i].reason),
-				 "outside every retention window");
+			         "outside every retention window");
 			continue;
 		}
 		label_day(day, sizeof(day), items[i].created_at);
 		snprintf(items[i].reason, sizeof(items[i].reason),
-			 "a newer backup of its day, week or month (%s) is "
-			 "kept",
-			 day);
+		         "a newer backup of its day, week or month (%s) is "
+		         "kept",
+		         day);
 	}
 	free(superseded);
 }

@@ -40,8 +40,8 @@ static json_t *stats_to_json(const struct backup_info *b)
 
 		json_array_append_new(
 		    a, json_pack("{s:s, s:I, s:I}", "table", t->name, "writes",
-				 (json_int_t)t->writes, "live_rows",
-				 (json_int_t)t->live_rows));
+		                 (json_int_t)t->writes, "live_rows",
+		                 (json_int_t)t->live_rows));
 	}
 	return a;
 }
@@ -51,8 +51,8 @@ static json_t *check_to_json(const struct backup_check *c)
 	if (!c->done)
 		return json_null();
 	return json_pack("{s:s, s:b, s:o, s:o}", "mode",
-			 backup_verify_name(c->mode), "ok", c->ok, "at",
-			 iso_time(c->at), "detail", str_or_null(c->detail));
+	                 backup_verify_name(c->mode), "ok", c->ok, "at",
+	                 iso_time(c->at), "detail", str_or_null(c->detail));
 }
 
 json_t *sidecar_to_json(const struct backup_info *b)
@@ -63,18 +63,18 @@ json_t *sidecar_to_json(const struct backup_info *b)
 	json_object_set_new(j, "file", json_string(b->file));
 	json_object_set_new(j, "kind", json_string(backup_kind_name(b->kind)));
 	json_object_set_new(j, "deployment_id",
-			    b->deployment_id > 0
-				? json_integer(b->deployment_id)
-				: json_null());
+	                    b->deployment_id > 0
+	                        ? json_integer(b->deployment_id)
+	                        : json_null());
 	json_object_set_new(j, "commit", str_or_null(b->commit));
 	json_object_set_new(j, "env", str_or_null(b->env));
 	json_object_set_new(j, "database", str_or_null(b->database));
 	json_object_set_new(j, "format",
-			    json_string(backup_format_name(b->format)));
+	                    json_string(backup_format_name(b->format)));
 	json_object_set_new(j, "size", json_integer(b->size));
 	json_object_set_new(j, "sha256", json_string(b->sha256));
 	json_object_set_new(j, "server_version",
-			    str_or_null(b->server_version));
+	                    str_or_null(b->server_version));
 	json_object_set_new(j, "created_at", iso_time(b->created_at));
 	json_object_set_new(j, "duration_ms", json_integer(b->duration_ms));
 	json_object_set_new(j, "stats_reset", str_or_null(b->stats_reset));
@@ -107,28 +107,29 @@ static const char *type_name(json_type t)
  * JSON path of o, for messages.
  */
 static int member(const json_t **v, const json_t *o, const char *at,
-		  const char *key, json_type type, bool required,
-		  struct berr *err)
+                  const char *key, json_type type, bool required,
+                  struct berr *err)
 {
 	const json_t *m = json_object_get(o, key);
 
 	*v = NULL;
 	if (m == NULL || json_is_null(m))
 		return required ? berr_set(err, "%s.%s: missing", at, key) : 0;
-	if (json_typeof(m) != type && !(type == JSON_TRUE && json_is_boolean(m)))
+	if (json_typeof(m) != type &&
+	    !(type == JSON_TRUE && json_is_boolean(m)))
 		return berr_set(err, "%s.%s: expected %s", at, key,
-				type_name(type));
+		                type_name(type));
 	if (type == JSON_STRING &&
 	    strlen(json_string_value(m)) != json_string_length(m))
 		return berr_set(err, "%s.%s: contains a NUL character", at,
-				key);
+		                key);
 	*v = m;
 	return 0;
 }
 
 /* A string member into a new string (*out NULL when absent). */
 static int text(char **out, const json_t *o, const char *at, const char *key,
-		bool required, struct berr *err)
+                bool required, struct berr *err)
 {
 	const json_t *v;
 
@@ -139,8 +140,8 @@ static int text(char **out, const json_t *o, const char *at, const char *key,
 }
 
 /* A non-negative integer member (*out untouched when absent). */
-static int count(int64_t *out, const json_t *o, const char *at,
-		 const char *key, bool required, struct berr *err)
+static int count(int64_t *out, const json_t *o, const char *at, const char *key,
+                 bool required, struct berr *err)
 {
 	const json_t *v;
 
@@ -150,13 +151,13 @@ static int count(int64_t *out, const json_t *o, const char *at,
 		return 0;
 	if (json_integer_value(v) < 0)
 		return berr_set(err, "%s.%s: expected an integer of at least 0",
-				at, key);
+		                at, key);
 	*out = json_integer_value(v);
 	return 0;
 }
 
-static int when(int64_t *out, const json_t *o, const char *at,
-		const char *key, struct berr *err)
+static int when(int64_t *out, const json_t *o, const char *at, const char *key,
+                struct berr *err)
 {
 	const json_t *v;
 
@@ -164,9 +165,9 @@ static int when(int64_t *out, const json_t *o, const char *at,
 		return -1;
 	if (strnum_parse_iso8601(out, json_string_value(v)) != 0)
 		return berr_set(err,
-				"%s.%s: expected a UTC time like "
-				"\"2026-01-05T12:00:00Z\"",
-				at, key);
+		                "%s.%s: expected a UTC time like "
+		                "\"2026-01-05T12:00:00Z\"",
+		                at, key);
 	return 0;
 }
 
@@ -175,13 +176,14 @@ static bool is_hex64(const char *s)
 	size_t i;
 
 	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return s[64] == '\0';
 }
 
 static int stats_from_json(struct backup_info *b, const json_t *j,
-			   struct berr *err)
+                           struct berr *err)
 {
 	const json_t *a, *e;
 	char at[48];
@@ -195,7 +197,8 @@ static int stats_from_json(struct backup_info *b, const json_t *j,
 	if (json_array_size(a) > 0)
 		b->stats.tables =
 		    xcalloc(json_array_size(a), sizeof(*b->stats.tables));
-	json_array_foreach(a, i, e) {
+	json_array_foreach(a, i, e)
+	{
 		struct pg_table_stat *t = &b->stats.tables[i];
 
 		snprintf(at, sizeof(at), "$.table_stats[%zu]", i);
@@ -211,7 +214,7 @@ static int stats_from_json(struct backup_info *b, const json_t *j,
 }
 
 static int check_from_json(struct backup_check *c, const json_t *j,
-			   struct berr *err)
+                           struct berr *err)
 {
 	const char *at = "$.verification";
 	const json_t *o, *v;
@@ -238,7 +241,7 @@ static int check_from_json(struct backup_check *c, const json_t *j,
 }
 
 int sidecar_from_json(struct backup_info *out, const json_t *j,
-		      struct berr *err)
+                      struct berr *err)
 {
 	const json_t *v;
 	char *s = NULL;
@@ -254,7 +257,7 @@ int sidecar_from_json(struct backup_info *out, const json_t *j,
 		goto out;
 	if (version != SIDECAR_VERSION) {
 		berr_set(err, "$.berth_backup: expected %d, got %lld",
-			 SIDECAR_VERSION, (long long)version);
+		         SIDECAR_VERSION, (long long)version);
 		goto out;
 	}
 	if (text(&out->file, j, "$", "file", true, err) != 0 ||
@@ -262,7 +265,7 @@ int sidecar_from_json(struct backup_info *out, const json_t *j,
 		goto out;
 	if (backup_kind_parse(&out->kind, s) != 0) {
 		berr_set(err, "$.kind: expected one of pre-deploy, "
-			      "pre-rollback, scheduled, manual");
+		              "pre-rollback, scheduled, manual");
 		goto out;
 	}
 	free(s);
@@ -281,13 +284,13 @@ int sidecar_from_json(struct backup_info *out, const json_t *j,
 	}
 	memcpy(out->sha256, json_string_value(v), 65);
 	if (count(&out->deployment_id, j, "$", "deployment_id", false, err) !=
-		0 ||
+	        0 ||
 	    text(&out->commit, j, "$", "commit", false, err) != 0 ||
 	    text(&out->env, j, "$", "env", false, err) != 0 ||
 	    text(&out->database, j, "$", "database", false, err) != 0 ||
 	    count(&out->size, j, "$", "size", true, err) != 0 ||
 	    text(&out->server_version, j, "$", "server_version", false, err) !=
-		0 ||
+	        0 ||
 	    when(&out->created_at, j, "$", "created_at", err) != 0 ||
 	    count(&out->duration_ms, j, "$", "duration_ms", false, err) != 0 ||
 	    text(&out->stats_reset, j, "$", "stats_reset", false, err) != 0 ||
@@ -314,7 +317,7 @@ char *sidecar_path(const char *dump_path)
 		return NULL;
 	ext = strlen(backup_format_ext(f));
 	return xasprintf("%.*s.json", (int)(strlen(dump_path) - ext),
-			 dump_path);
+	                 dump_path);
 }
 
 int sidecar_save(const struct backup_info *b, struct berr *err)
@@ -342,7 +345,7 @@ out:
 }
 
 int sidecar_load(struct backup_info *out, const char *dump_path,
-		 struct berr *err)
+                 struct berr *err)
 {
 	char *path = sidecar_path(dump_path);
 	const char *base = strrchr(dump_path, '/');
@@ -365,7 +368,7 @@ int sidecar_load(struct backup_info *out, const char *dump_path,
 	j = json_loadb(buf_str(&data), data.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL) {
 		berr_set(err, "sidecar '%s': line %d: %s", path, jerr.line,
-			 jerr.text);
+		         jerr.text);
 		goto out;
 	}
 	if (sidecar_from_json(out, j, err) != 0) {
@@ -374,7 +377,7 @@ int sidecar_load(struct backup_info *out, const char *dump_path,
 	}
 	if (strcmp(out->file, base) != 0) {
 		berr_set(err, "sidecar '%s' describes '%s', not '%s'", path,
-			 out->file, base);
+		         out->file, base);
 		backup_info_release(out);
 		goto out;
 	}

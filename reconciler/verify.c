@@ -73,7 +73,7 @@ out:
 }
 
 int verify_checksum(bool *verdict, struct buf *detail,
-		    const struct backup_info *b, struct berr *err)
+                    const struct backup_info *b, struct berr *err)
 {
 	char hex[65];
 	int64_t size = 0;
@@ -92,23 +92,22 @@ int verify_checksum(bool *verdict, struct buf *detail,
 	*verdict = true;
 	if (size != b->size)
 		return berr_set(err,
-				"'%s' has %lld bytes, its sidecar says %lld: "
-				"truncated or changed since it was written",
-				b->file, (long long)size, (long long)b->size);
+		                "'%s' has %lld bytes, its sidecar says %lld: "
+		                "truncated or changed since it was written",
+		                b->file, (long long)size, (long long)b->size);
 	if (strcmp(hex, b->sha256) != 0)
 		return berr_set(err,
-				"'%s' has SHA-256 %.12s…, its sidecar says "
-				"%.12s…: changed since it was written",
-				b->file, hex, b->sha256);
+		                "'%s' has SHA-256 %.12s…, its sidecar says "
+		                "%.12s…: changed since it was written",
+		                b->file, hex, b->sha256);
 	*verdict = false;
 	buf_printf(detail, "size and SHA-256 match");
 	return 0;
 }
 
 /* pg_restore --list: the table of contents of a custom archive. */
-static int check_toc(bool *verdict, struct buf *detail,
-		     const struct pgtool *db, int fd, const char *file,
-		     struct berr *err)
+static int check_toc(bool *verdict, struct buf *detail, const struct pgtool *db,
+                     int fd, const char *file, struct berr *err)
 {
 	struct pgtool_cmd c;
 	struct buf toc;
@@ -140,7 +139,7 @@ static int check_toc(bool *verdict, struct buf *detail,
 		goto out;
 	}
 	buf_printf(detail, "; archive lists %zu entries, %zu with table data",
-		   entries, data);
+	           entries, data);
 	rc = 0;
 out:
 	buf_release(&toc);
@@ -150,25 +149,23 @@ out:
 
 /* pg_dump's first and last comment lines, in the script's first and last
  * bytes: a script cut short lacks the last. */
-static int check_script_edges(bool *verdict, const char *head,
-			      const char *tail, const char *file,
-			      struct berr *err)
+static int check_script_edges(bool *verdict, const char *head, const char *tail,
+                              const char *file, struct berr *err)
 {
 	*verdict = true;
 	if (strncmp(head, first_line + 1, strlen(first_line) - 1) != 0 &&
 	    strstr(head, first_line) == NULL)
-		return berr_set(err, "'%s' does not start like a pg_dump script",
-				file);
+		return berr_set(
+		    err, "'%s' does not start like a pg_dump script", file);
 	if (strstr(tail, last_line) == NULL)
-		return berr_set(err,
-				"'%s' lacks pg_dump's last line: truncated",
-				file);
+		return berr_set(
+		    err, "'%s' lacks pg_dump's last line: truncated", file);
 	*verdict = false;
 	return 0;
 }
 
 static int read_at(struct buf *out, int fd, off_t off, size_t len,
-		   struct berr *err)
+                   struct berr *err)
 {
 	char *p = xcalloc(1, len + 1);
 	ssize_t n;
@@ -185,7 +182,7 @@ static int read_at(struct buf *out, int fd, off_t off, size_t len,
 }
 
 static int check_plain(bool *verdict, struct buf *detail, int fd,
-		       const char *file, struct berr *err)
+                       const char *file, struct berr *err)
 {
 	struct buf head, tail;
 	struct stat st;
@@ -202,7 +199,7 @@ static int check_plain(bool *verdict, struct buf *detail, int fd,
 	if (read_at(&head, fd, 0, VERIFY_EDGE, err) != 0 ||
 	    read_at(&tail, fd, from, VERIFY_EDGE, err) != 0 ||
 	    check_script_edges(verdict, buf_str(&head), buf_str(&tail), file,
-			       err) != 0)
+	                       err) != 0)
 		goto out;
 	buf_puts(detail, "; script starts and ends as pg_dump writes it");
 	rc = 0;
@@ -225,8 +222,8 @@ static void keep_head(const char *line, size_t len, void *arg)
 
 /* gzip -dc: its checksum, then the script's edges. */
 static int check_gzip(bool *verdict, struct buf *detail,
-		      const struct pgtool *db, int fd, const char *file,
-		      struct berr *err)
+                      const struct pgtool *db, int fd, const char *file,
+                      struct berr *err)
 {
 	struct spawn_opts o = SPAWN_OPTS_INIT;
 	struct spawn_result res;
@@ -257,17 +254,17 @@ static int check_gzip(bool *verdict, struct buf *detail,
 			said = strstr(said + 1, "gzip: ");
 		*verdict = true;
 		berr_set(err, "'%s' is not intact: gzip %s%s%.*s", file, status,
-			 said != NULL ? ": " : "",
-			 said != NULL ? (int)strcspn(said, "\n") : 0,
-			 said != NULL ? said : "");
+		         said != NULL ? ": " : "",
+		         said != NULL ? (int)strcspn(said, "\n") : 0,
+		         said != NULL ? said : "");
 		free(status);
 		goto out;
 	}
 	if (check_script_edges(verdict, buf_str(&head) + 1,
-			       buf_str(&res.output), file, err) != 0)
+	                       buf_str(&res.output), file, err) != 0)
 		goto out;
 	buf_puts(detail, "; gzip data intact, script starts and ends as "
-			 "pg_dump writes it");
+	                 "pg_dump writes it");
 	rc = 0;
 out:
 	spawn_result_release(&res);
@@ -277,7 +274,7 @@ out:
 }
 
 int verify_archive(bool *verdict, struct buf *detail, const struct pgtool *db,
-		   const struct backup_info *b, struct berr *err)
+                   const struct backup_info *b, struct berr *err)
 {
 	int fd, rc;
 
@@ -303,14 +300,14 @@ int verify_archive(bool *verdict, struct buf *detail, const struct pgtool *db,
 /* Creates the scratch database like db's own: template0, same encoding and
  * locale. */
 static int create_scratch(const struct pgtool *db, const char *name,
-			  struct berr *err)
+                          struct berr *err)
 {
-	char *sql = xasprintf(
-	    "SELECT format('CREATE DATABASE %%I TEMPLATE template0 "
-	    "ENCODING %%L LC_COLLATE %%L LC_CTYPE %%L', '%s', "
-	    "pg_encoding_to_char(encoding), datcollate, datctype) "
-	    "FROM pg_database WHERE datname = current_database()",
-	    name);
+	char *sql =
+	    xasprintf("SELECT format('CREATE DATABASE %%I TEMPLATE template0 "
+	              "ENCODING %%L LC_COLLATE %%L LC_CTYPE %%L', '%s', "
+	              "pg_encoding_to_char(encoding), datcollate, datctype) "
+	              "FROM pg_database WHERE datname = current_database()",
+	              name);
 	struct pg_rows rows, none = {0};
 	int rc = pgtool_query(&rows, db, NULL, sql, 1, err);
 
@@ -318,57 +315,60 @@ static int create_scratch(const struct pgtool *db, const char *name,
 		rc = berr_set(err, "cannot find the database's own settings");
 	if (rc == 0)
 		rc = pgtool_query(&none, db, NULL, pg_rows_get(&rows, 0, 0), 0,
-				  err);
+		                  err);
 	pg_rows_release(&none);
 	pg_rows_release(&rows);
 	free(sql);
 	if (rc != 0)
-		berr_prefix(err, "cannot create the scratch database '%s' "
-				 "(the role needs CREATEDB)",
-			    name);
+		berr_prefix(err,
+		            "cannot create the scratch database '%s' "
+		            "(the role needs CREATEDB)",
+		            name);
 	return rc;
 }
 
 /* Every table of the sidecar's snapshot exists in the scratch database. */
 static int check_tables(bool *verdict, struct buf *detail,
-			const struct pgtool *db, const struct backup_info *b,
-			const char *name, struct berr *err)
+                        const struct pgtool *db, const struct backup_info *b,
+                        const char *name, struct berr *err)
 {
 	struct pg_rows rows;
 	size_t i, j, missing = 0;
 	const char *first = NULL;
 
 	if (pgtool_query(&rows, db, name,
-			 "SELECT format('%I.%I', schemaname, relname) "
-			 "FROM pg_stat_user_tables",
-			 1, err) != 0)
+	                 "SELECT format('%I.%I', schemaname, relname) "
+	                 "FROM pg_stat_user_tables",
+	                 1, err) != 0)
 		return -1;
 	for (i = 0; i < b->stats.n; i++) {
 		bool found = false;
 
 		for (j = 0; j < rows.nrows && !found; j++)
 			found = strcmp(pg_rows_get(&rows, j, 0),
-				       b->stats.tables[i].name) == 0;
+			               b->stats.tables[i].name) == 0;
 		if (!found && missing++ == 0)
 			first = b->stats.tables[i].name;
 	}
 	if (missing > 0) {
 		*verdict = true;
-		berr_set(err, "restored '%s', but %zu of its %zu tables are "
-			      "missing, '%s' among them",
-			 b->file, missing, b->stats.n, first);
+		berr_set(err,
+		         "restored '%s', but %zu of its %zu tables are "
+		         "missing, '%s' among them",
+		         b->file, missing, b->stats.n, first);
 	} else {
-		buf_printf(detail, "; restored into scratch database %s: %zu "
-				   "tables%s, dropped",
-			   name, rows.nrows,
-			   b->has_stats ? ", every table of the snapshot" : "");
+		buf_printf(detail,
+		           "; restored into scratch database %s: %zu "
+		           "tables%s, dropped",
+		           name, rows.nrows,
+		           b->has_stats ? ", every table of the snapshot" : "");
 	}
 	pg_rows_release(&rows);
 	return missing > 0 ? -1 : 0;
 }
 
 int verify_restore(bool *verdict, struct buf *detail, const struct pgtool *db,
-		   const struct backup_info *b, struct berr *err)
+                   const struct backup_info *b, struct berr *err)
 {
 	unsigned char rnd[4] = {0};
 	char name[32], *drop;
@@ -380,7 +380,7 @@ int verify_restore(bool *verdict, struct buf *detail, const struct pgtool *db,
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return berr_errno(err, errno, "cannot draw a random name");
 	snprintf(name, sizeof(name), "berth_verify_%02x%02x%02x%02x", rnd[0],
-		 rnd[1], rnd[2], rnd[3]);
+	         rnd[1], rnd[2], rnd[3]);
 	if (create_scratch(db, name, err) != 0)
 		return -1;
 	rc = restore_dump(db, b->path, b->format, name, err);
@@ -394,12 +394,14 @@ int verify_restore(bool *verdict, struct buf *detail, const struct pgtool *db,
 	drop = xasprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
 	if (pgtool_query(&none, db, NULL, drop, 0, &drop_err) != 0) {
 		if (rc == 0)
-			berr_set(err, "cannot drop the scratch database '%s': %s",
-				 name, drop_err.msg);
+			berr_set(err,
+			         "cannot drop the scratch database '%s': %s",
+			         name, drop_err.msg);
 		else
-			berr_prefix(err, "scratch database '%s' left behind "
-					 "(%s)",
-				    name, drop_err.msg);
+			berr_prefix(err,
+			            "scratch database '%s' left behind "
+			            "(%s)",
+			            name, drop_err.msg);
 		rc = -1;
 	}
 	pg_rows_release(&none);

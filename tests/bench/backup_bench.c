@@ -21,12 +21,12 @@ int main(int argc, char **argv)
 
 	if (url == NULL || argc < 3) {
 		fprintf(stderr, "usage: DATABASE_URL=… backup_bench create DIR "
-				"FORMAT | restore FILE\n");
+		                "FORMAT | restore FILE\n");
 		return 64;
 	}
 	if (strcmp(argv[1], "create") == 0 && argc == 4) {
 		struct backup_create_opts o = {.dir = argv[2],
-					       .kind = BACKUP_MANUAL};
+		                               .kind = BACKUP_MANUAL};
 
 		if (backup_format_parse(&o.format, argv[3]) != 0) {
 			fprintf(stderr, "unknown format '%s'\n", argv[3]);

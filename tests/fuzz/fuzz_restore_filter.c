@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.arg = &out;
 	/* Pieces of varying sizes, large ones when the first byte is high. */
 	while (left > 0) {
-		size_t piece = data[0] >= 192 ? 8192 : 1 + (data[0] + 7 * step++) % 97;
+		size_t piece =
+		    data[0] >= 192 ? 8192 : 1 + (data[0] + 7 * step++) % 97;
 
 		if (piece > left)
 			piece = left;

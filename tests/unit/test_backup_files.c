@@ -18,7 +18,7 @@
 #include "check.h"
 
 #define HOUR 3600
-#define DAY 86400
+#define DAY  86400
 
 /* 2026-03-31T12:00:00Z, a Tuesday. */
 #define NOW 1774958400
@@ -26,10 +26,10 @@
 static void test_names(void)
 {
 	static const char *const bad[] = {
-	    "backup_20260105_120000",        "backup_20260105_120000.tar",
-	    "backup_20261305_120000.dump",   "backup_20260431_120000.dump",
-	    "backup_20260105_250000.sql",    "backup_2026010_1200000.dump",
-	    "xbackup_20260105_120000.dump",  "backup_20260105_120000.dump.x",
+	    "backup_20260105_120000",          "backup_20260105_120000.tar",
+	    "backup_20261305_120000.dump",     "backup_20260431_120000.dump",
+	    "backup_20260105_250000.sql",      "backup_2026010_1200000.dump",
+	    "xbackup_20260105_120000.dump",    "backup_20260105_120000.dump.x",
 	    ".backup_20260105_120000.partial", "backup_20260105_120000.json",
 	};
 	enum manifest_backup_format f;
@@ -41,7 +41,7 @@ static void test_names(void)
 	CHECK_INT(t, 1767614400);
 	CHECK_INT(f, MANIFEST_BACKUP_CUSTOM);
 	CHECK_INT(backup_name_parse(&t, &f, "backup_20260228_235959.sql.gz"),
-		  0);
+	          0);
 	CHECK_INT(f, MANIFEST_BACKUP_PLAIN_GZ);
 	CHECK_INT(backup_name_parse(&t, &f, "backup_20240229_000000.sql"), 0);
 	CHECK_INT(f, MANIFEST_BACKUP_PLAIN);
@@ -179,7 +179,7 @@ static void test_sidecar_json(void)
 		/* The good text with one member replaced (the last one of a
 		 * key wins in jansson without JSON_REJECT_DUPLICATES). */
 		char *bad = xasprintf("%.*s, %s}", (int)strlen(text) - 1, text,
-				      broken[i][0]);
+		                      broken[i][0]);
 
 		j = parse(bad);
 		CHECK_INT(sidecar_from_json(&back, j, &err), -1);
@@ -230,11 +230,12 @@ static void check_filter(const char *in, const char *want, bool complete)
  * what the filter acts on (and must not), the large objects section, the
  * end. */
 #define SCRIPT_HEAD                                                            \
-	"--\n-- PostgreSQL database dump\n--\n\n"                               \
+	"--\n-- PostgreSQL database dump\n--\n\n"                              \
 	"CREATE TABLE public.t (x text);\n"                                    \
 	"COPY public.t (x) FROM stdin;\n"                                      \
-	"BEGIN;\nCOMMIT;\n-- PostgreSQL database dump complete\n\\.\n\n"      \
-	"--\n-- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: -\n--\n\n"
+	"BEGIN;\nCOMMIT;\n-- PostgreSQL database dump complete\n\\.\n\n"       \
+	"--\n-- Data for Name: BLOBS; Type: BLOBS; Schema: -; Owner: "         \
+	"-\n--\n\n"
 #define SCRIPT_BLOBS                                                           \
 	"SELECT pg_catalog.lo_open('16522', 131072);\n"                        \
 	"SELECT pg_catalog.lowrite(0, '\\x01');\n"                             \
@@ -254,13 +255,13 @@ static void test_filter(void)
 	check_filter(script, expected, true);
 	/* Cut before the last line: not complete. */
 	check_filter("--\n-- PostgreSQL database dump\n--\nSELECT 1;\n",
-		     "--\n-- PostgreSQL database dump\n--\nSELECT 1;\n", false);
+	             "--\n-- PostgreSQL database dump\n--\nSELECT 1;\n", false);
 	/* The last line inside COPY data is data. */
 	check_filter("COPY t (x) FROM stdin;\n"
-		     "-- PostgreSQL database dump complete\n",
-		     "COPY t (x) FROM stdin;\n"
-		     "-- PostgreSQL database dump complete\n",
-		     false);
+	             "-- PostgreSQL database dump complete\n",
+	             "COPY t (x) FROM stdin;\n"
+	             "-- PostgreSQL database dump complete\n",
+	             false);
 	/* A COPY header longer than the filter holds still starts COPY
 	 * data, and a line longer still passes whole; no newline at the
 	 * end is kept as it is. */
@@ -293,19 +294,19 @@ static void test_retention(void)
 		bool keep;
 		const char *reason;
 	} want[12] = {
-	    {true, "newest backup"},                       /* today 10:00 */
+	    {true, "newest backup"}, /* today 10:00 */
 	    {false, "a newer backup of its day, week or month (2026-03-31) "
-		    "is kept"},                            /* today 02:00 */
-	    {true, "daily 2026-03-30"},                    /* 03-30 14:00 */
-	    {false, NULL},                                 /* 03-30 02:00 */
-	    {true, "daily 2026-03-25"},                    /* 03-25 14:00 */
-	    {true, "weekly the week from 2026-03-16"},     /* 03-20 12:00 */
-	    {false, NULL},                                 /* 03-17 12:00 */
-	    {true, "monthly 2026-02"},                     /* 02-10 12:00 */
-	    {false, NULL},                                 /* 02-03 12:00 */
-	    {false, "outside every retention window"},     /* 2025-01-15 */
-	    {true, "protected"},                           /* 2025-01-10 */
-	    {true, "daily 2026-03-24"},                    /* 03-24 14:00 */
+	            "is kept"},                        /* today 02:00 */
+	    {true, "daily 2026-03-30"},                /* 03-30 14:00 */
+	    {false, NULL},                             /* 03-30 02:00 */
+	    {true, "daily 2026-03-25"},                /* 03-25 14:00 */
+	    {true, "weekly the week from 2026-03-16"}, /* 03-20 12:00 */
+	    {false, NULL},                             /* 03-17 12:00 */
+	    {true, "monthly 2026-02"},                 /* 02-10 12:00 */
+	    {false, NULL},                             /* 02-03 12:00 */
+	    {false, "outside every retention window"}, /* 2025-01-15 */
+	    {true, "protected"},                       /* 2025-01-10 */
+	    {true, "daily 2026-03-24"},                /* 03-24 14:00 */
 	};
 	size_t i;
 
@@ -352,7 +353,7 @@ static void test_retention(void)
 
 /* A synthetic backup: a small dump file and its sidecar. */
 static void fake_backup(const char *dir, int64_t t, const char *ext,
-			bool with_sidecar)
+                        bool with_sidecar)
 {
 	struct backup_info b;
 	enum manifest_backup_format f;
@@ -386,8 +387,8 @@ static bool exists_in(const char *dir, const char *name)
 	return e;
 }
 
-static const struct backup_pruned *find(const struct backup_pruned *p,
-					size_t n, const char *file)
+static const struct backup_pruned *find(const struct backup_pruned *p, size_t n,
+                                        const char *file)
 {
 	size_t i;
 
@@ -427,10 +428,12 @@ static void test_list_prune(void)
 {
 	char *dir = check_tempdir("berth-prune"), *p;
 	const char *protect[] = {"/elsewhere/backup_20250110_120000.dump",
-				 NULL};
-	struct backup_prune_opts o = {
-	    .dir = dir, .keep = {7, 28, 365}, .protect = protect, .now = NOW,
-	    .dry_run = true};
+	                         NULL};
+	struct backup_prune_opts o = {.dir = dir,
+	                              .keep = {7, 28, 365},
+	                              .protect = protect,
+	                              .now = NOW,
+	                              .dry_run = true};
 	struct backup_info *list;
 	struct backup_pruned *pr;
 	const struct backup_pruned *e;
@@ -439,14 +442,14 @@ static void test_list_prune(void)
 	size_t n, i;
 	int fd;
 
-	fake_backup(dir, NOW - 2 * HOUR, ".dump", true);   /* kept */
-	fake_backup(dir, NOW - 10 * HOUR, ".sql", true);   /* removed */
+	fake_backup(dir, NOW - 2 * HOUR, ".dump", true);    /* kept */
+	fake_backup(dir, NOW - 10 * HOUR, ".sql", true);    /* removed */
 	fake_backup(dir, NOW - 22 * HOUR, ".sql.gz", true); /* kept */
-	fake_backup(dir, NOW - 14 * DAY, ".dump", true);   /* kept, weekly */
-	fake_backup(dir, NOW - 15 * DAY, ".dump", true);   /* removed */
-	fake_backup(dir, NOW - 440 * DAY, ".dump", true);  /* removed */
-	fake_backup(dir, NOW - 445 * DAY, ".dump", true);  /* protected */
-	fake_backup(dir, NOW - 500 * DAY, ".dump", false); /* no sidecar */
+	fake_backup(dir, NOW - 14 * DAY, ".dump", true);    /* kept, weekly */
+	fake_backup(dir, NOW - 15 * DAY, ".dump", true);    /* removed */
+	fake_backup(dir, NOW - 440 * DAY, ".dump", true);   /* removed */
+	fake_backup(dir, NOW - 445 * DAY, ".dump", true);   /* protected */
+	fake_backup(dir, NOW - 500 * DAY, ".dump", false);  /* no sidecar */
 	/* A sidecar whose dump is gone, and files berth does not know. */
 	fake_backup(dir, NOW - 3 * DAY, ".sql", true);
 	p = fs_join(dir, "backup_20260328_120000.sql");
@@ -460,7 +463,7 @@ static void test_list_prune(void)
 	free(p);
 	/* A sidecar whose writer died half way (no such pid). */
 	p = xasprintf("%s/backup_20260105_120000.json.tmp.%d", dir,
-		      (int)dead_pid());
+	              (int)dead_pid());
 	CHECK_INT(fs_write_atomic(p, "x", 1, 0600, &err), 0);
 	free(p);
 	/* A partial dump nobody writes any more, and one being written. */
@@ -506,7 +509,8 @@ static void test_list_prune(void)
 	CHECK(e != NULL && e->removed);
 	e = find(pr, n, "backup_20250115_120000.dump");
 	CHECK(e != NULL && e->removed &&
-	      strcmp(e->reason, "removed: outside every retention window") == 0);
+	      strcmp(e->reason, "removed: outside every retention window") ==
+	          0);
 	e = find(pr, n, "backup_20250110_120000.dump");
 	CHECK(e != NULL && !e->removed &&
 	      strcmp(e->reason, "kept: protected") == 0);

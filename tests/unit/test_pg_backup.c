@@ -116,10 +116,10 @@ static char *fingerprint(void)
 static void wait_stats(const char *table, int64_t min)
 {
 	char *q = xasprintf("SELECT coalesce((SELECT n_tup_ins + n_tup_upd +"
-			    " n_tup_del FROM pg_stat_user_tables WHERE"
-			    " format('%%I.%%I', schemaname, relname) = '%s'),"
-			    " -1)",
-			    table);
+	                    " n_tup_del FROM pg_stat_user_tables WHERE"
+	                    " format('%%I.%%I', schemaname, relname) = '%s'),"
+	                    " -1)",
+	                    table);
 	int64_t deadline = strnum_mono_ms() + 30000, n = -1;
 	struct pg_conn *reader = NULL;
 	struct berr err;
@@ -136,9 +136,10 @@ static void wait_stats(const char *table, int64_t min)
 		usleep(100 * 1000);
 	}
 	if (n < min)
-		fprintf(stderr, "statistics of %s stayed at %lld writes, "
-				"expected %lld\n",
-			table, (long long)n, (long long)min);
+		fprintf(stderr,
+		        "statistics of %s stayed at %lld writes, "
+		        "expected %lld\n",
+		        table, (long long)n, (long long)min);
 	CHECK(n >= min);
 	pg_close(reader);
 	free(q);
@@ -190,7 +191,7 @@ static int count_files(const char *dir)
 }
 
 static struct backup_create_opts opts(const char *dir,
-				      enum manifest_backup_format f)
+                                      enum manifest_backup_format f)
 {
 	struct backup_create_opts o = {0};
 
@@ -205,7 +206,7 @@ static struct backup_create_opts opts(const char *dir,
 }
 
 static int make_backup(struct backup_info *b, const char *dir,
-		       enum manifest_backup_format f)
+                       enum manifest_backup_format f)
 {
 	struct backup_create_opts o = opts(dir, f);
 	struct berr err;
@@ -219,8 +220,8 @@ static int make_backup(struct backup_info *b, const char *dir,
 static void test_create(void)
 {
 	static const char *const names[] = {"backup_20260105_120000.dump",
-					     "backup_20260105_120001.sql",
-					     "backup_20260105_120002.sql.gz"};
+	                                    "backup_20260105_120001.sql",
+	                                    "backup_20260105_120002.sql.gz"};
 	char *dir = tempdir("create");
 	size_t f;
 
@@ -233,7 +234,7 @@ static void test_create(void)
 
 		/* Same clock each time: the next free second names it. */
 		CHECK_INT(make_backup(&b, dir, (enum manifest_backup_format)f),
-			  0);
+		          0);
 		CHECK_STR(b.file, names[f]);
 		CHECK_INT(b.created_at, T0);
 		CHECK_INT(sidecar_load(&side, b.path, &err), 0);
@@ -242,7 +243,8 @@ static void test_create(void)
 		CHECK_INT(side.size, b.size);
 		CHECK_STR(backup_kind_name(side.kind), "pre-deploy");
 		CHECK_INT(side.deployment_id, 17);
-		CHECK_STR(side.commit, "0123456789abcdef0123456789abcdef01234567");
+		CHECK_STR(side.commit,
+		          "0123456789abcdef0123456789abcdef01234567");
 		CHECK_STR(side.env, "production");
 		CHECK_INT(side.format, f);
 		CHECK(side.server_version != NULL &&
@@ -297,12 +299,11 @@ static void truncate_to(const char *path, off_t len)
 static int64_t scratch_dbs(void)
 {
 	return number("SELECT count(*) FROM pg_database"
-		      " WHERE datname LIKE 'berth\\_verify\\_%'");
+	              " WHERE datname LIKE 'berth\\_verify\\_%'");
 }
 
 /* Runs check on a new backup in each format, in directory name. */
-static void each_format(const char *name,
-			void (*check)(struct backup_info *b))
+static void each_format(const char *name, void (*check)(struct backup_info *b))
 {
 	char *dir = tempdir(name);
 	size_t f;
@@ -341,15 +342,14 @@ static void verify_one(struct backup_info *b)
 	CHECK(v.verified.done && v.verified.ok);
 	CHECK(v.verified.detail != NULL &&
 	      strstr(v.verified.detail, "berth_verify_") != NULL);
-	fprintf(stderr, "restore-verified %s: %s\n", v.file,
-		v.verified.detail);
+	fprintf(stderr, "restore-verified %s: %s\n", v.file, v.verified.detail);
 	backup_info_release(&v);
 	CHECK_INT(scratch_dbs(), 0);
 
 	/* A flipped byte in the middle. */
 	flip_byte(b->path, b->size / 2, false);
 	CHECK_INT(backup_verify(&v, &db, b->path, MANIFEST_VERIFY_TOC, &err),
-		  -1);
+	          -1);
 	CHECK(strstr(err.msg, "changed since it was written") != NULL);
 	backup_info_release(&v);
 	/* The verdict is in the sidecar. */
@@ -362,9 +362,8 @@ static void verify_one(struct backup_info *b)
 
 	/* Cut short. */
 	truncate_to(b->path, b->size - 100);
-	CHECK_INT(backup_verify(&v, &db, b->path, MANIFEST_VERIFY_RESTORE,
-				&err),
-		  -1);
+	CHECK_INT(
+	    backup_verify(&v, &db, b->path, MANIFEST_VERIFY_RESTORE, &err), -1);
 	CHECK(strstr(err.msg, "truncated") != NULL);
 	fprintf(stderr, "truncated: %s\n", err.msg);
 	backup_info_release(&v);
@@ -396,7 +395,7 @@ static void damage_one(struct backup_info *b)
 		truncate_to(b->path, b->size * 2 / 3);
 	rehash(b);
 	CHECK_INT(backup_verify(&v, &db, b->path, MANIFEST_VERIFY_TOC, &err),
-		  -1);
+	          -1);
 	fprintf(stderr, "damaged %s: %s\n", b->file, err.msg);
 	CHECK(v.verified.done && !v.verified.ok);
 	CHECK(strstr(err.msg, "size and SHA-256") == NULL);
@@ -425,16 +424,16 @@ static void test_restore(void)
 	size_t f;
 
 	for (f = 0; f < 3; f++)
-		CHECK_INT(make_backup(&b[f], dir, (enum manifest_backup_format)f),
-			  0);
+		CHECK_INT(
+		    make_backup(&b[f], dir, (enum manifest_backup_format)f), 0);
 	for (f = 0; f < 3; f++) {
 		struct berr err;
 		char *after;
 
 		mutate();
 		CHECK_INT(number("SELECT count(*) FROM pg_tables"
-				 " WHERE schemaname = 'app'"),
-			  0);
+		                 " WHERE schemaname = 'app'"),
+		          0);
 		if (backup_restore(&db, b[f].path, &err) != 0) {
 			fprintf(stderr, "restore %s: %s\n", b[f].file, err.msg);
 			CHECK(0);
@@ -442,10 +441,10 @@ static void test_restore(void)
 		after = fingerprint();
 		CHECK_STR(after, before);
 		CHECK_INT(number("SELECT count(*) FROM pg_namespace"
-				 " WHERE nspname = 'reports'"),
-			  0);
-		CHECK_INT(number("SELECT count(*) FROM pg_largeobject_metadata"),
-			  1);
+		                 " WHERE nspname = 'reports'"),
+		          0);
+		CHECK_INT(
+		    number("SELECT count(*) FROM pg_largeobject_metadata"), 1);
 		free(after);
 	}
 	for (f = 0; f < 3; f++)
@@ -512,8 +511,8 @@ static void test_restore_failure(void)
 	    "INSERT INTO known VALUES (1), (2);"
 	    "INSERT INTO a_items VALUES (1), (2);");
 	for (f = 0; f < 2; f++)
-		CHECK_INT(make_backup(&b[f], dir, (enum manifest_backup_format)f),
-			  0);
+		CHECK_INT(
+		    make_backup(&b[f], dir, (enum manifest_backup_format)f), 0);
 	sql("DROP TABLE a_items; DROP TABLE known; DROP FUNCTION is_known;"
 	    "INSERT INTO orders (customer, total) VALUES (1, 99.99);"
 	    "CREATE TABLE extra (x int); INSERT INTO extra VALUES (42);");
@@ -527,9 +526,9 @@ static void test_restore_failure(void)
 		check_state(state);
 	}
 	/* The scratch database goes, also when the restore fails. */
-	CHECK_INT(backup_verify(&v, &db, b[0].path, MANIFEST_VERIFY_RESTORE,
-				&err),
-		  -1);
+	CHECK_INT(
+	    backup_verify(&v, &db, b[0].path, MANIFEST_VERIFY_RESTORE, &err),
+	    -1);
 	CHECK(v.verified.done && !v.verified.ok);
 	CHECK_INT(scratch_dbs(), 0);
 	backup_info_release(&v);
@@ -538,8 +537,8 @@ static void test_restore_failure(void)
 	sql("DROP TABLE extra; DELETE FROM orders WHERE total = 99.99;");
 	for (f = 0; f < 2; f++) {
 		backup_info_release(&b[f]);
-		CHECK_INT(make_backup(&b[f], dir, (enum manifest_backup_format)f),
-			  0);
+		CHECK_INT(
+		    make_backup(&b[f], dir, (enum manifest_backup_format)f), 0);
 	}
 	sql("CREATE TABLE extra (x int); INSERT INTO extra VALUES (42);");
 	free(state);
@@ -590,7 +589,7 @@ static char *admin_url(void)
 
 	CHECK(sock != NULL && port != NULL && name != NULL);
 	return xasprintf("host=%s port=%s dbname=%s user=postgres",
-			 sock ? sock : "", port ? port : "", name ? name : "");
+	                 sock ? sock : "", port ? port : "", name ? name : "");
 }
 
 static void test_writes_since(void)
@@ -643,8 +642,8 @@ static void test_writes_since(void)
 	CHECK_INT(w.unknown, 2);
 	for (i = 0; i < w.n; i++)
 		fprintf(stderr, "written since: %s %lld (%s)\n",
-			w.tables[i].name, (long long)w.tables[i].writes,
-			w.tables[i].note ? w.tables[i].note : "");
+		        w.tables[i].name, (long long)w.tables[i].writes,
+		        w.tables[i].note ? w.tables[i].note : "");
 	backup_writes_release(&w);
 
 	/* Counters reset for the whole database: nothing is known. */
@@ -678,8 +677,8 @@ static void test_unreachable(void)
 	char *dir = tempdir("unreachable"), *nowhere = tempdir("nowhere");
 	/* A socket directory where no server listens. */
 	char *u = xasprintf("postgresql://berth:s3cret-unreach@/berth_test"
-			    "?host=%s",
-			    nowhere);
+	                    "?host=%s",
+	                    nowhere);
 	struct backup_create_opts o = opts(dir, MANIFEST_BACKUP_CUSTOM);
 	struct pgtool off = {.url = u};
 	struct backup_info b;
@@ -694,6 +693,35 @@ static void test_unreachable(void)
 	backup_info_release(&b);
 	free(nowhere);
 	free(u);
+	free(dir);
+}
+
+/* pg_dump itself fails: a table the role may not read. */
+static void test_dump_refused(void)
+{
+	char *dir = tempdir("refused"), *admin = admin_url();
+	struct backup_create_opts o = opts(dir, MANIFEST_BACKUP_PLAIN);
+	struct pg_conn *su = NULL;
+	struct backup_info b;
+	struct berr err;
+
+	CHECK_INT(pg_connect(&su, admin, 10, &err), 0);
+	if (su == NULL) {
+		free(admin);
+		free(dir);
+		return;
+	}
+	CHECK_INT(pg_exec(su, "CREATE TABLE public.ledger (x int)", &err), 0);
+	CHECK_INT(backup_create(&b, &db, &o, &err), -1);
+	fprintf(stderr, "refused: %s\n", err.msg);
+	CHECK(strstr(err.msg, "pg_dump exited 1: ") != NULL);
+	CHECK(strstr(err.msg, "permission denied for table ledger") != NULL);
+	CHECK(no_secret(err.msg));
+	CHECK_INT(count_files(dir), 0);
+	CHECK_INT(pg_exec(su, "DROP TABLE public.ledger", &err), 0);
+	pg_close(su);
+	backup_info_release(&b);
+	free(admin);
 	free(dir);
 }
 
@@ -736,7 +764,7 @@ static void test_full_disk(void)
 	    " AS t FROM generate_series(1, 15000) g;");
 	if (mount("tmpfs", dir, "tmpfs", 0, "size=64k,mode=0700") != 0) {
 		fprintf(stderr, "cannot mount a tmpfs on '%s': %s\n", dir,
-			strerror(errno));
+		        strerror(errno));
 		CHECK(0);
 		free(dir);
 		return;
@@ -769,7 +797,7 @@ struct watch {
 
 /* The whole of /proc/<pid>/<what> with NULs made spaces. */
 static size_t read_proc(char *out, size_t len, const char *pid,
-			const char *what)
+                        const char *what)
 {
 	char path[64];
 	ssize_t n;
@@ -829,8 +857,8 @@ static void *watch_main(void *arg)
 		deadline = 0;
 	while (!w->seen && strnum_mono_ms() < deadline) {
 		char *n = value(reader, "SELECT count(*) FROM pg_stat_activity"
-					" WHERE application_name = 'berth'"
-					" AND wait_event_type = 'Lock'");
+		                        " WHERE application_name = 'berth'"
+		                        " AND wait_event_type = 'Lock'");
 
 		scan_processes(w);
 		w->seen = strcmp(n, "1") == 0 && w->cmdline[0] != '\0';
@@ -853,9 +881,9 @@ static void test_password_hidden(void)
 
 	CHECK_INT(pg_connect(&w.locker, url, 10, &err), 0);
 	CHECK_INT(pg_exec(w.locker,
-			  "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE",
-			  &err),
-		  0);
+	                  "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE",
+	                  &err),
+	          0);
 	CHECK_INT(pthread_create(&t, NULL, watch_main, &w), 0);
 	CHECK_INT(make_backup(&b, dir, MANIFEST_BACKUP_CUSTOM), 0);
 	pthread_join(t, NULL);
@@ -874,13 +902,13 @@ static void test_password_hidden(void)
 static char *write_prefix(const char *dir, const char *log)
 {
 	char *path = xasprintf("%s/enter", dir);
-	char *text = xasprintf(
-	    "#!/bin/sh\n"
-	    "[ \"$PGHOST\" = db.invalid ] ||"
-	    " { echo \"enter: PGHOST is '$PGHOST'\" >&2; exit 90; }\n"
-	    "printf '%%s\\n' \"$*\" >> '%s'\n"
-	    "PGHOST=127.0.0.1 PGPORT=%s exec \"$@\"\n",
-	    log, getenv("PG_PORT") ? getenv("PG_PORT") : "0");
+	char *text =
+	    xasprintf("#!/bin/sh\n"
+	              "[ \"$PGHOST\" = db.invalid ] ||"
+	              " { echo \"enter: PGHOST is '$PGHOST'\" >&2; exit 90; }\n"
+	              "printf '%%s\\n' \"$*\" >> '%s'\n"
+	              "PGHOST=127.0.0.1 PGPORT=%s exec \"$@\"\n",
+	              log, getenv("PG_PORT") ? getenv("PG_PORT") : "0");
 	struct berr err;
 
 	CHECK_INT(fs_write_atomic(path, text, strlen(text), 0755, &err), 0);
@@ -893,8 +921,8 @@ static void test_prefix(void)
 	char *dir = tempdir("prefix"), *log = xasprintf("%s/log", dir);
 	char *enter = write_prefix(dir, log), *before, *after;
 	const char *at = strchr(url, '@'), *slash = strrchr(url, '/');
-	char *u = xasprintf("%.*s@db.invalid:5432%s", (int)(at - url), url,
-			    slash);
+	char *u =
+	    xasprintf("%.*s@db.invalid:5432%s", (int)(at - url), url, slash);
 	const char *const prefix[] = {enter, NULL};
 	struct pgtool inside = {.url = u, .prefix = prefix};
 	struct backup_create_opts o = opts(dir, MANIFEST_BACKUP_CUSTOM);
@@ -908,14 +936,13 @@ static void test_prefix(void)
 		fprintf(stderr, "prefix backup: %s\n", err.msg);
 	o.format = MANIFEST_BACKUP_PLAIN_GZ;
 	CHECK_INT(backup_create(&gz, &inside, &o, &err), 0);
-	CHECK_INT(backup_verify(&v, &inside, b.path, MANIFEST_VERIFY_RESTORE,
-				&err),
-		  0);
+	CHECK_INT(
+	    backup_verify(&v, &inside, b.path, MANIFEST_VERIFY_RESTORE, &err),
+	    0);
 	CHECK(v.verified.ok);
 	backup_info_release(&v);
-	CHECK_INT(backup_verify(&v, &inside, gz.path, MANIFEST_VERIFY_TOC,
-				&err),
-		  0);
+	CHECK_INT(
+	    backup_verify(&v, &inside, gz.path, MANIFEST_VERIFY_TOC, &err), 0);
 	backup_info_release(&v);
 	CHECK_INT(backup_writes_since(&w, &inside, &b, &err), 0);
 	CHECK(!w.no_stats && w.n >= 3);
@@ -932,8 +959,8 @@ static void test_prefix(void)
 	CHECK_INT(backup_restore(&inside, gz.path, &err), 0);
 	CHECK_INT(backup_restore(&inside, safety.path, &err), 0);
 	CHECK_INT(number("SELECT count(*) FROM pg_namespace"
-			 " WHERE nspname = 'reports'"),
-		  1);
+	                 " WHERE nspname = 'reports'"),
+	          1);
 	CHECK_INT(backup_restore(&db, b.path, &err), 0);
 
 	buf_init(&seen, 0);
@@ -963,7 +990,7 @@ int main(void)
 	url = getenv("DATABASE_URL");
 	if (url == NULL || url[0] == '\0') {
 		fprintf(stderr, "DATABASE_URL is not set: run under "
-				"tests/fixtures/with_pg.sh\n");
+		                "tests/fixtures/with_pg.sh\n");
 		return 1;
 	}
 	find_password();
@@ -983,6 +1010,7 @@ int main(void)
 	test_restore_failure();
 	test_writes_since();
 	test_unreachable();
+	test_dump_refused();
 	test_killed();
 	test_full_disk();
 	test_password_hidden();
