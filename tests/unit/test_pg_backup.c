@@ -795,7 +795,8 @@ struct watch {
 	char cmdline[1024];
 };
 
-/* The whole of /proc/<pid>/<what> with NULs made spaces. */
+/* The whole of /proc/<pid>/<what> with NULs made spaces, "" when it
+ * cannot be read. */
 static size_t read_proc(char *out, size_t len, const char *pid,
                         const char *what)
 {
@@ -804,6 +805,7 @@ static size_t read_proc(char *out, size_t len, const char *pid,
 	size_t i;
 	int fd;
 
+	out[0] = '\0'; /* a process that is gone reads as nothing */
 	snprintf(path, sizeof(path), "/proc/%s/%s", pid, what);
 	fd = open(path, O_RDONLY);
 	if (fd < 0)
