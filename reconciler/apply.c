@@ -251,18 +251,84 @@ static int step_validate(struct apply *a)
 	return 0;
 }
 
+/* "1.2 MB", "14 kB", "512 B" (new). */
+static char *size_str(int64_t bytes)
+{
+	if (bytes >= 1000 * 1000 * 1000)
+		return xasprintf("%.1f GB", (double)bytes / 1e9);
+	if (bytes >= 1000 * 1000)
+		return xasprintf("%.1f MB", (double)bytes / 1e6);
+	if (bytes >= 1000)
+		return xasprintf("%lld kB", (long long)(bytes / 1000));
+	return xasprintf("%lld B", (long long)bytes);
+}
+
 /*
- * The paired backup (SPEC §6) of this deployment: the database as the last
- * good release left it, into database.backup.dir. Its path goes into
- * d->backup. Returns 0, or -1 with err.
+ * The paired backup (SPEC §6) of this deployment: the database as the
+ * release that runs now left it, dumped into database.backup.dir and
+ * verified as database.backup.verify says; its path goes into d->backup as
+ * soon as it exists. *detail (new) describes it. Returns 0, or -1 with err
+ * (a dump that failed leaves nothing behind; one that failed its
+ * verification stays, recorded, and fails the step).
  */
 static int take_backup(struct apply *a, char **detail, struct berr *err)
 {
-	(void)err;
-	*detail = xstrdup("database backups are not available in this "
-			  "build of berth yet");
-	deployment_set(&a->d->backup, NULL);
-	return BERTH_ENOTFOUND;
+	const struct manifest_database *db = &a->t.m->db;
+	const char *url = envctx_var(a->ctx, db->url_env);
+	struct backup_create_opts bo;
+	struct backup_info info, checked;
+	struct pgtool tool;
+	struct kvlist env;
+	char *dir = NULL, *size = NULL;
+	int rc = -1;
+
+	memset(&info, 0, sizeof(info));
+	memset(&checked, 0, sizeof(checked));
+	kvlist_init(&env);
+	if (url == NULL || url[0] == '\0') {
+		berr_set(err, "%s is not set in the env file", db->url_env);
+		goto out;
+	}
+	driver_env(&env, &a->ctx->vars, NULL);
+	memset(&tool, 0, sizeof(tool));
+	tool.url = url;
+	tool.env = &env;
+	dir = backup_dir(a->ctx->st.env_dir, db->backup_dir);
+	memset(&bo, 0, sizeof(bo));
+	bo.dir = dir;
+	bo.format = db->backup_format;
+	bo.kind = BACKUP_PRE_DEPLOY;
+	bo.deployment_id = a->d->id;
+	bo.commit = a->d->commit;
+	bo.env = a->d->env;
+	if (backup_create(&info, &tool, &bo, err) != 0)
+		goto out;
+	deployment_set(&a->d->backup, info.path);
+	pipeline_save(&a->p, NULL);
+	size = size_str(info.size);
+	if (db->backup_verify != MANIFEST_VERIFY_NONE &&
+	    backup_verify(&checked, &tool, info.path, db->backup_verify,
+			  err) != 0) {
+		berr_prefix(err, "%s does not verify", info.file);
+		goto out;
+	}
+	*detail = xasprintf("%s, %s%s%s%s", info.file, size,
+			    db->backup_verify != MANIFEST_VERIFY_NONE
+				    ? ", verified ("
+				    : "",
+			    db->backup_verify != MANIFEST_VERIFY_NONE
+				    ? backup_verify_name(db->backup_verify)
+				    : "",
+			    db->backup_verify != MANIFEST_VERIFY_NONE ? ")"
+								      : "");
+	rc = 0;
+out:
+	backup_info_release(&info);
+	backup_info_release(&checked);
+	kvlist_release(&env);
+	free(size);
+	free(dir);
+	return rc;
 }
 
 /* 3. backup */
@@ -284,12 +350,10 @@ static int step_backup(struct apply *a)
 		return 0;
 	}
 	rc = take_backup(a, &detail, &err);
-	if (rc == BERTH_ENOTFOUND)
-		pipeline_end(&a->p, STEP_SKIPPED, "%s", detail);
-	else if (rc == 0)
+	if (rc == 0)
 		pipeline_end(&a->p, STEP_OK, "%s", detail);
 	free(detail);
-	if (rc == -1)
+	if (rc != 0)
 		return step_failed(a, 3, "backup", &err);
 	return 0;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # berth apply deploys the real example app (contrib/example-app: make, the
 # process driver, SQL migrations) against a private PostgreSQL: v1 serves and
-# its migrations are recorded; v2 adds a migration and serves; v3, whose
-# health check never passes, is rolled back (exit 1) and v2 serves again with
-# the sales written meanwhile; history shows all three.
+# its migrations are recorded; v2 adds a migration and serves; each has its
+# paired backup, verified, with a sidecar; v3 (--skip-backup), whose health
+# check never passes, is rolled back (exit 1) and v2 serves again with the
+# sales written meanwhile; history shows all three.
 . "$BERTH_SRC/tests/integration/lib.sh"
 . "$BERTH_SRC/tests/fixtures/pg.sh"
 . "$BERTH_SRC/tests/fixtures/deploy_app.sh"
@@ -35,6 +36,9 @@ t_log "v1: build, migrate, start, smoke"
 t_run 0 B apply production
 t_contains "$T_OUT" "[2/11] validate … 9 checks passed for ${c1:0:7}"
 t_contains "$T_OUT" "✓ database         postgresql://127.0.0.1:$PG_PORT/$PG_DATABASE, PostgreSQL 15"
+t_contains "$T_OUT" "[3/11] backup … backup_20"
+t_contains "$T_OUT" ".dump, "
+t_contains "$T_OUT" "verified (toc)"
 t_contains "$T_OUT" "[5/11] build … 1 command in releases/${c1:0:7}"
 t_contains "$T_OUT" "    applied 001_products.sql in"
 t_contains "$T_OUT" "    applied 002_sales.sql in"
@@ -69,6 +73,22 @@ assert steps["migrate"]["detail"] == "1 applied", steps["migrate"]
 assert "stopped backend" in steps["deploy"]["output_tail"], steps["deploy"]
 PY
 t_eq "$(get /health)" '{"status":"ok","version":"2.0.0","database":"ok"}' "v2 /health"
+
+t_log "each deployment has its paired backup, with its sidecar"
+python3 - <<'PY'
+import json, os
+d = json.load(open("v2.json"))
+b = d["backup"]
+assert b and b.startswith(os.getcwd() + "/state/envs/production/backups/backup_"), b
+assert b.endswith(".dump") and os.path.getsize(b) > 0, b
+side = json.load(open(b[: -len(".dump")] + ".json"))
+assert side["kind"] == "pre-deploy" and side["deployment_id"] == 2, side
+assert side["commit"] == d["commit"] and side["verification"]["ok"] is True, side
+# The dump holds the database as v1 left it: the sale, not v2's column.
+assert "sales" in [t["table"].split(".")[-1] for t in side["table_stats"]], side
+one = json.load(open("state/envs/production/deployments/1.json"))["backup"]
+assert one and one != b, (one, b)
+PY
 t_eq "$(get /api/sales/count)" '{"count":1}' "sales kept across the deployment"
 
 t_log "v3: a health check that never passes is rolled back"
@@ -81,7 +101,8 @@ m["services"]["backend"]["health"]["start_period_s"] = 1
 json.dump(m, open(sys.argv[1], "w"), indent=2)
 PY
 c3=$(t_commit pos "v3: health moved")
-t_run 1 B apply production
+t_run 1 B apply production --skip-backup
+t_contains "$T_OUT" "[3/11] backup … skipped: --skip-backup"
 t_contains "$T_OUT" "    backend unhealthy after 3 failed checks"
 t_contains "$T_OUT" "[7/11] deploy … failed: backend never became healthy (HTTP 404)"
 t_contains "$T_OUT" "[rollback] … ${c2:0:7} (deployment 2) serves again"
@@ -98,6 +119,7 @@ d = json.load(open("history.json"))
 got = [(x["id"], x["status"], x["commit"]) for x in d["deployments"]]
 assert got == [(3, "rolled_back", sys.argv[3]), (2, "succeeded", sys.argv[2]),
                (1, "succeeded", sys.argv[1])], got
+assert d["deployments"][0]["backup"] is None, d["deployments"][0]
 PY
 t_run 0 B status production --json
 printf '%s' "$T_OUT" >status.json
