@@ -19,26 +19,25 @@
 
 /* One run of the pipeline. */
 struct apply {
-	struct envctx *ctx;          /* borrowed */
-	const struct apply_opts *o;  /* borrowed */
-	struct deployment *d;        /* borrowed; the record */
+	struct envctx *ctx;         /* borrowed */
+	const struct apply_opts *o; /* borrowed */
+	struct deployment *d;       /* borrowed; the record */
 	struct pipeline p;
-	struct preflight t;          /* the commit and its manifest */
+	struct preflight t;           /* the commit and its manifest */
 	const struct driver_ops *ops; /* t.m's driver */
 	struct driver_ctx dctx;
-	bool reused;                 /* the release directory was there */
+	bool reused; /* the release directory was there */
 	int lock_fd;
-	int64_t t0;                  /* CLOCK_MONOTONIC ms at the start */
-	int failed_at;               /* number of the step that failed */
+	int64_t t0;    /* CLOCK_MONOTONIC ms at the start */
+	int failed_at; /* number of the step that failed */
 	char failed_step[16];
-	char why[512];               /* why it failed, without the step */
+	char why[512]; /* why it failed, without the step */
 };
 
 bool apply_trigger_ok(const char *trigger)
 {
-	static const char *const fixed[] = {"cli",   "hook:post-receive",
-					    "poll",  "drift",
-					    "revert", "api"};
+	static const char *const fixed[] = {
+	    "cli", "hook:post-receive", "poll", "drift", "revert", "api"};
 	enum webhook_provider prov;
 	const char *p, *colon;
 	char name[32];
@@ -84,8 +83,7 @@ static bool stopping(const struct apply *a)
 
 /* Records why step number/name failed; the step itself is ended by the
  * caller. Returns -1. */
-static int fail(struct apply *a, int number, const char *name,
-		const char *why)
+static int fail(struct apply *a, int number, const char *name, const char *why)
 {
 	if (a->failed_at == 0) {
 		a->failed_at = number;
@@ -97,7 +95,7 @@ static int fail(struct apply *a, int number, const char *name,
 
 /* Ends the running step as failed with err's message. Returns -1. */
 static int step_failed(struct apply *a, int number, const char *name,
-		       const struct berr *err)
+                       const struct berr *err)
 {
 	pipeline_end(&a->p, STEP_FAILED, "%s", err->msg);
 	return fail(a, number, name, err->msg);
@@ -134,9 +132,10 @@ static int take_lock(struct apply *a, struct berr *err)
 	rc = lock_acquire(&a->lock_fd, path, &me, &holder, err);
 	if (rc == BERTH_ELOCKED) {
 		lock_describe(who, sizeof(who), &holder);
-		berr_set(err, "%s is locked: another deployment is running "
-			      "(%s); see 'berth status %s'",
-			 a->ctx->env->name, who, a->ctx->env->name);
+		berr_set(err,
+		         "%s is locked: another deployment is running "
+		         "(%s); see 'berth status %s'",
+		         a->ctx->env->name, who, a->ctx->env->name);
 	}
 	free(path);
 	return rc;
@@ -151,18 +150,21 @@ static int open_record(struct apply *a, int64_t lock_ms, struct berr *err)
 	int rc;
 
 	if (recover_env(a->ctx, a->lock_fd, a->o->out ? a->o->out : stderr,
-			err) < 0)
-		fprintf(stderr, "berth: warning: cannot recover interrupted "
-				"deployments: %s\n", err->msg);
+	                err) < 0)
+		fprintf(stderr,
+		        "berth: warning: cannot recover interrupted "
+		        "deployments: %s\n",
+		        err->msg);
 	if (state_frozen(&a->ctx->st, &reason) == 1) {
-		berr_set(err, "%s is frozen: %s; fix the cause, then run "
-			      "'berth resume %s'",
-			 a->ctx->env->name, reason, a->ctx->env->name);
+		berr_set(err,
+		         "%s is frozen: %s; fix the cause, then run "
+		         "'berth resume %s'",
+		         a->ctx->env->name, reason, a->ctx->env->name);
 		free(reason);
 		return -1;
 	}
 	rc = state_get_current(&a->ctx->st, d->previous_commit, &current_id,
-			       err);
+	                       err);
 	if (rc != 0 && rc != BERTH_ENOTFOUND)
 		return -1;
 	d->status = DEPLOY_RUNNING;
@@ -182,8 +184,8 @@ static int open_record(struct apply *a, int64_t lock_ms, struct berr *err)
 		log_warn("msg=\"cannot describe the lock holder\"");
 	pipeline_begin(&a->p, 1, "lock", NULL);
 	d->steps[a->p.step].started_ms = lock_ms;
-	pipeline_end(&a->p, STEP_OK, "held by pid %d (deployment %lld)",
-		     d->pid, (long long)d->id);
+	pipeline_end(&a->p, STEP_OK, "held by pid %d (deployment %lld)", d->pid,
+	             (long long)d->id);
 	return 0;
 }
 
@@ -192,8 +194,8 @@ static void check_line(const struct checks_item *c, void *arg)
 	char *line = checks_format(c);
 
 	/* checks_format indents by two; the step indents again. */
-	pipeline_line(arg, "%s", line[0] == ' ' && line[1] == ' ' ? line + 2
-								  : line);
+	pipeline_line(arg, "%s",
+	              line[0] == ' ' && line[1] == ' ' ? line + 2 : line);
 	free(line);
 }
 
@@ -207,7 +209,7 @@ static char *failed_checks(const struct checks_report *r)
 	for (i = 0; i < r->n; i++)
 		if (!r->items[i].ok)
 			buf_printf(&b, "%s%s", b.len ? ", " : "",
-				   r->items[i].name);
+			           r->items[i].name);
 	return buf_detach(&b);
 }
 
@@ -224,7 +226,7 @@ static int step_validate(struct apply *a)
 	if (begin(a, 2, "validate") != 0)
 		return -1;
 	if (preflight_resolve(&a->t, a->ctx, a->o->rev, a->o->tag, true,
-			      pipeline_on_line, &a->p, &err) != 0)
+	                      pipeline_on_line, &a->p, &err) != 0)
 		return step_failed(a, 2, "validate", &err);
 	memcpy(a->d->commit, a->t.commit, sizeof(a->d->commit));
 	memcpy(a->d->tree, a->t.tree, sizeof(a->d->tree));
@@ -232,13 +234,13 @@ static int step_validate(struct apply *a)
 		pipeline_line(&a->p, "%s", a->t.errs.items[i]);
 	for (i = 0; a->t.m != NULL && i < a->t.m->nservices; i++)
 		deployment_add_service(a->d, a->t.m->services[i].name,
-				       a->t.m->services[i].hash);
+		                       a->t.m->services[i].hash);
 	pipeline_save(&a->p, NULL);
 	rc = preflight_checks(&rep, a->ctx, &a->t, check_line, &a->p);
 	if (rc != 0) {
 		names = failed_checks(&rep);
 		berr_set(&err, "%zu of %zu checks failed: %s", rep.failed,
-			 rep.n, names);
+		         rep.n, names);
 		free(names);
 		checks_report_release(&rep);
 		return step_failed(a, 2, "validate", &err);
@@ -246,7 +248,7 @@ static int step_validate(struct apply *a)
 	a->ops = driver_for(a->t.m);
 	pipeline_driver_ctx(&a->dctx, &a->p);
 	pipeline_end(&a->p, STEP_OK, "%zu checks passed for %.7s", rep.n,
-		     a->d->commit);
+	             a->d->commit);
 	checks_report_release(&rep);
 	return 0;
 }
@@ -307,20 +309,18 @@ static int take_backup(struct apply *a, char **detail, struct berr *err)
 	pipeline_save(&a->p, NULL);
 	size = size_str(info.size);
 	if (db->backup_verify != MANIFEST_VERIFY_NONE &&
-	    backup_verify(&checked, &tool, info.path, db->backup_verify,
-			  err) != 0) {
+	    backup_verify(&checked, &tool, info.path, db->backup_verify, err) !=
+	        0) {
 		berr_prefix(err, "%s does not verify", info.file);
 		goto out;
 	}
-	*detail = xasprintf("%s, %s%s%s%s", info.file, size,
-			    db->backup_verify != MANIFEST_VERIFY_NONE
-				    ? ", verified ("
-				    : "",
-			    db->backup_verify != MANIFEST_VERIFY_NONE
-				    ? backup_verify_name(db->backup_verify)
-				    : "",
-			    db->backup_verify != MANIFEST_VERIFY_NONE ? ")"
-								      : "");
+	*detail = xasprintf(
+	    "%s, %s%s%s%s", info.file, size,
+	    db->backup_verify != MANIFEST_VERIFY_NONE ? ", verified (" : "",
+	    db->backup_verify != MANIFEST_VERIFY_NONE
+	        ? backup_verify_name(db->backup_verify)
+	        : "",
+	    db->backup_verify != MANIFEST_VERIFY_NONE ? ")" : "");
 	rc = 0;
 out:
 	backup_info_release(&info);
@@ -342,7 +342,8 @@ static int step_backup(struct apply *a)
 	if (begin(a, 3, "backup") != 0)
 		return -1;
 	if (!m->db.present) {
-		pipeline_end(&a->p, STEP_SKIPPED, "no database in the manifest");
+		pipeline_end(&a->p, STEP_SKIPPED,
+		             "no database in the manifest");
 		return 0;
 	}
 	if (a->o->skip_backup) {
@@ -377,7 +378,7 @@ static int step_fetch(struct apply *a)
 		return step_failed(a, 4, "fetch", &err);
 	}
 	pipeline_end(&a->p, STEP_OK, "releases/%.7s %s", a->d->commit,
-		     a->reused ? "already there" : "checked out");
+	             a->reused ? "already there" : "checked out");
 	return 0;
 }
 
@@ -416,15 +417,15 @@ static int step_build(struct apply *a)
 	}
 	if (a->reused && (by = built_by(a)) > 0) {
 		pipeline_end(&a->p, STEP_SKIPPED,
-			     "releases/%.7s was built by deployment %lld and "
-			     "may serve: not rebuilt",
-			     a->d->commit, (long long)by);
+		             "releases/%.7s was built by deployment %lld and "
+		             "may serve: not rebuilt",
+		             a->d->commit, (long long)by);
 		return 0;
 	}
 	if (a->ops->build(NULL, &a->dctx, m, a->t.release_dir, &err) != 0)
 		return step_failed(a, 5, "build", &err);
-	pipeline_end(&a->p, STEP_OK, "%zu command%s in releases/%.7s", m->nbuild,
-		     m->nbuild == 1 ? "" : "s", a->d->commit);
+	pipeline_end(&a->p, STEP_OK, "%zu command%s in releases/%.7s",
+	             m->nbuild, m->nbuild == 1 ? "" : "s", a->d->commit);
 	return 0;
 }
 
@@ -434,7 +435,8 @@ static void migrate_progress(const char *name, int64_t ms, void *arg)
 
 	if (ms < 0) {
 		/* Conservative: once a file may have committed, the record
-		 * says migrations ran (the rollback's database half reads it). */
+		 * says migrations ran (the rollback's database half reads it).
+		 */
 		a->d->migrations_ran = true;
 		pipeline_save(&a->p, NULL);
 		return;
@@ -472,13 +474,14 @@ static int migrate_sql_dir(struct apply *a, char **detail, struct berr *err)
 	mo.arg = a;
 	rc = migrate_apply(&res, c, dir, &mo, err);
 	for (i = 0; i < res.plan.nmissing; i++)
-		pipeline_line(&a->p, "warning: %s was applied but is not in "
-				     "this release",
-			      res.plan.missing[i]);
+		pipeline_line(&a->p,
+		              "warning: %s was applied but is not in "
+		              "this release",
+		              res.plan.missing[i]);
 	a->d->migrations_ran = res.napplied > 0;
 	if (rc == 0 && res.napplied == 0)
 		*detail = xasprintf("none pending (%zu applied before)",
-				    res.plan.napplied);
+		                    res.plan.napplied);
 	else if (rc == 0)
 		*detail = xasprintf("%zu applied", res.napplied);
 	if (rc != 0)
@@ -538,13 +541,13 @@ static int step_migrate(struct apply *a)
 		return -1;
 	if (!db->present || db->migrations == MANIFEST_MIGRATIONS_NONE) {
 		pipeline_end(&a->p, STEP_SKIPPED, "%s",
-			     db->present ? "no migrations configured"
-					 : "no database in the manifest");
+		             db->present ? "no migrations configured"
+		                         : "no database in the manifest");
 		return 0;
 	}
 	rc = db->migrations == MANIFEST_MIGRATIONS_SQL_DIR
-		     ? migrate_sql_dir(a, &detail, &err)
-		     : migrate_command(a, &detail, &err);
+	         ? migrate_sql_dir(a, &detail, &err)
+	         : migrate_command(a, &detail, &err);
 	pipeline_save(&a->p, NULL);
 	if (rc != 0) {
 		free(detail);
@@ -575,13 +578,13 @@ static int step_deploy(struct apply *a)
 		old_ops = driver_for(from);
 	if (rollout_stop_all(&a->p, old_ops, &a->dctx, from, &err) != 0 ||
 	    rollout_start_all(&a->p, a->ops, &a->dctx, m, a->t.release_dir,
-			      a->d->commit, &err) != 0 ||
+	                      a->d->commit, &err) != 0 ||
 	    state_set_current(&a->ctx->st, a->d->commit, a->d->id, &err) != 0) {
 		step_failed(a, 7, "deploy", &err);
 		goto out;
 	}
 	pipeline_end(&a->p, STEP_OK, "%zu service%s healthy; current -> %.7s",
-		     m->nservices, m->nservices == 1 ? "" : "s", a->d->commit);
+	             m->nservices, m->nservices == 1 ? "" : "s", a->d->commit);
 	rc = 0;
 out:
 	manifest_free(from);
@@ -633,18 +636,19 @@ static void step_cleanup(struct apply *a)
 		strv_push(&protect, good.commit);
 	deployment_release(&good);
 	if (release_prune(&rep, a->ctx, a->t.m->releases_keep, &protect,
-			  &err) != 0) {
+	                  &err) != 0) {
 		pipeline_end(&a->p, STEP_FAILED, "%s", err.msg);
 	} else {
 		buf_init(&b, 0);
 		buf_printf(&b, "%zu release%s kept", rep.kept,
-			   rep.kept == 1 ? "" : "s");
+		           rep.kept == 1 ? "" : "s");
 		for (i = 0; i < rep.removed.n; i++)
 			buf_printf(&b, "%s%.7s", i ? ", " : "; removed ",
-				   rep.removed.v[i]);
+			           rep.removed.v[i]);
 		if (rep.leftovers > 0)
 			buf_printf(&b, "; %zu leftover export%s removed",
-				   rep.leftovers, rep.leftovers == 1 ? "" : "s");
+			           rep.leftovers,
+			           rep.leftovers == 1 ? "" : "s");
 		pipeline_end(&a->p, STEP_OK, "%s", buf_str(&b));
 		buf_release(&b);
 	}
@@ -667,7 +671,7 @@ static enum deploy_status roll_back(struct apply *a)
 	if (rc == BERTH_ENOTFOUND)
 		return DEPLOY_FAILED;
 	snprintf(a->why + strlen(a->why), sizeof(a->why) - strlen(a->why),
-		 "; the rollback failed too: %s", err.msg);
+	         "; the rollback failed too: %s", err.msg);
 	return DEPLOY_ROLLBACK_FAILED;
 }
 
@@ -685,7 +689,7 @@ static void record_error(struct apply *a, enum deploy_status st)
 /* The last line for people; rolled_to is the commit that serves again
  * after a rollback. */
 static void summarise(struct apply *a, enum deploy_status st,
-		      const char *rolled_to)
+                      const char *rolled_to)
 {
 	struct deployment *d = a->d;
 	const char *env = d->env;
@@ -693,36 +697,42 @@ static void summarise(struct apply *a, enum deploy_status st,
 
 	switch (st) {
 	case DEPLOY_SUCCEEDED:
-		pipeline_say(&a->p, "deployed %.7s to %s in %.1f s (deployment "
-				    "%lld)",
-			     d->commit, env, secs, (long long)d->id);
+		pipeline_say(&a->p,
+		             "deployed %.7s to %s in %.1f s (deployment "
+		             "%lld)",
+		             d->commit, env, secs, (long long)d->id);
 		break;
 	case DEPLOY_ROLLED_BACK:
 		pipeline_say(&a->p, "rolled back to %.7s: %s",
-			     rolled_to ? rolled_to : "the last good release",
-			     a->why);
+		             rolled_to ? rolled_to : "the last good release",
+		             a->why);
 		break;
 	case DEPLOY_ROLLBACK_FAILED:
-		pipeline_say(&a->p, "deployment %lld failed at %s: %s; %s is "
-				    "frozen until 'berth resume %s'",
-			     (long long)d->id, a->failed_step, a->why, env, env);
+		pipeline_say(&a->p,
+		             "deployment %lld failed at %s: %s; %s is "
+		             "frozen until 'berth resume %s'",
+		             (long long)d->id, a->failed_step, a->why, env,
+		             env);
 		break;
 	default:
 		if (a->failed_at < 6)
-			pipeline_say(&a->p, "deployment %lld failed at %s: %s; "
-					    "nothing changed",
-				     (long long)d->id, a->failed_step, a->why);
+			pipeline_say(&a->p,
+			             "deployment %lld failed at %s: %s; "
+			             "nothing changed",
+			             (long long)d->id, a->failed_step, a->why);
 		else if (!a->t.m->rollback_automatic)
-			pipeline_say(&a->p, "deployment %lld failed at %s: %s; "
-					    "rollback.automatic is false: left "
-					    "as it is (see 'berth status %s')",
-				     (long long)d->id, a->failed_step, a->why,
-				     env);
+			pipeline_say(&a->p,
+			             "deployment %lld failed at %s: %s; "
+			             "rollback.automatic is false: left "
+			             "as it is (see 'berth status %s')",
+			             (long long)d->id, a->failed_step, a->why,
+			             env);
 		else
-			pipeline_say(&a->p, "deployment %lld failed at %s: %s; "
-					    "no earlier deployment to put "
-					    "back: nothing runs",
-				     (long long)d->id, a->failed_step, a->why);
+			pipeline_say(&a->p,
+			             "deployment %lld failed at %s: %s; "
+			             "no earlier deployment to put "
+			             "back: nothing runs",
+			             (long long)d->id, a->failed_step, a->why);
 		break;
 	}
 }
@@ -750,7 +760,7 @@ static enum deploy_status run_steps(struct apply *a)
 }
 
 int apply_run(struct deployment *out, struct envctx *ctx,
-	      const struct apply_opts *o, struct berr *err)
+              const struct apply_opts *o, struct berr *err)
 {
 	struct apply a;
 	enum deploy_status st;
@@ -784,7 +794,7 @@ int apply_run(struct deployment *out, struct envctx *ctx,
 		struct berr e;
 
 		if (state_load_deployment(&ctx->st, out->rollback_to, &good,
-					  &e) == 0)
+		                          &e) == 0)
 			rolled_to = xstrdup(good.commit);
 		deployment_release(&good);
 	}

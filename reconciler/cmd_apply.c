@@ -13,14 +13,18 @@
 #include "berth.h"
 
 static const struct cli_opt opts[] = {
-	{"commit", "REV", "deploy REV (branch, tag or commit id) instead of the branch head"},
-	{"version", "TAG", "deploy the tag TAG, recorded as the deployment's version"},
-	{"dry-run", NULL, "show the pipeline that would run; change nothing"},
-	{"skip-backup", NULL, "do not back up the database first (recorded)"},
-	{"yes", NULL, "answer yes to questions (apply asks none on its own)"},
-	{"json", NULL, "print the deployment record as JSON instead of progress"},
-	{"trigger", "TRIGGER", "what started it: cli (default), hook:post-receive, poll, drift, revert, api, webhook:PROVIDER:DELIVERY"},
-	{NULL, NULL, NULL},
+    {"commit", "REV",
+     "deploy REV (branch, tag or commit id) instead of the branch head"},
+    {"version", "TAG",
+     "deploy the tag TAG, recorded as the deployment's version"},
+    {"dry-run", NULL, "show the pipeline that would run; change nothing"},
+    {"skip-backup", NULL, "do not back up the database first (recorded)"},
+    {"yes", NULL, "answer yes to questions (apply asks none on its own)"},
+    {"json", NULL, "print the deployment record as JSON instead of progress"},
+    {"trigger", "TRIGGER",
+     "what started it: cli (default), hook:post-receive, poll, drift, revert, "
+     "api, webhook:PROVIDER:DELIVERY"},
+    {NULL, NULL, NULL},
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -56,9 +60,9 @@ static void catch_stop_signals(void)
 static void dry_step(json_t *steps, int n, const char *name, char *detail)
 {
 	if (steps != NULL)
-		json_array_append_new(steps,
-				      json_pack("{s:i, s:s, s:s}", "number", n,
-						"name", name, "detail", detail));
+		json_array_append_new(steps, json_pack("{s:i, s:s, s:s}",
+		                                       "number", n, "name",
+		                                       name, "detail", detail));
 	else
 		printf("  [%d/%d] %-9s %s\n", n, PIPELINE_STEPS, name, detail);
 	free(detail);
@@ -73,13 +77,13 @@ static char *start_list(const struct manifest *m)
 	buf_init(&b, 0);
 	for (i = 0; i < m->nservices; i++)
 		buf_printf(&b, "%s%s", i ? ", " : "",
-			   m->services[m->order[i]].name);
+		           m->services[m->order[i]].name);
 	return buf_detach(&b);
 }
 
 /* What each step would do, for people (steps NULL) or as JSON. */
 static void dry_steps(json_t *steps, struct envctx *ctx, const struct plan *p,
-		      const struct preflight *t, bool skip_backup)
+                      const struct preflight *t, bool skip_backup)
 {
 	const struct manifest *m = p->to;
 	size_t i, nnotify = ctx->cfg.nnotify + m->nnotify;
@@ -87,59 +91,63 @@ static void dry_steps(json_t *steps, struct envctx *ctx, const struct plan *p,
 	char *list;
 
 	dry_step(steps, 1, "lock",
-		 xasprintf("take the lock of %s", ctx->env->name));
+	         xasprintf("take the lock of %s", ctx->env->name));
 	dry_step(steps, 2, "validate",
-		 xasprintf("run the pre-deploy checks ('berth validate %s' "
-			   "runs them now)",
-			   ctx->env->name));
+	         xasprintf("run the pre-deploy checks ('berth validate %s' "
+	                   "runs them now)",
+	                   ctx->env->name));
 	if (!m->db.present)
 		dry_step(steps, 3, "backup",
-			 xstrdup("skipped: no database in the manifest"));
+		         xstrdup("skipped: no database in the manifest"));
 	else if (skip_backup)
 		dry_step(steps, 3, "backup", xstrdup("skipped: --skip-backup"));
 	else
 		dry_step(steps, 3, "backup",
-			 xasprintf("pg_dump into %s", m->db.backup_dir
-							  ? m->db.backup_dir
-							  : "backups"));
+		         xasprintf("pg_dump into %s", m->db.backup_dir
+		                                          ? m->db.backup_dir
+		                                          : "backups"));
 	dry_step(steps, 4, "fetch",
-		 xasprintf("%s releases/%.7s",
-			   fs_is_dir(t->release_dir) ? "reuse" : "check out",
-			   t->commit));
+	         xasprintf("%s releases/%.7s",
+	                   fs_is_dir(t->release_dir) ? "reuse" : "check out",
+	                   t->commit));
 	buf_init(&b, 0);
 	for (i = 0; i < m->nbuild; i++) {
-		char *c = driver_argv_str((const char *const *)m->build[i].v, 80);
+		char *c =
+		    driver_argv_str((const char *const *)m->build[i].v, 80);
 
 		buf_printf(&b, "%s%s", i ? "; " : "", c);
 		free(c);
 	}
 	dry_step(steps, 5, "build",
-		 m->nbuild ? buf_detach(&b) : xstrdup("skipped: no build commands"));
+	         m->nbuild ? buf_detach(&b)
+	                   : xstrdup("skipped: no build commands"));
 	buf_release(&b);
 	if (!m->db.present || m->db.migrations == MANIFEST_MIGRATIONS_NONE)
-		dry_step(steps, 6, "migrate", xstrdup("skipped: no migrations"));
+		dry_step(steps, 6, "migrate",
+		         xstrdup("skipped: no migrations"));
 	else
 		dry_step(steps, 6, "migrate",
-			 xasprintf("%zu pending%s", p->migrations_pending,
-				   p->db_checked ? ""
-						 : " (the database was not asked)"));
+		         xasprintf("%zu pending%s", p->migrations_pending,
+		                   p->db_checked
+		                       ? ""
+		                       : " (the database was not asked)"));
 	list = start_list(m);
 	dry_step(steps, 7, "deploy",
-		 xasprintf("%sstart %s, each healthy before the next; switch "
-			   "current to %.7s",
-			   p->from_commit[0] ? "stop what runs; " : "", list,
-			   t->commit));
+	         xasprintf("%sstart %s, each healthy before the next; switch "
+	                   "current to %.7s",
+	                   p->from_commit[0] ? "stop what runs; " : "", list,
+	                   t->commit));
 	free(list);
 	dry_step(steps, 8, "smoke",
-		 m->nsmoke ? xasprintf("%zu test%s", m->nsmoke,
-				       m->nsmoke == 1 ? "" : "s")
-			   : xstrdup("skipped: no smoke tests"));
+	         m->nsmoke ? xasprintf("%zu test%s", m->nsmoke,
+	                               m->nsmoke == 1 ? "" : "s")
+	                   : xstrdup("skipped: no smoke tests"));
 	dry_step(steps, 9, "cleanup",
-		 xasprintf("keep the last %d releases", m->releases_keep));
+	         xasprintf("keep the last %d releases", m->releases_keep));
 	dry_step(steps, 10, "notify",
-		 nnotify ? xasprintf("%zu notifier%s", nnotify,
-				     nnotify == 1 ? "" : "s")
-			 : xstrdup("skipped: no notifiers configured"));
+	         nnotify ? xasprintf("%zu notifier%s", nnotify,
+	                             nnotify == 1 ? "" : "s")
+	                 : xstrdup("skipped: no notifiers configured"));
 	dry_step(steps, 11, "unlock", xstrdup("release the lock"));
 }
 
@@ -164,8 +172,8 @@ static int dry_run(struct envctx *ctx, struct cli *cli, bool json)
 
 	memset(&p, 0, sizeof(p));
 	if (preflight_resolve(&t, ctx, cli_value(cli, "commit"),
-			      cli_value(cli, "version"), true,
-			      json ? NULL : print_line, NULL, &err) != 0) {
+	                      cli_value(cli, "version"), true,
+	                      json ? NULL : print_line, NULL, &err) != 0) {
 		fprintf(stderr, "berth: %s\n", err.msg);
 		goto out;
 	}
@@ -177,7 +185,8 @@ static int dry_run(struct envctx *ctx, struct cli *cli, bool json)
 	if (lock_peek(&locked, &holder, lock_path, &err) != 0)
 		locked = false;
 	if (json) {
-		json_t *o = plan_to_json(&p, ctx->env->name), *steps = json_array();
+		json_t *o = plan_to_json(&p, ctx->env->name),
+		       *steps = json_array();
 
 		dry_steps(steps, ctx, &p, &t, cli_flag(cli, "skip-backup"));
 		json_object_set_new(o, "dry_run", json_true());
@@ -235,14 +244,15 @@ static int run(struct cli *cli)
 	o.stop_requested = stop_requested;
 	if (o.rev != NULL && o.tag != NULL) {
 		fprintf(stderr, "berth: apply: --commit and --version exclude "
-				"each other\n");
+		                "each other\n");
 		return EXIT_USAGE;
 	}
 	if (o.trigger != NULL && !apply_trigger_ok(o.trigger)) {
-		fprintf(stderr, "berth: apply: invalid --trigger '%s' (expected "
-				"cli, hook:post-receive, poll, drift, revert, "
-				"api or webhook:PROVIDER:DELIVERY)\n",
-			o.trigger);
+		fprintf(stderr,
+		        "berth: apply: invalid --trigger '%s' (expected "
+		        "cli, hook:post-receive, poll, drift, revert, "
+		        "api or webhook:PROVIDER:DELIVERY)\n",
+		        o.trigger);
 		return EXIT_USAGE;
 	}
 	if (recover_open(&ctx, cli->config_path, env, &errs) != 0) {
@@ -276,11 +286,11 @@ out:
 }
 
 const struct cli_cmd cmd_apply = {
-	.name = "apply",
-	.args = "[ENV]",
-	.summary = "run the deploy pipeline (alias: deploy)",
-	.opts = opts,
-	.min_args = 0,
-	.max_args = 1,
-	.run = run,
+    .name = "apply",
+    .args = "[ENV]",
+    .summary = "run the deploy pipeline (alias: deploy)",
+    .opts = opts,
+    .min_args = 0,
+    .max_args = 1,
+    .run = run,
 };

@@ -49,7 +49,7 @@ static int run(struct cli *cli)
 	}
 	detail = xasprintf("lifted the freeze: %s", reason);
 	if (pipeline_record_action(&d, &ctx, DEPLOY_KIND_RESUME, detail,
-				   &err) != 0)
+	                           &err) != 0)
 		fprintf(stderr, "berth: warning: %s\n", err.msg);
 	printf("%s resumed: deployments may run again (it was frozen: %s)\n",
 	       env, reason);
@@ -66,11 +66,11 @@ out:
 }
 
 const struct cli_cmd cmd_resume = {
-	.name = "resume",
-	.args = "[ENV]",
-	.summary = "lift the freeze a failed rollback left",
-	.opts = NULL,
-	.min_args = 0,
-	.max_args = 1,
-	.run = run,
+    .name = "resume",
+    .args = "[ENV]",
+    .summary = "lift the freeze a failed rollback left",
+    .opts = NULL,
+    .min_args = 0,
+    .max_args = 1,
+    .run = run,
 };

@@ -12,8 +12,8 @@
 #include "berth.h"
 
 static const struct cli_opt opts[] = {
-	{"json", NULL, "print one JSON document instead of text"},
-	{NULL, NULL, NULL},
+    {"json", NULL, "print one JSON document instead of text"},
+    {NULL, NULL, NULL},
 };
 
 static void print_result(const struct smoke_result *r, void *arg)
@@ -27,7 +27,7 @@ static void print_result(const struct smoke_result *r, void *arg)
 }
 
 static json_t *report_json(const char *env, const char *commit,
-			   const struct smoke_report *r)
+                           const struct smoke_report *r)
 {
 	json_t *o = json_object(), *results = json_array();
 	size_t i;
@@ -36,11 +36,12 @@ static json_t *report_json(const char *env, const char *commit,
 		const struct smoke_result *s = &r->results[i];
 
 		json_array_append_new(
-		    results,
-		    json_pack("{s:s, s:b, s:i, s:I, s:o}", "name", s->name, "ok",
-			      s->ok, "status", (int)s->status, "duration_ms",
-			      (json_int_t)s->duration_ms, "detail",
-			      s->detail ? json_string(s->detail) : json_null()));
+		    results, json_pack("{s:s, s:b, s:i, s:I, s:o}", "name",
+		                       s->name, "ok", s->ok, "status",
+		                       (int)s->status, "duration_ms",
+		                       (json_int_t)s->duration_ms, "detail",
+		                       s->detail ? json_string(s->detail)
+		                                 : json_null()));
 	}
 	json_object_set_new(o, "env", json_string(env));
 	json_object_set_new(o, "commit", json_string(commit));
@@ -101,11 +102,11 @@ out:
 }
 
 const struct cli_cmd cmd_smoke = {
-	.name = "smoke",
-	.args = "[ENV]",
-	.summary = "run the smoke tests against what runs now",
-	.opts = opts,
-	.min_args = 0,
-	.max_args = 1,
-	.run = run,
+    .name = "smoke",
+    .args = "[ENV]",
+    .summary = "run the smoke tests against what runs now",
+    .opts = opts,
+    .min_args = 0,
+    .max_args = 1,
+    .run = run,
 };

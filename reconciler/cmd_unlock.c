@@ -30,10 +30,11 @@ static int run(struct cli *cli)
 	rc = lock_clear(&cleared, &holder, path, &err);
 	if (rc == BERTH_ELOCKED) {
 		lock_describe(who, sizeof(who), &holder);
-		fprintf(stderr, "berth: cannot unlock %s: it is held by %s, which "
-				"is alive. A lock dies with its holder: stop that "
-				"process ('kill %d' lets it roll back)\n",
-			env, who, holder.pid);
+		fprintf(stderr,
+		        "berth: cannot unlock %s: it is held by %s, which "
+		        "is alive. A lock dies with its holder: stop that "
+		        "process ('kill %d' lets it roll back)\n",
+		        env, who, holder.pid);
 		status = EXIT_LOCKED;
 		goto out;
 	}
@@ -43,12 +44,13 @@ static int run(struct cli *cli)
 	}
 	if (cleared) {
 		lock_describe(who, sizeof(who), &holder);
-		detail = xasprintf("cleared what %s left in the lock file", who);
+		detail =
+		    xasprintf("cleared what %s left in the lock file", who);
 	} else {
 		detail = xstrdup("the lock was free; nothing to clear");
 	}
 	if (pipeline_record_action(&d, &ctx, DEPLOY_KIND_UNLOCK, detail,
-				   &err) != 0) {
+	                           &err) != 0) {
 		fprintf(stderr, "berth: %s\n", err.msg);
 		goto out;
 	}
@@ -64,11 +66,11 @@ out:
 }
 
 const struct cli_cmd cmd_unlock = {
-	.name = "unlock",
-	.args = "[ENV]",
-	.summary = "clear a lock left by a killed deployment (never a live one)",
-	.opts = NULL,
-	.min_args = 0,
-	.max_args = 1,
-	.run = run,
+    .name = "unlock",
+    .args = "[ENV]",
+    .summary = "clear a lock left by a killed deployment (never a live one)",
+    .opts = NULL,
+    .min_args = 0,
+    .max_args = 1,
+    .run = run,
 };

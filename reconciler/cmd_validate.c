@@ -12,10 +12,11 @@
 #include "berth.h"
 
 static const struct cli_opt opts[] = {
-	{"commit", "REV", "check REV (branch, tag or commit id) instead of the branch head"},
-	{"no-fetch", NULL, "use the mirror as it is, without fetching"},
-	{"json", NULL, "print one JSON document instead of text"},
-	{NULL, NULL, NULL},
+    {"commit", "REV",
+     "check REV (branch, tag or commit id) instead of the branch head"},
+    {"no-fetch", NULL, "use the mirror as it is, without fetching"},
+    {"json", NULL, "print one JSON document instead of text"},
+    {NULL, NULL, NULL},
 };
 
 static void print_line(const char *line, size_t len, void *arg)
@@ -41,7 +42,7 @@ static json_t *str_or_null(const char *s)
 }
 
 static json_t *report_json(const char *env, const struct preflight *t,
-			   const struct checks_report *r)
+                           const struct checks_report *r)
 {
 	json_t *o = json_object(), *checks = json_array(), *errs = json_array();
 	size_t i;
@@ -50,10 +51,11 @@ static json_t *report_json(const char *env, const struct preflight *t,
 		const struct checks_item *c = &r->items[i];
 
 		json_array_append_new(
-		    checks, json_pack("{s:s, s:b, s:b, s:o, s:o}", "name",
-				      c->name, "ok", c->ok, "skipped",
-				      c->skipped, "value", str_or_null(c->value),
-				      "threshold", str_or_null(c->threshold)));
+		    checks,
+		    json_pack("{s:s, s:b, s:b, s:o, s:o}", "name", c->name,
+		              "ok", c->ok, "skipped", c->skipped, "value",
+		              str_or_null(c->value), "threshold",
+		              str_or_null(c->threshold)));
 	}
 	for (i = 0; i < t->errs.n; i++)
 		json_array_append_new(errs, json_string(t->errs.items[i]));
@@ -84,8 +86,8 @@ static int run(struct cli *cli)
 		goto out;
 	}
 	if (preflight_resolve(&t, &ctx, cli_value(cli, "commit"), NULL,
-			      !cli_flag(cli, "no-fetch"),
-			      json ? NULL : print_line, NULL, &err) != 0) {
+	                      !cli_flag(cli, "no-fetch"),
+	                      json ? NULL : print_line, NULL, &err) != 0) {
 		fprintf(stderr, "berth: %s\n", err.msg);
 		goto out;
 	}
@@ -115,11 +117,11 @@ out:
 }
 
 const struct cli_cmd cmd_validate = {
-	.name = "validate",
-	.args = "[ENV]",
-	.summary = "run the pre-deploy checks alone",
-	.opts = opts,
-	.min_args = 0,
-	.max_args = 1,
-	.run = run,
+    .name = "validate",
+    .args = "[ENV]",
+    .summary = "run the pre-deploy checks alone",
+    .opts = opts,
+    .min_args = 0,
+    .max_args = 1,
+    .run = run,
 };

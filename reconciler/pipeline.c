@@ -20,8 +20,8 @@
 /* How often a paused berth looks for the file that lets it go on. */
 #define PAUSE_POLL_MS 50
 
-void pipeline_init(struct pipeline *p, struct envctx *ctx,
-		   struct deployment *d, void *out)
+void pipeline_init(struct pipeline *p, struct envctx *ctx, struct deployment *d,
+                   void *out)
 {
 	memset(p, 0, sizeof(*p));
 	p->ctx = ctx;
@@ -50,7 +50,7 @@ int pipeline_save(struct pipeline *p, struct berr *err)
 	buf_init(&kv, 1024);
 	log_kv(&kv, "error", e.msg);
 	log_error("msg=\"cannot write the deployment record\" id=%lld%s",
-		  (long long)p->d->id, buf_str(&kv));
+	          (long long)p->d->id, buf_str(&kv));
 	buf_release(&kv);
 	p->save_failed = true;
 	if (err != NULL)
@@ -106,8 +106,10 @@ void pipeline_pause(const char *point)
 		fprintf(stderr, "berth: debug pause: %s\n", err.msg);
 		goto out;
 	}
-	fprintf(stderr, "berth: paused at '%s' (BERTH_DEBUG_PAUSE); create "
-			"'%s' to go on\n", point, go);
+	fprintf(stderr,
+	        "berth: paused at '%s' (BERTH_DEBUG_PAUSE); create "
+	        "'%s' to go on\n",
+	        point, go);
 	while (!fs_exists(go))
 		sleep_ms(PAUSE_POLL_MS);
 out:
@@ -117,7 +119,7 @@ out:
 }
 
 int pipeline_begin(struct pipeline *p, int number, const char *name,
-		   struct berr *err)
+                   struct berr *err)
 {
 	struct step_record *s = deployment_step(p->d, name);
 	char *point;
@@ -156,7 +158,7 @@ static void add_line(struct pipeline *p, const char *line, size_t len)
 	 * that a step killed half-way still shows what it was doing. */
 	if (p->in_step && strnum_mono_ms() - p->saved_ms >= PIPELINE_SAVE_MS) {
 		deployment_set(&p->d->steps[p->step].output_tail,
-			       buf_str(&p->tail));
+		               buf_str(&p->tail));
 		pipeline_save(p, NULL);
 	}
 	if (f == NULL)
@@ -195,13 +197,13 @@ void pipeline_line(struct pipeline *p, const char *fmt, ...)
 	buf_release(&b);
 }
 
-void pipeline_end(struct pipeline *p, enum step_status status,
-		  const char *fmt, ...)
+void pipeline_end(struct pipeline *p, enum step_status status, const char *fmt,
+                  ...)
 {
 	struct step_record *s = current_step(p);
-	const char *how = status == STEP_FAILED	   ? "failed: "
-			  : status == STEP_SKIPPED ? "skipped: "
-						   : "";
+	const char *how = status == STEP_FAILED    ? "failed: "
+	                  : status == STEP_SKIPPED ? "skipped: "
+	                                           : "";
 	struct buf detail;
 	FILE *f = p->out;
 	va_list ap;
@@ -225,11 +227,11 @@ void pipeline_end(struct pipeline *p, enum step_status status,
 
 		if (p->number > 0)
 			fprintf(f, "[%d/%d] %s … %s%s %.1f s\n", p->number,
-				PIPELINE_STEPS, s->name, how, buf_str(&detail),
-				secs);
+			        PIPELINE_STEPS, s->name, how, buf_str(&detail),
+			        secs);
 		else
 			fprintf(f, "[%s] … %s%s %.1f s\n", s->name, how,
-				buf_str(&detail), secs);
+			        buf_str(&detail), secs);
 		fflush(f);
 	}
 	buf_release(&detail);
@@ -262,7 +264,7 @@ void pipeline_driver_ctx(struct driver_ctx *dctx, struct pipeline *p)
 /* The notifiers of the host config and of m, with their URLs resolved:
  * secrets go to bufs (wiped by the caller), targets borrow from them. */
 static size_t notify_targets(struct notify_target **targets, struct buf **bufs,
-			     struct envctx *ctx, const struct manifest *m)
+                             struct envctx *ctx, const struct manifest *m)
 {
 	const struct config *cfg = &ctx->cfg;
 	size_t n = cfg->nnotify + (m != NULL ? m->nnotify : 0), i, k = 0;
@@ -294,7 +296,7 @@ static size_t notify_targets(struct notify_target **targets, struct buf **bufs,
 }
 
 size_t pipeline_notify(struct pipeline *p, const struct manifest *m,
-		       enum deploy_status status, int64_t duration_ms)
+                       enum deploy_status status, int64_t duration_ms)
 {
 	struct deployment *d = p->d;
 	struct notify_target *targets = NULL;
@@ -340,8 +342,8 @@ out:
 }
 
 int pipeline_record_action(struct deployment *out, struct envctx *ctx,
-			   const char *kind, const char *detail,
-			   struct berr *err)
+                           const char *kind, const char *detail,
+                           struct berr *err)
 {
 	struct step_record *s;
 	int64_t now = strnum_now_ms();

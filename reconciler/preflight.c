@@ -10,10 +10,10 @@
 #include "berth.h"
 
 static void say(void (*on_line)(const char *, size_t, void *), void *arg,
-		const char *fmt, ...) BERTH_PRINTF(3, 4);
+                const char *fmt, ...) BERTH_PRINTF(3, 4);
 
 static void say(void (*on_line)(const char *, size_t, void *), void *arg,
-		const char *fmt, ...)
+                const char *fmt, ...)
 {
 	struct buf b;
 	va_list ap;
@@ -29,9 +29,9 @@ static void say(void (*on_line)(const char *, size_t, void *), void *arg,
 }
 
 int preflight_resolve(struct preflight *out, struct envctx *ctx,
-		      const char *rev, const char *tag, bool fetch,
-		      void (*on_line)(const char *line, size_t len, void *arg),
-		      void *arg, struct berr *err)
+                      const char *rev, const char *tag, bool fetch,
+                      void (*on_line)(const char *line, size_t len, void *arg),
+                      void *arg, struct berr *err)
 {
 	struct envctx_fetch_report rep;
 	struct git_mirror *gm;
@@ -105,7 +105,7 @@ void preflight_release(struct preflight *t)
 
 /* Whether the commit holds m's sql_dir (the release may not exist yet). */
 static enum checks_migrations migrations_at_commit(struct envctx *ctx,
-						   const struct preflight *t)
+                                                   const struct preflight *t)
 {
 	const struct manifest_database *db = &t->m->db;
 	struct strv names = {0};
@@ -115,15 +115,16 @@ static enum checks_migrations migrations_at_commit(struct envctx *ctx,
 	if (!db->present || db->migrations != MANIFEST_MIGRATIONS_SQL_DIR ||
 	    ctx->git == NULL)
 		return CHECKS_MIGRATIONS_LOOK;
-	rc = git_mirror_list_dir(&names, ctx->git, t->commit, db->sql_dir, &err);
+	rc =
+	    git_mirror_list_dir(&names, ctx->git, t->commit, db->sql_dir, &err);
 	strv_release(&names);
 	return rc == 0 ? CHECKS_MIGRATIONS_PRESENT : CHECKS_MIGRATIONS_MISSING;
 }
 
 int preflight_checks(struct checks_report *out, struct envctx *ctx,
-		     const struct preflight *t,
-		     void (*on_result)(const struct checks_item *c, void *arg),
-		     void *arg)
+                     const struct preflight *t,
+                     void (*on_result)(const struct checks_item *c, void *arg),
+                     void *arg)
 {
 	const struct driver_ops *ops = t->m ? driver_for(t->m) : NULL;
 	struct service_live *live = NULL;
@@ -144,9 +145,9 @@ int preflight_checks(struct checks_report *out, struct envctx *ctx,
 	in.manifest_valid = t->m != NULL;
 	if (t->m == NULL && t->errs.n > 0)
 		why = t->errs.n == 1
-			      ? xstrdup(t->errs.items[0])
-			      : xasprintf("%s (and %zu more)", t->errs.items[0],
-					  t->errs.n - 1);
+		          ? xstrdup(t->errs.items[0])
+		          : xasprintf("%s (and %zu more)", t->errs.items[0],
+		                      t->errs.n - 1);
 	if (t->m != NULL && t->release_dir != NULL &&
 	    fs_is_dir(t->release_dir)) {
 		in.release_dir = t->release_dir;

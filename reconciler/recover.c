@@ -69,21 +69,21 @@ static void close_steps(struct deployment *d)
 		d->steps[i].status = STEP_FAILED;
 		d->steps[i].finished_ms = strnum_now_ms();
 		deployment_set(&d->steps[i].detail,
-			       "interrupted: berth was killed");
+		               "interrupted: berth was killed");
 	}
 }
 
 /* Recovers one interrupted deployment; rolls back when put_back (the
  * newest one), else only records it. Holds the lock (fd). */
 static void recover_one(struct envctx *ctx, struct deployment *d, int fd,
-			bool put_back, void *out)
+                        bool put_back, void *out)
 {
 	struct lock_holder me;
 	struct manifest *m = NULL;
 	struct merrs errs = {0};
 	struct pipeline p;
 	struct berr err;
-	char step[64], who[96];
+	char step[64], who[96], *e;
 	int rc = 0;
 
 	memset(&me, 0, sizeof(me));
@@ -96,16 +96,18 @@ static void recover_one(struct envctx *ctx, struct deployment *d, int fd,
 	snprintf(step, sizeof(step), "%s", running_step(d));
 	if (d->pid > 0 && kill(d->pid, 0) != 0 && errno == ESRCH)
 		snprintf(who, sizeof(who), "its berth process, pid %d, is gone",
-			 d->pid);
+		         d->pid);
 	else
-		snprintf(who, sizeof(who), "its berth process no longer holds "
-					   "the lock");
+		snprintf(who, sizeof(who),
+		         "its berth process no longer holds "
+		         "the lock");
 	pipeline_init(&p, ctx, d, out);
-	pipeline_say(&p, "berth: deployment %lld of %s (%.7s) was interrupted "
-			 "during '%s' (%s): %s",
-		     (long long)d->id, d->env, d->commit[0] ? d->commit : "-",
-		     step[0] ? step : "?", who,
-		     put_back ? "rolling back" : "recording it");
+	pipeline_say(&p,
+	             "berth: deployment %lld of %s (%.7s) was interrupted "
+	             "during '%s' (%s): %s",
+	             (long long)d->id, d->env, d->commit[0] ? d->commit : "-",
+	             step[0] ? step : "?", who,
+	             put_back ? "rolling back" : "recording it");
 	close_steps(d);
 	pipeline_save(&p, NULL);
 	if (d->commit[0] != '\0')
@@ -115,43 +117,36 @@ static void recover_one(struct envctx *ctx, struct deployment *d, int fd,
 	d->status = rc == -1 ? DEPLOY_ROLLBACK_FAILED : DEPLOY_INTERRUPTED;
 	d->finished_at = strnum_now_ms() / 1000;
 	if (!put_back)
-		deployment_set(&d->error, "interrupted (a newer deployment "
-					  "was interrupted too; its recovery "
-					  "put back the last good release)");
-	else if (rc == 0)
-		deployment_set(&d->error, NULL);
-	{
-		char *e = rc == -1 ? xasprintf("interrupted during '%s'; "
-					       "rollback failed: %s",
-					       step, err.msg)
-			  : rc == BERTH_ENOTFOUND
-			      ? xasprintf("interrupted during '%s'; no "
-					  "earlier deployment to put back",
-					  step)
-			  : put_back ? xasprintf("interrupted during '%s'; "
-						 "rolled back to deployment "
-						 "%lld",
-						 step,
-						 (long long)d->rollback_to)
-				     : NULL;
-
-		if (e != NULL)
-			deployment_set(&d->error, e);
-		free(e);
-	}
+		e = xstrdup(
+		    "interrupted (a newer deployment was interrupted "
+		    "too; its recovery put back the last good release)");
+	else if (rc == -1)
+		e = xasprintf("interrupted during '%s'; rollback failed: %s",
+		              step, err.msg);
+	else if (rc == BERTH_ENOTFOUND)
+		e = xasprintf("interrupted during '%s'; no earlier deployment "
+		              "to put back",
+		              step);
+	else
+		e = xasprintf("interrupted during '%s'; rolled back to "
+		              "deployment %lld",
+		              step, (long long)d->rollback_to);
+	deployment_set(&d->error, e);
+	free(e);
 	if (put_back)
 		pipeline_notify(&p, m, d->status,
-				(d->finished_at - d->started_at) * 1000);
+		                (d->finished_at - d->started_at) * 1000);
 	pipeline_save(&p, NULL);
 	if (rc == -1)
-		pipeline_say(&p, "berth: deployment %lld: rollback failed: %s; "
-				 "%s is frozen until 'berth resume %s'",
-			     (long long)d->id, err.msg, d->env, d->env);
+		pipeline_say(&p,
+		             "berth: deployment %lld: rollback failed: %s; "
+		             "%s is frozen until 'berth resume %s'",
+		             (long long)d->id, err.msg, d->env, d->env);
 	else if (put_back)
 		pipeline_say(&p, "berth: deployment %lld marked interrupted%s",
-			     (long long)d->id,
-			     rc == 0 ? "; the last good release serves"
-				     : "; nothing runs");
+		             (long long)d->id,
+		             rc == 0 ? "; the last good release serves"
+		                     : "; nothing runs");
 	pipeline_release(&p);
 	manifest_free(m);
 	merrs_release(&errs);
@@ -192,15 +187,16 @@ int recover_env(struct envctx *ctx, int lock_fd, void *out, struct berr *err)
 }
 
 int recover_open(struct envctx *ctx, const char *config_path,
-		 const char *env_name, struct merrs *errs)
+                 const char *env_name, struct merrs *errs)
 {
 	struct berr err;
 
 	if (envctx_open(ctx, config_path, env_name, errs) != 0)
 		return -1;
 	if (recover_env(ctx, -1, stderr, &err) < 0)
-		fprintf(stderr, "berth: cannot recover interrupted deployments "
-				"of '%s': %s\n",
-			env_name, err.msg);
+		fprintf(stderr,
+		        "berth: cannot recover interrupted deployments "
+		        "of '%s': %s\n",
+		        env_name, err.msg);
 	return 0;
 }

@@ -25,7 +25,7 @@ char *release_path(const struct envctx *ctx, const char *commit)
 }
 
 int release_export(bool *reused, struct envctx *ctx, const char *commit,
-		   struct berr *err)
+                   struct berr *err)
 {
 	struct git_mirror *gm;
 	char *path;
@@ -34,7 +34,7 @@ int release_export(bool *reused, struct envctx *ctx, const char *commit,
 	*reused = false;
 	if (!strnum_is_sha(commit))
 		return berr_set(err, "cannot export '%s': not a commit id",
-				commit);
+		                commit);
 	path = release_path(ctx, commit);
 	/* git_mirror_export renames a complete tree into place: a directory
 	 * under the final name is a whole checkout. */
@@ -71,7 +71,7 @@ int release_leftover_pid(const char *name)
 /* The commits of deployments that put a release in place, newest first,
  * each once. */
 static int recent_commits(struct strv *out, struct envctx *ctx,
-			  struct berr *err)
+                          struct berr *err)
 {
 	struct deployment *d = NULL;
 	size_t n = 0, i;
@@ -93,7 +93,7 @@ static int recent_commits(struct strv *out, struct envctx *ctx,
 }
 
 int release_prune(struct release_prune_report *out, struct envctx *ctx,
-		  int keep, const struct strv *protect, struct berr *err)
+                  int keep, const struct strv *protect, struct berr *err)
 {
 	struct strv recent = {0}, present = {0}, kept = {0};
 	char *dir = state_path(&ctx->st, "releases");
@@ -116,7 +116,7 @@ int release_prune(struct release_prune_report *out, struct envctx *ctx,
 		if (strnum_is_sha(e->d_name)) {
 			strv_push(&present, e->d_name);
 		} else if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 &&
-			   errno == ESRCH) {
+		           errno == ESRCH) {
 			char *path = fs_join(dir, e->d_name);
 
 			if (fs_remove_tree(path, err) == 0)

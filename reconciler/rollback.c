@@ -24,7 +24,7 @@
  * Returns 0 (nothing restored), or -1 when the restore failed (err).
  */
 static int restore_database(struct pipeline *p, const struct manifest *failed,
-			    struct berr *err)
+                            struct berr *err)
 {
 	const struct deployment *d = p->d;
 	size_t i;
@@ -34,14 +34,16 @@ static int restore_database(struct pipeline *p, const struct manifest *failed,
 		return 0;
 	if (failed != NULL &&
 	    failed->rollback_database == MANIFEST_ROLLBACK_DB_KEEP) {
-		pipeline_line(p, "database: kept as migrated (rollback.database "
-				 "is \"keep\")");
+		pipeline_line(p,
+		              "database: kept as migrated (rollback.database "
+		              "is \"keep\")");
 		return 0;
 	}
-	pipeline_line(p, "database: not restored: this berth cannot restore "
-			 "the paired backup yet (%s); the database keeps the "
-			 "migrations of %.7s:",
-		      d->backup ? d->backup : "none taken", d->commit);
+	pipeline_line(p,
+	              "database: not restored: this berth cannot restore "
+	              "the paired backup yet (%s); the database keeps the "
+	              "migrations of %.7s:",
+	              d->backup ? d->backup : "none taken", d->commit);
 	for (i = 0; i < d->migrations.n; i++)
 		pipeline_line(p, "  %s", d->migrations.v[i]);
 	return 0;
@@ -50,7 +52,7 @@ static int restore_database(struct pipeline *p, const struct manifest *failed,
 /* No earlier good deployment: stop what the failed one started and forget
  * `current`, which could only point at a release that never succeeded. */
 static int nothing_to_put_back(struct pipeline *p,
-			       const struct manifest *failed, struct berr *err)
+                               const struct manifest *failed, struct berr *err)
 {
 	const struct driver_ops *ops =
 	    failed && driver_for(failed) ? driver_for(failed) : &driver_process;
@@ -67,9 +69,9 @@ static int nothing_to_put_back(struct pipeline *p,
 /* Makes sure the good release's directory is there, exporting and building
  * it again when something removed it. */
 static int good_release(struct pipeline *p, const struct deployment *good,
-			const struct manifest *m, const struct driver_ops *ops,
-			const struct driver_ctx *dctx, char **dir,
-			struct berr *err)
+                        const struct manifest *m, const struct driver_ops *ops,
+                        const struct driver_ctx *dctx, char **dir,
+                        struct berr *err)
 {
 	bool reused;
 
@@ -79,12 +81,12 @@ static int good_release(struct pipeline *p, const struct deployment *good,
 	if (reused)
 		return 0;
 	pipeline_line(p, "releases/%.7s was missing: exported again; building",
-		      good->commit);
+	              good->commit);
 	return ops->build(NULL, dctx, m, *dir, err);
 }
 
 int rollback_run(struct pipeline *p, const struct manifest *failed,
-		 struct berr *err)
+                 struct berr *err)
 {
 	struct deployment *d = p->d, good;
 	const struct driver_ops *ops, *failed_ops;
@@ -101,39 +103,41 @@ int rollback_run(struct pipeline *p, const struct manifest *failed,
 	if (rc == BERTH_ENOTFOUND) {
 		if (nothing_to_put_back(p, failed, err) != 0)
 			goto failed;
-		pipeline_end(p, STEP_OK, "nothing to put back (no earlier "
-					 "successful deployment): stopped "
-					 "what this one started");
+		pipeline_end(p, STEP_OK,
+		             "nothing to put back (no earlier "
+		             "successful deployment): stopped "
+		             "what this one started");
 		return BERTH_ENOTFOUND;
 	}
 	if (rc != 0)
 		goto failed;
 	pipeline_line(p, "putting back %.7s (deployment %lld)", good.commit,
-		      (long long)good.id);
+	              (long long)good.id);
 	if (envctx_manifest(&m, p->ctx, good.commit, &errs) != 0) {
 		berr_set(err, "cannot read the manifest of %.7s: %s",
-			 good.commit, errs.n ? errs.items[0] : "unknown error");
+		         good.commit, errs.n ? errs.items[0] : "unknown error");
 		goto failed;
 	}
 	ops = driver_for(m);
 	if (ops == NULL) {
 		berr_set(err, "no '%s' driver in this build",
-			 driver_name(m->driver));
+		         driver_name(m->driver));
 		goto failed;
 	}
 	failed_ops = failed && driver_for(failed) ? driver_for(failed) : ops;
 	if (good_release(p, &good, m, ops, &dctx, &dir, err) != 0)
 		goto failed;
-	if (!d->migrations_ran && rollout_in_place(ops, &dctx, m, good.commit)) {
+	if (!d->migrations_ran &&
+	    rollout_in_place(ops, &dctx, m, good.commit)) {
 		pipeline_line(p, "%.7s still runs: checking its health",
-			      good.commit);
+		              good.commit);
 		if (rollout_wait_healthy(p, ops, &dctx, m, err) != 0)
 			goto failed;
 	} else {
 		if (rollout_stop_all(p, failed_ops, &dctx, failed, err) != 0 ||
 		    restore_database(p, failed, err) != 0 ||
 		    rollout_start_all(p, ops, &dctx, m, dir, good.commit,
-				      err) != 0)
+		                      err) != 0)
 			goto failed;
 	}
 	if (rollout_smoke(&summary, p, m) != 0) {
@@ -144,16 +148,16 @@ int rollback_run(struct pipeline *p, const struct manifest *failed,
 		goto failed;
 	d->rollback_to = good.id;
 	pipeline_end(p, STEP_OK, "%.7s (deployment %lld) serves again",
-		     good.commit, (long long)good.id);
+	             good.commit, (long long)good.id);
 	rc = 0;
 	goto out;
 failed:
 	pipeline_end(p, STEP_FAILED, "%s", err->msg);
 	reason = xasprintf("deployment %lld: rollback failed: %s",
-			   (long long)d->id, err->msg);
+	                   (long long)d->id, err->msg);
 	if (state_freeze(&p->ctx->st, reason, &ferr) != 0)
 		pipeline_say(p, "berth: cannot freeze '%s': %s", d->env,
-			     ferr.msg);
+		             ferr.msg);
 	rc = -1;
 out:
 	deployment_release(&good);

@@ -14,8 +14,8 @@
 /* Stops one service, with a line saying how it went. Returns 0, or -1
  * with err set. */
 static int stop_one(struct pipeline *p, const struct driver_ops *ops,
-		    const struct driver_ctx *dctx, const struct service_live *l,
-		    struct berr *err)
+                    const struct driver_ctx *dctx, const struct service_live *l,
+                    struct berr *err)
 {
 	int64_t t0 = strnum_mono_ms();
 	bool killed = false;
@@ -32,19 +32,20 @@ static int stop_one(struct pipeline *p, const struct driver_ops *ops,
 	}
 	if (!l->running)
 		pipeline_line(p, "forgot %s, which was not running (%s)",
-			      l->name, l->detail ? l->detail : "exited");
+		              l->name, l->detail ? l->detail : "exited");
 	else if (killed)
-		pipeline_line(p, "stopped %s with SIGKILL after %.1f s: it did "
-				 "not exit on SIGTERM within its stop timeout",
-			      l->name, secs);
+		pipeline_line(p,
+		              "stopped %s with SIGKILL after %.1f s: it did "
+		              "not exit on SIGTERM within its stop timeout",
+		              l->name, secs);
 	else
 		pipeline_line(p, "stopped %s in %.1f s", l->name, secs);
 	return 0;
 }
 
 int rollout_stop_all(struct pipeline *p, const struct driver_ops *ops,
-		     const struct driver_ctx *dctx, const struct manifest *m,
-		     struct berr *err)
+                     const struct driver_ctx *dctx, const struct manifest *m,
+                     struct berr *err)
 {
 	struct service_live *live = NULL;
 	bool *done = NULL;
@@ -63,7 +64,8 @@ int rollout_stop_all(struct pipeline *p, const struct driver_ops *ops,
 			if (done[k] || strcmp(live[k].name, name) != 0)
 				continue;
 			done[k] = true;
-			if (stop_one(p, ops, dctx, &live[k], &e) != 0 && rc == 0) {
+			if (stop_one(p, ops, dctx, &live[k], &e) != 0 &&
+			    rc == 0) {
 				*err = e;
 				rc = -1;
 			}
@@ -85,9 +87,9 @@ int rollout_stop_all(struct pipeline *p, const struct driver_ops *ops,
 }
 
 int rollout_start_all(struct pipeline *p, const struct driver_ops *ops,
-		      const struct driver_ctx *dctx, const struct manifest *m,
-		      const char *release_dir, const char *commit,
-		      struct berr *err)
+                      const struct driver_ctx *dctx, const struct manifest *m,
+                      const char *release_dir, const char *commit,
+                      struct berr *err)
 {
 	size_t i;
 
@@ -104,7 +106,8 @@ int rollout_start_all(struct pipeline *p, const struct driver_ops *ops,
 			return -1;
 		}
 		if (ops->status(&l, dctx, svc->name, &e) == 0 && l.pid > 0)
-			pipeline_line(p, "started %s (pid %d)", svc->name, l.pid);
+			pipeline_line(p, "started %s (pid %d)", svc->name,
+			              l.pid);
 		else
 			pipeline_line(p, "started %s", svc->name);
 		driver_live_release(&l);
@@ -115,11 +118,11 @@ int rollout_start_all(struct pipeline *p, const struct driver_ops *ops,
 		if (rc != 0) {
 			if (res.exited)
 				berr_set(err, "%s %s", svc->name,
-					 res.reason ? res.reason : "exited");
+				         res.reason ? res.reason : "exited");
 			else
 				berr_set(err, "%s never became healthy (%s)",
-					 svc->name,
-					 res.reason ? res.reason : "unknown");
+				         svc->name,
+				         res.reason ? res.reason : "unknown");
 		}
 		health_result_release(&res);
 		if (rc != 0)
@@ -129,8 +132,8 @@ int rollout_start_all(struct pipeline *p, const struct driver_ops *ops,
 }
 
 bool rollout_in_place(const struct driver_ops *ops,
-		      const struct driver_ctx *dctx, const struct manifest *m,
-		      const char *commit)
+                      const struct driver_ctx *dctx, const struct manifest *m,
+                      const char *commit)
 {
 	struct service_live *live = NULL;
 	size_t n = 0, i, running = 0;
@@ -158,8 +161,8 @@ bool rollout_in_place(const struct driver_ops *ops,
 }
 
 int rollout_wait_healthy(struct pipeline *p, const struct driver_ops *ops,
-			 const struct driver_ctx *dctx,
-			 const struct manifest *m, struct berr *err)
+                         const struct driver_ctx *dctx,
+                         const struct manifest *m, struct berr *err)
 {
 	size_t i;
 	int rc = 0;
@@ -175,7 +178,7 @@ int rollout_wait_healthy(struct pipeline *p, const struct driver_ops *ops,
 		free(desc);
 		if (rc != 0)
 			berr_set(err, "%s is not healthy (%s)", svc->name,
-				 res.reason ? res.reason : "unknown");
+			         res.reason ? res.reason : "unknown");
 		health_result_release(&res);
 	}
 	return rc;

@@ -17,13 +17,27 @@
 static void test_triggers(void)
 {
 	static const char *const good[] = {
-	    "cli", "hook:post-receive", "poll", "drift", "revert", "api",
+	    "cli",
+	    "hook:post-receive",
+	    "poll",
+	    "drift",
+	    "revert",
+	    "api",
 	    "webhook:github:72d3162e-cc78-11e3-81ab-4c9367dc0958",
-	    "webhook:stripe:evt_1", "webhook:generic:msg_2Kc:x"};
-	static const char *const bad[] = {
-	    "", "CLI", "hook", "hook:pre-receive", "webhook:", "webhook:github",
-	    "webhook:github:", "webhook:nosuch:1", "webhook:github:a b",
-	    "webhook:github:tab\there", "poll ", "cli;rm"};
+	    "webhook:stripe:evt_1",
+	    "webhook:generic:msg_2Kc:x"};
+	static const char *const bad[] = {"",
+	                                  "CLI",
+	                                  "hook",
+	                                  "hook:pre-receive",
+	                                  "webhook:",
+	                                  "webhook:github",
+	                                  "webhook:github:",
+	                                  "webhook:nosuch:1",
+	                                  "webhook:github:a b",
+	                                  "webhook:github:tab\there",
+	                                  "poll ",
+	                                  "cli;rm"};
 	char longer[200];
 	size_t i;
 
@@ -107,10 +121,19 @@ static void test_journal_and_progress(void)
 	pipeline_say(&p, "rolled back to %s", "1a2b3c4");
 	fclose(out);
 
-	CHECK(strstr(text, "[3/11] backup … skipped: no database in the manifest 0.") == text);
-	CHECK(strstr(text, "\n[5/11] build\n    cc -c pos.c\n    line one\n    line two\n"
-			   "[5/11] build … failed: build command 'make' exited 2 0.") != NULL);
-	CHECK(strstr(text, "\n[rollback] … 1a2b3c4 (deployment 6) serves again 0.") != NULL);
+	CHECK(
+	    strstr(text,
+	           "[3/11] backup … skipped: no database in the manifest 0.") ==
+	    text);
+	CHECK(
+	    strstr(
+	        text,
+	        "\n[5/11] build\n    cc -c pos.c\n    line one\n    line two\n"
+	        "[5/11] build … failed: build command 'make' exited 2 0.") !=
+	    NULL);
+	CHECK(strstr(text,
+	             "\n[rollback] … 1a2b3c4 (deployment 6) serves again 0.") !=
+	      NULL);
 	CHECK(strstr(text, " s\nrolled back to 1a2b3c4\n") != NULL);
 
 	CHECK_INT(state_load_deployment(&ctx.st, d.id, &back, &err), 0);
@@ -119,7 +142,8 @@ static void test_journal_and_progress(void)
 	CHECK_STR(back.steps[0].detail, "no database in the manifest");
 	CHECK(back.steps[0].output_tail == NULL);
 	CHECK_INT(back.steps[1].status, STEP_FAILED);
-	CHECK_STR(back.steps[1].output_tail, "cc -c pos.c\nline one\nline two\n");
+	CHECK_STR(back.steps[1].output_tail,
+	          "cc -c pos.c\nline one\nline two\n");
 	CHECK_STR(back.steps[1].detail, "build command 'make' exited 2");
 	CHECK(back.steps[1].finished_ms >= back.steps[1].started_ms);
 	CHECK_INT(back.status, DEPLOY_RUNNING);
@@ -167,8 +191,8 @@ static void test_action_record(void)
 
 	open_env(&ctx);
 	CHECK_INT(pipeline_record_action(&d, &ctx, DEPLOY_KIND_RESUME,
-					 "lifted the freeze: x", &err),
-		  0);
+	                                 "lifted the freeze: x", &err),
+	          0);
 	CHECK_STR(d.kind, "resume");
 	CHECK_INT(d.status, DEPLOY_SUCCEEDED);
 	CHECK_STR(d.steps[0].detail, "lifted the freeze: x");
@@ -194,7 +218,8 @@ static void record(struct envctx *ctx, const char *c, enum deploy_status st)
 
 static void make_release(struct envctx *ctx, const char *name)
 {
-	char *rel = xasprintf("releases/%s", name), *path = state_path(&ctx->st, rel);
+	char *rel = xasprintf("releases/%s", name),
+	     *path = state_path(&ctx->st, rel);
 	struct berr err;
 
 	CHECK_INT(fs_mkdir_p(path, 0750, &err), 0);
@@ -204,7 +229,8 @@ static void make_release(struct envctx *ctx, const char *name)
 
 static bool has_release(struct envctx *ctx, const char *name)
 {
-	char *rel = xasprintf("releases/%s", name), *path = state_path(&ctx->st, rel);
+	char *rel = xasprintf("releases/%s", name),
+	     *path = state_path(&ctx->st, rel);
 	bool yes = fs_is_dir(path);
 
 	free(path);
