@@ -766,6 +766,18 @@ struct service_live {
 	int64_t started_at; /* unix seconds, 0 when unknown */
 	char *detail;       /* owned; for people: "running", "exited 1", "not
 			       running: pid 123 is now another process" */
+	/* The driver's own health verdict, when it has one (a container's
+	 * HEALTHCHECK): "starting", "healthy" or "unhealthy"; NULL when
+	 * there is none (the process driver never has one). */
+	char *health;        /* owned or NULL */
+	char *health_output; /* owned or NULL; the last check's output, one
+				line */
+	char *image;         /* owned or NULL; the image id it runs */
+	int *ports;          /* owned or NULL; host TCP ports the driver
+				publishes for it through a proxy process
+				(docker-proxy), which the port check counts
+				as the service's */
+	size_t nports;
 };
 
 /* Frees the n entries of l and l itself. NULL ok. */
@@ -858,6 +870,10 @@ int driver_run_build(struct buf *output, const struct driver_ctx *ctx,
 		     const struct manifest *m, const char *release_dir,
 		     struct berr *err);
 
+/* The last non-empty line of out, at most 200 bytes, or "": new string.
+ * For messages about a command that failed. */
+char *driver_last_line(const struct buf *out);
+
 /* argv for messages: "make -C 'my dir'" (arguments with spaces or quotes
  * quoted), at most max bytes ("..." when cut). New string. */
 char *driver_argv_str(const char *const *argv, size_t max);
@@ -891,6 +907,218 @@ extern const struct driver_ops driver_process;
 /* Lines of a service's log shown when it fails to start. */
 #define DRIVER_LOG_TAIL_LINES 20
 
+/* docker.c — the Docker Engine API over its unix socket (docs/drivers.md)
+ *
+ * Through http_client, blocking, each request bounded in time and size.
+ * Answers are parsed defensively: fields of the wrong type are ignored,
+ * entries without a valid id dropped, sizes capped.
+ */
+
+/* Labels berth puts on the containers it starts. */
+#define DOCKER_LABEL_HASH   "berth.hash"   /* the service's manifest hash */
+#define DOCKER_LABEL_COMMIT "berth.commit" /* the commit it runs */
+#define DOCKER_LABEL_ENV    "berth.env"    /* the environment */
+
+/* Where the engine is. */
+struct docker {
+	char *socket; /* owned; the unix socket's path */
+};
+
+/*
+ * The engine of an environment: DOCKER_HOST of vars (the env file's
+ * variables, as compose sees them) when it is unix:///path, else
+ * /var/run/docker.sock. Other DOCKER_HOST forms are refused. Returns 0 or
+ * -1; release d with docker_release either way.
+ */
+int docker_init(struct docker *d, const struct kvlist *vars, struct berr *err);
+void docker_release(struct docker *d);
+
+/* GET /_ping. Returns 0 when the engine answers, else -1: "docker engine
+ * at '/var/run/docker.sock': cannot connect to ...: No such file or
+ * directory". */
+int docker_ping(const struct docker *d, struct berr *err);
+
+/* A container as the engine describes it (list, then inspect). */
+struct docker_container {
+	char *id;            /* owned; hex */
+	char *name;          /* owned; without the leading '/' */
+	char *project;       /* owned or NULL: label com.docker.compose.project */
+	char *service;       /* owned or NULL: label com.docker.compose.service */
+	bool oneoff;         /* a `compose run` container */
+	char *state;         /* owned: "running", "exited", "restarting",
+				"paused", "created", "dead", "removing" or
+				"unknown" */
+	bool running;        /* running, neither paused nor restarting */
+	int pid;             /* its main process on the host, 0 when not
+				running */
+	int exit_code;       /* of its last run */
+	bool oom_killed;
+	int64_t started_at;  /* unix seconds, 0 when never started */
+	int64_t created;     /* unix seconds */
+	char *health;        /* owned or NULL: "starting", "healthy",
+				"unhealthy"; NULL without a HEALTHCHECK */
+	char *health_output; /* owned or NULL: the last check's output, one
+				line, at most 300 bytes */
+	char *image;         /* owned or NULL: the reference it was created
+				from */
+	char *image_id;      /* owned or NULL: "sha256:..." */
+	char *hash;          /* owned or NULL: label berth.hash */
+	char *commit;        /* owned or NULL: label berth.commit */
+	char *env;           /* owned or NULL: label berth.env */
+	bool tty;            /* its output is not multiplexed */
+	int *ports;          /* owned or NULL: published host TCP ports */
+	size_t nports;
+};
+
+void docker_container_release(struct docker_container *c);
+void docker_containers_free(struct docker_container *c, size_t n);
+
+/*
+ * The containers of compose project `project` (and of `service` when not
+ * NULL), one-off containers excepted, each inspected, into *out (a new
+ * array, docker_containers_free; NULL when *n is 0), sorted by service,
+ * then running first, then newest first. A container that disappears
+ * meanwhile is left out. Returns 0 or -1.
+ */
+int docker_list(struct docker_container **out, size_t *n,
+		const struct docker *d, const char *project,
+		const char *service, struct berr *err);
+
+/* POST /containers/{id}/stop: the container's stop signal, SIGKILL after
+ * timeout_s. *killed: the stop took the whole timeout (the engine then
+ * sent SIGKILL). A container already stopped or gone is success. */
+int docker_stop(bool *killed, const struct docker *d,
+		const struct docker_container *c, int timeout_s,
+		struct berr *err);
+/* DELETE /containers/{id}?force=1 (its anonymous volumes stay). A
+ * container already gone is success. */
+int docker_remove(const struct docker *d, const struct docker_container *c,
+		  struct berr *err);
+/* Appends the last `lines` lines c wrote since it last started, stdout
+ * and stderr together. Returns 0 or -1. */
+int docker_logs(struct buf *out, const struct docker *d,
+		const struct docker_container *c, size_t lines,
+		struct berr *err);
+/* Appends to out every image tag ("repo:tag") starting with prefix, once
+ * each. Returns 0 or -1. */
+int docker_image_tags(struct strv *out, const struct docker *d,
+		      const char *prefix, struct berr *err);
+/* DELETE /images/{ref}: untags it, and removes the image when no other tag
+ * and no container uses it. Returns 0, BERTH_ENOTFOUND, or -1 (in use by
+ * a container: "... HTTP 409: conflict: ..."). */
+int docker_image_remove(const struct docker *d, const char *ref,
+			struct berr *err);
+
+/* The parsers behind the calls above, for the fuzzers: untrusted (json,
+ * len), need not be NUL-terminated. */
+/* GET /containers/json: entries without a valid Id are dropped. *out is
+ * new (NULL when *n is 0). Returns 0, or -1 when it is not a JSON array or
+ * lists more than 4096 containers. */
+int docker_parse_list(struct docker_container **out, size_t *n,
+		      const char *json, size_t len, struct berr *err);
+/* GET /containers/{id}/json into c (whose id must match): state, pid,
+ * health, labels, image. Returns 0 or -1. */
+int docker_parse_inspect(struct docker_container *c, const char *json,
+			 size_t len, struct berr *err);
+/* GET /images/json: RepoTags starting with prefix, appended to out. */
+int docker_parse_image_tags(struct strv *out, const char *json, size_t len,
+			    const char *prefix, struct berr *err);
+/* A log stream without a TTY: frames of [stream, 0, 0, 0, size (32-bit
+ * big endian)] and size bytes. Appends the payloads; stops at anything
+ * that is not a frame; a cut last frame gives what there is. */
+void docker_demux_logs(struct buf *out, const char *data, size_t len);
+
+/* driver_compose.c — the compose driver: services as the containers of a
+ * docker compose project (docs/drivers.md)
+ *
+ * `docker compose` (v2) when the docker CLI has it, else `docker-compose`
+ * (v1), found on the PATH commands get. Every invocation is
+ *   compose -p <compose.project> -f <release>/<compose.file>
+ *           -f <state>/compose/<commit>.yml --project-directory <release> ...
+ * with driver_env as its environment (compose interpolates ${VAR} from it;
+ * no value is ever on a command line). The second file is an override
+ * berth writes: every service the release builds gets the image
+ * DRIVER_COMPOSE_IMAGE_PREFIX<project>/<service>:<commit>, so each release
+ * keeps its own images and starting an earlier one rebuilds nothing, and
+ * every container gets the labels berth.commit and berth.env, and
+ * berth.hash (the service's manifest hash) for the manifest's services;
+ * a service's manifest env is added by name (values from the
+ * environment). build runs the manifest's build commands, then `compose
+ * build`; start `compose up -d --no-deps --no-build --force-recreate
+ * <service>`; stop stops and removes the service's containers through the
+ * Engine API; live, status and logs read the Engine API. A container
+ * without berth's labels (made by hand) is reported with hash NULL and a
+ * detail that says so. Release directories must be named by their commit
+ * (releases/<commit>), which build takes the image tag from.
+ */
+extern const struct driver_ops driver_compose;
+
+/* Runtime state file and override directory, under the environment's
+ * directory. */
+#define DRIVER_COMPOSE_RUNTIME   "compose.json"
+#define DRIVER_COMPOSE_OVERRIDES "compose"
+/* Images berth builds are named under a registry that cannot exist (the
+ * .invalid top-level domain, RFC 2606): one is never pulled from, or
+ * pushed to, anywhere. */
+#define DRIVER_COMPOSE_IMAGE_PREFIX "berth.invalid/"
+
+/*
+ * The compose program as an argv prefix, appended to out: "docker",
+ * "compose" or "docker-compose", found with env's PATH (once per PATH:
+ * `docker compose version` is run to tell). Returns 0, or -1 when there is
+ * neither.
+ */
+int driver_compose_cli(struct strv *out, const struct kvlist *env,
+		       struct berr *err);
+
+/*
+ * The argv prefix that runs a command inside the running container of
+ * service (SPEC §3: backups and migrations in a container): compose -p P
+ * -f <release>/<file> --project-directory <release> exec -T <service>;
+ * append the command. Run it with driver_env(ctx->vars, NULL) as its
+ * environment, in release_dir. The command gets the container's
+ * environment, not the caller's. Returns 0 or -1.
+ */
+int driver_compose_exec_argv(struct strv *out, const struct manifest *m,
+			     const char *release_dir, const char *service,
+			     const struct kvlist *env, struct berr *err);
+
+/*
+ * The cleanup step's part for compose: removes every image berth built
+ * for m's project whose commit is not in keep (commits, 40 hex digits),
+ * appending each removed tag to removed, and the override files of those
+ * commits. An image a container still uses is kept (and logged). Returns
+ * 0, or -1 when the engine cannot list images.
+ */
+int driver_compose_cleanup(struct strv *removed, const struct driver_ctx *ctx,
+			   const struct manifest *m, const struct strv *keep,
+			   struct berr *err);
+
+/* The services of a project, from `compose config`. */
+struct compose_config {
+	struct strv services; /* every service, in the order printed */
+	struct strv built;    /* those with a build section */
+	char *version;        /* owned or NULL: the file format's version */
+};
+
+/* Reads what `compose config` prints (normalised YAML, block style) of
+ * (yaml, len), untrusted: top-level "version" and the names of
+ * "services" and whether each has a "build" key. Names that compose would
+ * not accept are skipped. Always returns 0; release out either way. */
+int driver_compose_parse_config(struct compose_config *out, const char *yaml,
+				size_t len);
+void driver_compose_config_release(struct compose_config *c);
+
+/* The image berth gives a service it builds: "berth.invalid/<project>/
+ * <service, lower case, [a-z0-9] runs joined by '-'>:<commit>". New. */
+char *driver_compose_image(const char *project, const char *service,
+			   const char *commit);
+
+/* The override file for a release (see above), as text. New. */
+char *driver_compose_override(const struct compose_config *cfg,
+			      const struct manifest *m, const char *env_name,
+			      const char *commit);
+
 /* health.c — waiting for a started service to be healthy (docs/drivers.md)
  *
  * With an HTTP check: a GET every interval_s, each bounded by timeout_s,
@@ -902,6 +1130,17 @@ extern const struct driver_ops driver_process;
  */
 
 #define HEALTH_GRACE_MS 2000
+/* Longest wait for a driver's own health check to leave "starting" once
+ * the manifest's check passed. */
+#define HEALTH_VERDICT_MAX_MS 600000
+
+/* A driver's own verdict on a service: a container's HEALTHCHECK. */
+enum health_verdict {
+	HEALTH_VERDICT_NONE,      /* it has none */
+	HEALTH_VERDICT_STARTING,  /* not decided yet */
+	HEALTH_VERDICT_HEALTHY,
+	HEALTH_VERDICT_UNHEALTHY,
+};
 
 struct health_opts {
 	const struct manifest_service *svc; /* borrowed: name and health */
@@ -911,6 +1150,11 @@ struct health_opts {
 	bool (*alive)(struct buf *why, void *arg);
 	/* Appends the service's last lines of output. NULL: none. */
 	void (*log_tail)(struct buf *out, void *arg);
+	/* The driver's own verdict, asked with alive; when unhealthy, may
+	 * append why. Unhealthy ends the wait at once; once the HTTP check
+	 * (or the grace period) passed, the wait goes on while it says
+	 * starting. NULL: none. */
+	enum health_verdict (*verdict)(struct buf *why, void *arg);
 	void *arg;
 	int grace_ms; /* no HTTP check: how long it must stay up; 0:
 			 HEALTH_GRACE_MS */
@@ -919,6 +1163,8 @@ struct health_opts {
 struct health_result {
 	bool healthy;
 	bool exited;          /* the service stopped running meanwhile */
+	bool verdict_failed;  /* the driver's own check said unhealthy (or
+				 never decided) */
 	bool in_start_period; /* the verdict came within start_period_s */
 	int checks;           /* HTTP checks made */
 	int failures;         /* consecutive failures counted (after the start
@@ -931,7 +1177,8 @@ struct health_result {
 				 127.0.0.1:3000 timed out after 5000 ms",
 				 "exited during its start period: exited 1",
 				 after the start period the driver's words:
-				 "killed by SIGSEGV" */
+				 "killed by SIGSEGV"; the driver's verdict:
+				 "its container's health check says unhealthy: ..." */
 	char *log_tail;       /* owned or NULL; set when it exited */
 };
 
@@ -943,7 +1190,8 @@ void health_result_release(struct health_result *res);
 /*
  * One line for people, new string: "backend healthy in 1.3 s (2 checks)",
  * "backend unhealthy after 3 failed checks (12.0 s): HTTP 503", "backend
- * exited during its start period (0.4 s): exited 1", followed, when there
+ * exited during its start period (0.4 s): exited 1", "backend unhealthy
+ * (4.2 s): its container's health check says unhealthy", followed, when there
  * is a log tail, by its lines indented by four spaces.
  */
 char *health_describe(const struct health_result *res, const char *service);

@@ -21,7 +21,7 @@ const struct driver_ops *driver_for(const struct manifest *m)
 	case MANIFEST_DRIVER_PROCESS:
 		return &driver_process;
 	case MANIFEST_DRIVER_COMPOSE:
-		break;
+		return &driver_compose;
 	}
 	return NULL;
 }
@@ -45,6 +45,10 @@ void driver_live_release(struct service_live *l)
 	free(l->hash);
 	free(l->commit);
 	free(l->detail);
+	free(l->health);
+	free(l->health_output);
+	free(l->image);
+	free(l->ports);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -130,8 +134,7 @@ char *driver_argv_str(const char *const *argv, size_t max)
 	return buf_detach(&b);
 }
 
-/* The last non-empty line of out, at most DRIVER_LAST_LINE bytes, or "". */
-static char *last_line(const struct buf *out)
+char *driver_last_line(const struct buf *out)
 {
 	const char *s = buf_str(out);
 	size_t end = out->len, start;
@@ -174,7 +177,7 @@ int driver_run_build(struct buf *output, const struct driver_ctx *ctx,
 			rc = berr_prefix(err, "build command '%s'", shown);
 		} else if (res.exit_code != 0 || res.timed_out) {
 			char *status = spawn_describe_status(&res);
-			char *line = last_line(&res.output);
+			char *line = driver_last_line(&res.output);
 
 			rc = berr_set(err, "build command '%s' %s%s%s", shown,
 			              status, line[0] ? ": " : "", line);
@@ -194,12 +197,33 @@ int driver_run_build(struct buf *output, const struct driver_ctx *ctx,
 	return rc;
 }
 
+/* How long one answer of the driver's status serves both callbacks. */
+#define WATCH_CACHE_MS 50
+
 /* What driver_wait_healthy's callbacks need to ask the driver. */
 struct watch {
 	const struct driver_ops *ops;
 	const struct driver_ctx *ctx;
 	const char *service;
+	struct service_live last; /* the last status answer */
+	int rc;                   /* what status returned */
+	struct berr err;
+	int64_t at;               /* when (monotonic ms), 0: never */
 };
+
+/* The driver's status of the service, asked at most every WATCH_CACHE_MS:
+ * alive and verdict are called one after the other. */
+static int watch_status(struct watch *w)
+{
+	int64_t now = strnum_mono_ms();
+
+	if (w->at != 0 && now - w->at < WATCH_CACHE_MS)
+		return w->rc;
+	driver_live_release(&w->last);
+	w->rc = w->ops->status(&w->last, w->ctx, w->service, &w->err);
+	w->at = now;
+	return w->rc;
+}
 
 static void log_failure(const char *what, const char *service,
                         const char *error)
@@ -216,12 +240,8 @@ static void log_failure(const char *what, const char *service,
 static bool watch_alive(struct buf *why, void *arg)
 {
 	struct watch *w = arg;
-	struct service_live l;
-	struct berr err;
-	bool alive;
-	int rc;
+	int rc = watch_status(w);
 
-	rc = w->ops->status(&l, w->ctx, w->service, &err);
 	if (rc == BERTH_ENOTFOUND) {
 		buf_puts(why, "no longer recorded as started");
 		return false;
@@ -229,14 +249,30 @@ static bool watch_alive(struct buf *why, void *arg)
 	if (rc < 0) {
 		/* Cannot tell: let the health check decide. */
 		log_failure("cannot read a service's state", w->service,
-		            err.msg);
+		            w->err.msg);
 		return true;
 	}
-	alive = l.running;
-	if (!alive && l.detail != NULL)
-		buf_puts(why, l.detail);
-	driver_live_release(&l);
-	return alive;
+	if (!w->last.running && w->last.detail != NULL)
+		buf_puts(why, w->last.detail);
+	return w->last.running;
+}
+
+static enum health_verdict watch_verdict(struct buf *why, void *arg)
+{
+	struct watch *w = arg;
+	const char *h;
+
+	if (watch_status(w) != 0 || w->last.health == NULL)
+		return HEALTH_VERDICT_NONE;
+	h = w->last.health;
+	if (strcmp(h, "starting") == 0)
+		return HEALTH_VERDICT_STARTING;
+	if (strcmp(h, "healthy") == 0)
+		return HEALTH_VERDICT_HEALTHY;
+	buf_printf(why, "its container's health check says %s", h);
+	if (w->last.health_output != NULL && w->last.health_output[0] != '\0')
+		buf_printf(why, ": %s", w->last.health_output);
+	return HEALTH_VERDICT_UNHEALTHY;
 }
 
 static void watch_log_tail(struct buf *out, void *arg)
@@ -254,12 +290,20 @@ int driver_wait_healthy(struct health_result *res, const struct driver_ops *ops,
                         const struct driver_ctx *ctx,
                         const struct manifest_service *svc)
 {
-	struct watch w = {ops, ctx, svc->name};
+	struct watch w;
 	struct health_opts o = {0};
+	int rc;
 
+	memset(&w, 0, sizeof(w));
+	w.ops = ops;
+	w.ctx = ctx;
+	w.service = svc->name;
 	o.svc = svc;
 	o.alive = watch_alive;
 	o.log_tail = watch_log_tail;
+	o.verdict = watch_verdict;
 	o.arg = &w;
-	return health_wait(res, &o);
+	rc = health_wait(res, &o);
+	driver_live_release(&w.last);
+	return rc;
 }
