@@ -117,24 +117,37 @@ static char *make_release(const char *commit, const char *version,
 	return dir;
 }
 
+static struct manifest *parse_with(bool http_health, int free_port);
+
 static struct manifest *parse(bool http_health)
+{
+	return parse_with(http_health, 0);
+}
+
+/* With free_port > 0, checks.ports_free holds it. */
+static struct manifest *parse_with(bool http_health, int free_port)
 {
 	struct manifest_ctx mctx = {"berth.json", &vars, "envhash"};
 	struct merrs errs = {0};
 	struct manifest *m;
-	char *json = xasprintf(
+	char checks[64] = "";
+	char *json;
+	size_t i;
+
+	if (free_port > 0)
+		snprintf(checks, sizeof(checks),
+		         ",\n \"checks\": {\"ports_free\": [%d]}", free_port);
+	json = xasprintf(
 	    "{\"version\": 1, \"app\": \"shop\", \"driver\": \"compose\",\n"
 	    " \"compose\": {\"project\": \"%s\"},\n"
 	    " \"services\": {\"web\": {\"env\": {\"GREETING\": \"hello\"},\n"
-	    "   %s \"stop_timeout_s\": 5, \"ports\": [%d]}}}\n",
+	    "   %s \"stop_timeout_s\": 5, \"ports\": [%d]}}%s}\n",
 	    project,
 	    http_health ? "\"health\": {\"http\": "
 	                  "\"http://127.0.0.1:${WEB_PORT}/health\", "
 	                  "\"interval_s\": 1, \"start_period_s\": 30},"
 	                : "",
-	    port);
-	size_t i;
-
+	    port, checks);
 	m = manifest_parse(json, strlen(json), &mctx, &errs);
 	for (i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.items[i]);
@@ -508,6 +521,50 @@ static void test_by_hand(void)
 	manifest_free(m);
 }
 
+/* A container of the project on the bridge network, its port published
+ * on 127.0.0.1 through docker-proxy: held by the current release when it
+ * is one of the current services. */
+static void test_proxied_port(void)
+{
+	int published = refused_port();
+	struct manifest *m = parse_with(true, published);
+	char *image = driver_compose_image(project, "web", C2);
+	char *plabel = xasprintf("com.docker.compose.project=%s", project);
+	char *publish = xasprintf("127.0.0.1:%d:8080", published);
+	const char *argv[] = {"docker", "run", "-d", "-p", publish, "--label",
+	                      plabel, "--label",
+	                      "com.docker.compose.service=proxied", image, NULL};
+	struct service_live *l = NULL;
+	struct berr err;
+	char *value = NULL;
+	size_t i, n = 0;
+	bool seen = false;
+
+	CHECK_INT(sh(NULL, argv), 0);
+	CHECK_INT(driver_compose.live(&l, &n, &ctx, &err), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(l[i].name, "proxied") == 0) {
+			seen = true;
+			CHECK_INT(l[i].nports, 1);
+			CHECK_INT(l[i].nports ? l[i].ports[0] : 0, published);
+		}
+	CHECK(seen);
+	CHECK(port_free(m, l, n, &value));
+	CHECK(value != NULL && strstr(value, "held by the current release"));
+	free(value);
+	CHECK(!port_free(m, NULL, 0, &value));
+	CHECK(value != NULL && strstr(value, "(docker-proxy)") != NULL);
+	if (value != NULL && strstr(value, "(docker-proxy)") == NULL)
+		fprintf(stderr, "ports free: %s\n", value);
+	free(value);
+	driver_live_free(l, n);
+	remove_containers();
+	free(publish);
+	free(plabel);
+	free(image);
+	manifest_free(m);
+}
+
 static void test_cleanup(void)
 {
 	struct manifest *m = parse(true);
@@ -606,6 +663,7 @@ int main(void)
 	setup();
 	test_deploys();
 	test_by_hand();
+	test_proxied_port();
 	test_cleanup();
 
 	remove_containers();
