@@ -293,11 +293,12 @@ int driver_compose_parse_config(struct compose_config *out, const char *yaml,
 	while (line < end) {
 		const char *nl = memchr(line, '\n', (size_t)(end - line));
 		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
-		size_t indent = strspn(line, " ");
+		size_t indent = 0;
 		char *key;
 
-		if (indent > n)
-			indent = n;
+		/* The input need not be NUL-terminated: stay within n. */
+		while (indent < n && line[indent] == ' ')
+			indent++;
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
 		key = indent < n ? yaml_key(line + indent, n - indent) : NULL;
