@@ -746,8 +746,9 @@ void proc_socket_owners(pid_t *owners, const unsigned long *inodes, size_t n);
 /* driver.c — what the deploy pipeline asks of a driver (docs/drivers.md)
  *
  * A driver runs the application's services one way: "process" (berth
- * starts and supervises the commands itself, driver_process.c), later
- * "compose". The pipeline only ever goes through struct driver_ops, so
+ * starts and supervises the commands itself, driver_process.c) or
+ * "compose" (containers of a docker compose project, driver_compose.c).
+ * The pipeline only ever goes through struct driver_ops, so
  * nothing here is specific to one driver. Every operation blocks; start
  * and stop change the environment's runtime state and are called holding
  * the environment lock; live, status and logs only read.
@@ -845,6 +846,17 @@ struct driver_ops {
 	 * started. Returns 0, BERTH_ENOTFOUND (no output yet), or -1. */
 	int (*logs)(struct buf *out, const struct driver_ctx *ctx,
 		    const char *service, size_t lines, struct berr *err);
+	/*
+	 * The cleanup step's part (SPEC §5 step 9), after the release
+	 * directories were pruned; NULL when the driver keeps nothing of
+	 * its own. Removes what the driver made for releases whose commit
+	 * is not in keep (compose: images and override files), appending a
+	 * name for each thing removed to removed. Returns 0 or -1; the
+	 * pipeline reports a failure and goes on.
+	 */
+	int (*cleanup)(struct strv *removed, const struct driver_ctx *ctx,
+		       const struct manifest *m, const struct strv *keep,
+		       struct berr *err);
 };
 
 /* The driver for m's "driver", or NULL when this build has none for it. */

@@ -1152,4 +1152,5 @@ const struct driver_ops driver_compose = {
     .status = compose_status,
     .live = compose_live,
     .logs = compose_logs,
+    .cleanup = driver_compose_cleanup,
 };

@@ -573,7 +573,7 @@ static void test_cleanup(void)
 	char *id;
 
 	strv_push(&keep, C2);
-	CHECK_INT(driver_compose_cleanup(&removed, &ctx, m, &keep, &err), 0);
+	CHECK_INT(driver_compose.cleanup(&removed, &ctx, m, &keep, &err), 0);
 	CHECK_INT(removed.n, 2);
 	id = image_id(C1);
 	CHECK_STR(id, "");
