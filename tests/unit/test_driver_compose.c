@@ -565,6 +565,59 @@ static void test_proxied_port(void)
 	manifest_free(m);
 }
 
+/* `docker compose` (v2) is preferred when the docker CLI has it: a
+ * `docker` on the env file's PATH that hands `compose` to docker-compose
+ * stands in for the plugin, so the v2 command lines run for real. */
+static void test_v2_command_line(void)
+{
+	struct manifest *m = parse(true);
+	char *shims = fs_join(tmp, "shims"), *docker = fs_join(shims, "docker");
+	char *path = xasprintf("%s:/usr/local/bin:/usr/bin:/bin", shims);
+	char *calls = fs_join(tmp, "v2-calls"), *log, *rel;
+	char *script = xasprintf(
+	    "#!/bin/sh\n"
+	    "if [ \"$1\" = compose ]; then\n"
+	    "  shift; echo \"compose $*\" >> '%s'\n"
+	    "  exec docker-compose \"$@\"\n"
+	    "fi\n"
+	    "PATH=/usr/local/bin:/usr/bin:/bin exec docker \"$@\"\n",
+	    calls);
+	struct strv cli = {0};
+	struct kvlist env;
+	struct berr err;
+
+	if (fs_mkdir_p(shims, 0755, &err) < 0)
+		fail("mkdir", err.msg);
+	sf_write(docker, script, 0755);
+	kvlist_set(&vars, "PATH", path);
+	kvlist_init(&env);
+	driver_env(&env, &vars, NULL);
+	CHECK_INT(driver_compose_cli(&cli, &env, &err), 0);
+	CHECK(cli.n == 2 && strcmp(cli.v[0], "docker") == 0 &&
+	      strcmp(cli.v[1], "compose") == 0);
+	rel = state_path(&st, "releases/" C2);
+	start_healthy(m, rel, C2);
+	expect_body("/version", "v2");
+	stop_web();
+	log = sf_read(calls);
+	CHECK(strstr(log, "compose -p ") != NULL);
+	CHECK(strstr(log, " up -d --no-deps --no-build --force-recreate web") !=
+	      NULL);
+	free(log);
+
+	/* Back to the host's compose for what follows. */
+	kvlist_set(&vars, "PATH", "/usr/local/bin:/usr/bin:/bin");
+	strv_release(&cli);
+	kvlist_release(&env);
+	free(rel);
+	free(script);
+	free(calls);
+	free(path);
+	free(docker);
+	free(shims);
+	manifest_free(m);
+}
+
 static void test_cleanup(void)
 {
 	struct manifest *m = parse(true);
@@ -664,6 +717,7 @@ int main(void)
 	test_deploys();
 	test_by_hand();
 	test_proxied_port();
+	test_v2_command_line();
 	test_cleanup();
 
 	remove_containers();
