@@ -889,6 +889,24 @@ int driver_run_build(struct buf *output, const struct driver_ctx *ctx,
 		     const struct manifest *m, const char *release_dir,
 		     struct berr *err);
 
+/* jansson's json_t (declared again further down, for deployment.c). */
+struct json_t;
+
+/*
+ * A driver's runtime state, envs/<env>/<name>: a JSON object with
+ * "version" and an object "services". Loads it into *root (new); a missing
+ * file gives {"version": version, "services": {}}. Returns 0, or -1 when
+ * it cannot be read, is not such an object, or was written by a newer
+ * berth (its version above `version`; rewriting it would lose what that
+ * berth recorded): "invalid runtime state '<path>': line 3: ...".
+ */
+int driver_state_load(struct json_t **root, const struct state *st,
+		      const char *name, int version, struct berr *err);
+/* Writes root to envs/<env>/<name> atomically (mode 0640), indented, keys
+ * sorted. Returns 0 or -1. */
+int driver_state_save(const struct state *st, const char *name,
+		      struct json_t *root, struct berr *err);
+
 /* The last non-empty line of out, at most 200 bytes, or "": new string.
  * For messages about a command that failed. */
 char *driver_last_line(const struct buf *out);

@@ -97,8 +97,8 @@ static char *api_message(const struct http_response *r)
  * status (release it), or -1: "docker engine at '/var/run/docker.sock': …".
  */
 static int api(struct http_response *res, const struct docker *d,
-               const char *method, const char *path, size_t max,
-               int timeout_ms, struct berr *err)
+               const char *method, const char *path, size_t max, int timeout_ms,
+               struct berr *err)
 {
 	struct http_request req = {0};
 	char *url = xasprintf("%s%s", DOCKER_URL_BASE, path);
@@ -214,7 +214,8 @@ static void read_ports(struct docker_container *c, const json_t *ports)
 	c->ports = n > 0 ? xcalloc(n, sizeof(*c->ports)) : NULL;
 	for (i = 0; i < n; i++) {
 		const json_t *p = json_array_get(ports, i);
-		const char *type = json_string_value(json_object_get(p, "Type"));
+		const char *type =
+		    json_string_value(json_object_get(p, "Type"));
 		int port =
 		    (int)int_field(json_object_get(p, "PublicPort"), 0, 65535);
 		size_t k;
@@ -355,8 +356,8 @@ int docker_parse_inspect(struct docker_container *c, const char *json,
 	c->exit_code =
 	    (int)int_field(json_object_get(state, "ExitCode"), -1, 255);
 	c->oom_killed = json_is_true(json_object_get(state, "OOMKilled"));
-	c->started_at = parse_time(
-	    json_string_value(json_object_get(state, "StartedAt")));
+	c->started_at =
+	    parse_time(json_string_value(json_object_get(state, "StartedAt")));
 	health = json_object_get(state, "Health");
 	free(c->health);
 	free(c->health_output);
@@ -500,8 +501,8 @@ out:
 static int cmp_containers(const void *a, const void *b)
 {
 	const struct docker_container *x = a, *y = b;
-	int c = strcmp(x->service ? x->service : "",
-	               y->service ? y->service : "");
+	int c =
+	    strcmp(x->service ? x->service : "", y->service ? y->service : "");
 
 	if (c != 0)
 		return c;
@@ -524,9 +525,10 @@ int docker_list(struct docker_container **out, size_t *n,
 	*out = NULL;
 	*n = 0;
 	if (service != NULL)
-		filter = xasprintf("{\"label\":[\"com.docker.compose.project=%s\","
-		                   "\"com.docker.compose.service=%s\"]}",
-		                   project, service);
+		filter =
+		    xasprintf("{\"label\":[\"com.docker.compose.project=%s\","
+		              "\"com.docker.compose.service=%s\"]}",
+		              project, service);
 	else
 		filter = xasprintf(
 		    "{\"label\":[\"com.docker.compose.project=%s\"]}", project);

@@ -4,6 +4,7 @@
  * up the programs they need, running the manifest's build commands, and
  * waiting for a service to be healthy through the driver's own view of it.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,9 @@
 #define DRIVER_BUILD_TAIL ((size_t)16 << 10)
 /* Longest last line quoted in a build failure message. */
 #define DRIVER_LAST_LINE 200
+/* A driver's runtime state file: its size limit and mode. */
+#define DRIVER_STATE_MAX  ((size_t)4 << 20)
+#define DRIVER_STATE_MODE 0640
 
 const struct driver_ops *driver_for(const struct manifest *m)
 {
@@ -208,7 +212,7 @@ struct watch {
 	struct service_live last; /* the last status answer */
 	int rc;                   /* what status returned */
 	struct berr err;
-	int64_t at;               /* when (monotonic ms), 0: never */
+	int64_t at; /* when (monotonic ms), 0: never */
 };
 
 /* The driver's status of the service, asked at most every WATCH_CACHE_MS:
@@ -305,5 +309,72 @@ int driver_wait_healthy(struct health_result *res, const struct driver_ops *ops,
 	o.arg = &w;
 	rc = health_wait(res, &o);
 	driver_live_release(&w.last);
+	return rc;
+}
+
+int driver_state_load(struct json_t **root, const struct state *st,
+                      const char *name, int version, struct berr *err)
+{
+	char *path = state_path(st, name);
+	json_error_t jerr;
+	json_int_t found;
+	struct buf b;
+	int rc;
+
+	*root = NULL;
+	buf_init(&b, DRIVER_STATE_MAX);
+	rc = fs_read_file(&b, path, DRIVER_STATE_MAX, err);
+	if (rc == BERTH_ENOTFOUND) {
+		*root =
+		    json_pack("{s:i, s:{}}", "version", version, "services");
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	*root = json_loadb(buf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*root == NULL) {
+		rc = berr_set(err, "invalid runtime state '%s': line %d: %s",
+		              path, jerr.line, jerr.text);
+		goto out;
+	}
+	found = json_integer_value(json_object_get(*root, "version"));
+	if (!json_is_object(*root) ||
+	    !json_is_object(json_object_get(*root, "services")))
+		rc = berr_set(err,
+		              "invalid runtime state '%s': $.services: "
+		              "expected an object",
+		              path);
+	else if (found > version)
+		/* Rewriting it would lose what a newer berth recorded. */
+		rc = berr_set(err,
+		              "runtime state '%s' was written by a newer berth "
+		              "(version %lld)",
+		              path, (long long)found);
+	if (rc != 0) {
+		json_decref(*root);
+		*root = NULL;
+	}
+out:
+	buf_release(&b);
+	free(path);
+	return rc;
+}
+
+int driver_state_save(const struct state *st, const char *name,
+                      struct json_t *root, struct berr *err)
+{
+	char *path = state_path(st, name);
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 0);
+	buf_puts(&b, text);
+	buf_putc(&b, '\n');
+	rc = fs_write_atomic(path, b.data, b.len, DRIVER_STATE_MODE, err);
+	buf_release(&b);
+	free(text);
+	free(path);
 	return rc;
 }

@@ -28,9 +28,8 @@
 
 #include "berth.h"
 
-#define RUNTIME_MAX          ((size_t)1 << 20)
-#define RUNTIME_MODE         0640
 #define RUNTIME_VERSION      1
+#define OVERRIDE_MODE        0640
 #define STOP_TIMEOUT_DEFAULT 30
 #define STOP_TIMEOUT_MAX     86400
 #define CONFIG_MAX           ((size_t)8 << 20)
@@ -39,16 +38,16 @@
 
 /* Which compose, found once per PATH. */
 static struct {
-	char *path;   /* the PATH it was looked up with */
-	bool v2;      /* `docker compose`; else `docker-compose` */
+	char *path; /* the PATH it was looked up with */
+	bool v2;    /* `docker compose`; else `docker-compose` */
 	bool found;
 } cli;
 
 /* Everything one compose invocation of a release needs. */
 struct invocation {
-	struct strv argv;       /* compose -p P -f F -f O --project-directory R */
+	struct strv argv; /* compose -p P -f F -f O --project-directory R */
 	struct compose_config config; /* the release's services */
-	char *override;         /* path of the override file */
+	char *override;               /* path of the override file */
 };
 
 static char *runtime_path(const struct state *st)
@@ -78,68 +77,33 @@ static bool project_ok(const char *s)
 
 /* --- compose.json --------------------------------------------------------- */
 
+/* compose.json into *root (new): driver_state_load, plus the project. */
 static int runtime_load(json_t **root, const struct state *st, struct berr *err)
 {
-	char *path = runtime_path(st);
-	json_error_t jerr;
 	const json_t *project;
-	struct buf b;
-	int rc;
+	char *path;
 
-	*root = NULL;
-	buf_init(&b, RUNTIME_MAX);
-	rc = fs_read_file(&b, path, RUNTIME_MAX, err);
-	if (rc == BERTH_ENOTFOUND) {
-		*root = json_pack("{s:i, s:n, s:{}}", "version",
-		                  RUNTIME_VERSION, "project", "services");
-		rc = 0;
-		goto out;
-	}
-	if (rc != 0)
-		goto out;
-	*root = json_loadb(buf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (driver_state_load(root, st, DRIVER_COMPOSE_RUNTIME, RUNTIME_VERSION,
+	                      err) < 0)
+		return -1;
 	project = json_object_get(*root, "project");
-	if (*root == NULL) {
-		rc = berr_set(err, "invalid runtime state '%s': line %d: %s",
-		              path, jerr.line, jerr.text);
-	} else if (!json_is_object(json_object_get(*root, "services")) ||
-	           !(json_is_null(project) ||
-	             project_ok(json_string_value(project)))) {
-		rc = berr_set(err,
-		              "invalid runtime state '%s': expected a project "
-		              "name and an object of services",
-		              path);
-	} else if (json_integer_value(json_object_get(*root, "version")) >
-	           RUNTIME_VERSION) {
-		rc = berr_set(err,
-		              "runtime state '%s' was written by a newer berth",
-		              path);
-	}
-	if (rc != 0) {
-		json_decref(*root);
-		*root = NULL;
-	}
-out:
-	buf_release(&b);
+	if (project == NULL || json_is_null(project) ||
+	    project_ok(json_string_value(project)))
+		return 0;
+	path = runtime_path(st);
+	berr_set(err,
+	         "invalid runtime state '%s': $.project: expected a compose "
+	         "project name",
+	         path);
 	free(path);
-	return rc;
+	json_decref(*root);
+	*root = NULL;
+	return -1;
 }
 
 static int runtime_save(const struct state *st, json_t *root, struct berr *err)
 {
-	char *path = runtime_path(st);
-	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
-	struct buf b;
-	int rc;
-
-	buf_init(&b, 0);
-	buf_puts(&b, text);
-	buf_putc(&b, '\n');
-	rc = fs_write_atomic(path, b.data, b.len, RUNTIME_MODE, err);
-	buf_release(&b);
-	free(text);
-	free(path);
-	return rc;
+	return driver_state_save(st, DRIVER_COMPOSE_RUNTIME, root, err);
 }
 
 /* The project of the recorded services (borrowed), or NULL. */
@@ -303,7 +267,8 @@ int driver_compose_parse_config(struct compose_config *out, const char *yaml,
 			n--;
 		key = indent < n ? yaml_key(line + indent, n - indent) : NULL;
 		if (indent == 0 && n > 0 && line[0] != '#') {
-			in_services = key != NULL && strcmp(key, "services") == 0;
+			in_services =
+			    key != NULL && strcmp(key, "services") == 0;
 			if (key != NULL && strcmp(key, "version") == 0 &&
 			    out->version == NULL) {
 				out->version = yaml_value(line, n);
@@ -353,8 +318,7 @@ static int release_commit(char out[41], const char *release_dir,
 			return 0;
 		}
 	}
-	return berr_set(err,
-	                "release directory '%s' is not named by a commit",
+	return berr_set(err, "release directory '%s' is not named by a commit",
 	                release_dir);
 }
 
@@ -469,8 +433,8 @@ static int read_config(struct compose_config *out, const struct driver_ctx *ctx,
 		berr_errno(err, errno, "cannot create a memory file");
 		goto out;
 	}
-	if (run(NULL, ctx, &argv, env, release_dir, fd, false,
-	        "compose config", err) < 0)
+	if (run(NULL, ctx, &argv, env, release_dir, fd, false, "compose config",
+	        err) < 0)
 		goto out;
 	if (lseek(fd, 0, SEEK_SET) < 0) {
 		berr_errno(err, errno, "cannot read compose config");
@@ -538,8 +502,8 @@ char *driver_compose_override(const struct compose_config *cfg,
 		yaml_quoted(&b, name);
 		buf_puts(&b, ":\n");
 		if (strv_contains(&cfg->built, name)) {
-			char *image =
-			    driver_compose_image(m->compose_project, name, commit);
+			char *image = driver_compose_image(m->compose_project,
+			                                   name, commit);
 
 			buf_puts(&b, "    image: ");
 			yaml_quoted(&b, image);
@@ -589,7 +553,7 @@ static int prepare(struct invocation *inv, const struct driver_ctx *ctx,
 	rel = xasprintf(DRIVER_COMPOSE_OVERRIDES "/%s.yml", commit);
 	inv->override = state_path(ctx->st, rel);
 	text = driver_compose_override(&inv->config, m, ctx->st->env, commit);
-	if (fs_write_atomic(inv->override, text, strlen(text), RUNTIME_MODE,
+	if (fs_write_atomic(inv->override, text, strlen(text), OVERRIDE_MODE,
 	                    err) < 0)
 		goto out;
 	if (driver_compose_cli(&inv->argv, env, err) < 0)
@@ -629,7 +593,8 @@ static int compose_build(struct buf *output, const struct driver_ctx *ctx,
 		goto out;
 	/* The manifest's own build commands first: they may generate what
 	 * the images are built from. */
-	if (m->nbuild > 0 && driver_run_build(&tail, ctx, m, release_dir, err) < 0)
+	if (m->nbuild > 0 &&
+	    driver_run_build(&tail, ctx, m, release_dir, err) < 0)
 		goto out;
 	driver_env(&env, ctx->vars, NULL);
 	if (prepare(&inv, ctx, m, release_dir, commit, &env, err) < 0)
@@ -683,11 +648,12 @@ static int check_clear(const struct driver_ctx *ctx, const char *project,
 		const struct docker_container *c = &cs[i];
 
 		if (c->env != NULL && strcmp(c->env, ctx->st->env) != 0)
-			rc = berr_set(err,
-			              "compose project '%s' runs environment "
-			              "'%s' (container '%s'): give each "
-			              "environment a compose.project of its own",
-			              project, c->env, c->name);
+			rc =
+			    berr_set(err,
+			             "compose project '%s' runs environment "
+			             "'%s' (container '%s'): give each "
+			             "environment a compose.project of its own",
+			             project, c->env, c->name);
 		else if (strcmp(c->service, service) == 0 && c->running)
 			rc = berr_set(err,
 			              "service '%s' is already running "
@@ -840,9 +806,10 @@ static char *describe(const struct docker_container *c)
 	if (c->running) {
 		buf_puts(&b, "running");
 		if (c->health != NULL)
-			buf_printf(&b, ", %s", strcmp(c->health, "starting") == 0
-			                           ? "health check starting"
-			                           : c->health);
+			buf_printf(&b, ", %s",
+			           strcmp(c->health, "starting") == 0
+			               ? "health check starting"
+			               : c->health);
 		if (c->health != NULL && strcmp(c->health, "unhealthy") == 0 &&
 		    c->health_output != NULL && c->health_output[0] != '\0')
 			buf_printf(&b, ": %s", c->health_output);
@@ -882,8 +849,8 @@ static void container_live(struct service_live *out,
 	out->started_at = c->started_at;
 	out->detail = describe(c);
 	out->health = c->health ? xstrdup(c->health) : NULL;
-	out->health_output = c->health_output ? xstrdup(c->health_output)
-	                                      : NULL;
+	out->health_output =
+	    c->health_output ? xstrdup(c->health_output) : NULL;
 	out->image = c->image_id ? xstrdup(c->image_id) : NULL;
 	if (c->nports > 0) {
 		out->ports = xcalloc(c->nports, sizeof(*out->ports));
@@ -1090,8 +1057,8 @@ int driver_compose_cleanup(struct strv *removed, const struct driver_ctx *ctx,
 {
 	struct strv tags = {0};
 	struct docker d = {0};
-	char *prefix = xasprintf("%s%s/", DRIVER_COMPOSE_IMAGE_PREFIX,
-	                         m->compose_project);
+	char *prefix =
+	    xasprintf("%s%s/", DRIVER_COMPOSE_IMAGE_PREFIX, m->compose_project);
 	char *dir = state_path(ctx->st, DRIVER_COMPOSE_OVERRIDES);
 	char commit[41];
 	struct berr one;

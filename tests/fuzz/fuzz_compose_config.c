@@ -21,8 +21,9 @@ static bool name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	return n > 0 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+	return n > 0 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,10 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		must(name_ok(cfg.services.v[i]));
 		for (j = i + 1; j < cfg.services.n; j++)
 			must(strcmp(cfg.services.v[i], cfg.services.v[j]) != 0);
-		image = driver_compose_image("p", cfg.services.v[i],
-		                             "0123456789abcdef0123456789abcdef01234567");
+		image = driver_compose_image(
+		    "p", cfg.services.v[i],
+		    "0123456789abcdef0123456789abcdef01234567");
 		must(strncmp(image, "berth.invalid/p/", 16) == 0);
-		must(strspn(image + 16, "abcdefghijklmnopqrstuvwxyz0123456789-") ==
+		must(strspn(image + 16,
+		            "abcdefghijklmnopqrstuvwxyz0123456789-") ==
 		     strcspn(image + 16, ":"));
 		free(image);
 	}
@@ -53,8 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	     strspn(cfg.version, "0123456789.") == strlen(cfg.version));
 	memset(&m, 0, sizeof(m));
 	m.compose_project = project;
-	text = driver_compose_override(&cfg, &m, "production",
-	                               "0123456789abcdef0123456789abcdef01234567");
+	text = driver_compose_override(
+	    &cfg, &m, "production", "0123456789abcdef0123456789abcdef01234567");
 	must(strstr(text, "services:\n") != NULL);
 	free(text);
 	driver_compose_config_release(&cfg);

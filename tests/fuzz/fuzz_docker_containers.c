@@ -30,7 +30,8 @@ static void check_container(const struct docker_container *c)
 	for (i = 0; i < c->nports; i++)
 		must(c->ports[i] > 0 && c->ports[i] < 65536);
 	must(c->health == NULL || c->health[0] != '\0');
-	must(c->health_output == NULL || strchr(c->health_output, '\n') == NULL);
+	must(c->health_output == NULL ||
+	     strchr(c->health_output, '\n') == NULL);
 	must(!c->running || c->pid >= 0);
 }
 

@@ -85,8 +85,7 @@ static const char *compose_yml(bool healthy)
 
 /* releases/<commit> holding the server, a Dockerfile and the compose
  * file; the image says `version` at /version. */
-static char *make_release(const char *commit, const char *version,
-                          bool healthy)
+static char *make_release(const char *commit, const char *version, bool healthy)
 {
 	char *rel = xasprintf("releases/%s", commit);
 	char *dir = state_path(&st, rel), *p;
@@ -212,8 +211,8 @@ static struct service_live *live_one(size_t *n)
 static char *image_id(const char *commit)
 {
 	char *ref = driver_compose_image(project, "web", commit), *out = NULL;
-	const char *argv[] = {"docker", "image", "inspect", "-f", "{{.Id}}",
-	                      ref, NULL};
+	const char *argv[] = {"docker",  "image", "inspect", "-f",
+	                      "{{.Id}}", ref,     NULL};
 
 	if (sh(&out, argv) != 0) {
 		free(out);
@@ -301,7 +300,8 @@ static void test_tools(const struct manifest *m)
 static void test_deploys(void)
 {
 	struct manifest *m1 = parse(true), *m3 = parse(false);
-	char *r1 = make_release(C1, "v1", true), *r2 = make_release(C2, "v2", true);
+	char *r1 = make_release(C1, "v1", true),
+	     *r2 = make_release(C2, "v2", true);
 	char *r3 = make_release(C3, "v3", false);
 	char *override, *text, *value = NULL, *id2, *log = NULL;
 	const struct manifest_service *svc = manifest_service(m1, "web");
@@ -369,9 +369,9 @@ static void test_deploys(void)
 
 		kvlist_init(&env);
 		driver_env(&env, &vars, NULL);
-		CHECK_INT(driver_compose_exec_argv(&argv, m1, r1, "web", &env,
-		                                   &err),
-		          0);
+		CHECK_INT(
+		    driver_compose_exec_argv(&argv, m1, r1, "web", &env, &err),
+		    0);
 		strv_push(&argv, "/srv");
 		strv_push(&argv, "--check");
 		{
@@ -447,11 +447,21 @@ static void run_by_hand(const char *hash_label)
 	char *plabel = xasprintf("com.docker.compose.project=%s", project);
 	char *penv = xasprintf("PORT=%d", port);
 	char *hlabel = xasprintf("berth.hash=%s", hash_label ? hash_label : "");
-	const char *argv[] = {"docker", "run", "-d", "--network", "host",
-	                      "--label", plabel, "--label",
-	                      "com.docker.compose.service=web", "-e", penv,
+	const char *argv[] = {"docker",
+	                      "run",
+	                      "-d",
+	                      "--network",
+	                      "host",
+	                      "--label",
+	                      plabel,
+	                      "--label",
+	                      "com.docker.compose.service=web",
+	                      "-e",
+	                      penv,
 	                      hash_label ? "--label" : image,
-	                      hash_label ? hlabel : NULL, image, NULL};
+	                      hash_label ? hlabel : NULL,
+	                      image,
+	                      NULL};
 
 	CHECK_INT(sh(NULL, argv), 0);
 	free(hlabel);
@@ -500,7 +510,8 @@ static void test_by_hand(void)
 	remove_containers();
 
 	/* Started by hand with other settings: its hash differs. */
-	run_by_hand("0000000000000000000000000000000000000000000000000000000000000000");
+	run_by_hand(
+	    "0000000000000000000000000000000000000000000000000000000000000000");
 	l = live_one(&n);
 	CHECK(l[0].running);
 	CHECK(l[0].hash != NULL &&
@@ -531,9 +542,11 @@ static void test_proxied_port(void)
 	char *image = driver_compose_image(project, "web", C2);
 	char *plabel = xasprintf("com.docker.compose.project=%s", project);
 	char *publish = xasprintf("127.0.0.1:%d:8080", published);
-	const char *argv[] = {"docker", "run", "-d", "-p", publish, "--label",
-	                      plabel, "--label",
-	                      "com.docker.compose.service=proxied", image, NULL};
+	const char *argv[] = {
+	    "docker", "run",     "-d",
+	    "-p",     publish,   "--label",
+	    plabel,   "--label", "com.docker.compose.service=proxied",
+	    image,    NULL};
 	struct service_live *l = NULL;
 	struct berr err;
 	char *value = NULL;
@@ -574,14 +587,14 @@ static void test_v2_command_line(void)
 	char *shims = fs_join(tmp, "shims"), *docker = fs_join(shims, "docker");
 	char *path = xasprintf("%s:/usr/local/bin:/usr/bin:/bin", shims);
 	char *calls = fs_join(tmp, "v2-calls"), *log, *rel;
-	char *script = xasprintf(
-	    "#!/bin/sh\n"
-	    "if [ \"$1\" = compose ]; then\n"
-	    "  shift; echo \"compose $*\" >> '%s'\n"
-	    "  exec docker-compose \"$@\"\n"
-	    "fi\n"
-	    "PATH=/usr/local/bin:/usr/bin:/bin exec docker \"$@\"\n",
-	    calls);
+	char *script =
+	    xasprintf("#!/bin/sh\n"
+	              "if [ \"$1\" = compose ]; then\n"
+	              "  shift; echo \"compose $*\" >> '%s'\n"
+	              "  exec docker-compose \"$@\"\n"
+	              "fi\n"
+	              "PATH=/usr/local/bin:/usr/bin:/bin exec docker \"$@\"\n",
+	              calls);
 	struct strv cli = {0};
 	struct kvlist env;
 	struct berr err;
@@ -670,8 +683,9 @@ static void setup(void)
 	struct docker d;
 	struct berr err;
 	char *state_dir;
-	const char *cc[] = {"cc", "-static", "-O2", "-o", NULL,
-	                    "tests/fixtures/compose_service.c", NULL};
+	const char *cc[] = {"cc", "-static", "-O2",
+	                    "-o", NULL,      "tests/fixtures/compose_service.c",
+	                    NULL};
 
 	tmp = check_tempdir("test_driver_compose");
 	state_dir = fs_join(tmp, "state");
@@ -705,8 +719,9 @@ static void setup(void)
 	srv = fs_join(tmp, "srv");
 	cc[4] = srv;
 	if (sh(NULL, cc) != 0)
-		fail("cc -static", "cannot build tests/fixtures/compose_service.c "
-		                   "(libc6-dev has the static C library)");
+		fail("cc -static",
+		     "cannot build tests/fixtures/compose_service.c "
+		     "(libc6-dev has the static C library)");
 }
 
 int main(void)

@@ -280,7 +280,8 @@ static void test_verdict(void)
 	struct manifest *m = mf_new();
 	struct health_opts o = {0};
 	struct health_result res;
-	struct script sc = {HEALTH_VERDICT_STARTING, HEALTH_VERDICT_HEALTHY, 5, 0};
+	struct script sc = {HEALTH_VERDICT_STARTING, HEALTH_VERDICT_HEALTHY, 5,
+	                    0};
 	char *url = receiver_url(&rcv, "/status/200"), *s;
 
 	o.svc = mf_service(m, "x", (const char *const[]){"true", NULL});
