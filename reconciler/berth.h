@@ -1065,6 +1065,51 @@ int docker_parse_image_tags(struct strv *out, const char *json, size_t len,
  * that is not a frame; a cut last frame gives what there is. */
 void docker_demux_logs(struct buf *out, const char *data, size_t len);
 
+/* compose.c — docker compose's command line and configuration
+ * (docs/drivers.md) */
+
+/* Images berth builds are named under a registry that cannot exist (the
+ * .invalid top-level domain, RFC 2606): one is never pulled from, or
+ * pushed to, anywhere. */
+#define COMPOSE_IMAGE_PREFIX "berth.invalid/"
+
+/*
+ * The compose program as an argv prefix, appended to out: "docker",
+ * "compose" or "docker-compose", found with env's PATH (once per PATH:
+ * `docker compose version` is run to tell). Returns 0, or -1 when there is
+ * neither.
+ */
+int compose_cli(struct strv *out, const struct kvlist *env, struct berr *err);
+
+/* The services of a project, from `compose config`. */
+struct compose_config {
+	struct strv services; /* every service, in the order printed */
+	struct strv built;    /* those with a build section */
+	char *version;        /* owned or NULL: the file format's version */
+};
+
+/* Reads what `compose config` prints (normalised YAML, block style) of
+ * (yaml, len), untrusted: top-level "version" and the names of
+ * "services" and whether each has a "build" key. Names that compose would
+ * not accept are skipped. Always returns 0; release out either way. */
+int compose_parse_config(struct compose_config *out, const char *yaml,
+			 size_t len);
+void compose_config_release(struct compose_config *c);
+
+/* The image berth gives a service it builds: "berth.invalid/<project>/
+ * <service, lower case, [a-z0-9] runs joined by '-'>:<commit>". New. */
+char *compose_image(const char *project, const char *service,
+		    const char *commit);
+
+/* The override file berth adds to a release's compose file, as text
+ * (new): for each service of cfg, the image
+ * COMPOSE_IMAGE_PREFIX<project>/<service>:<commit> when it is built, the
+ * labels berth.commit and berth.env, and for the services of m also
+ * berth.hash and the names (never the values) of their manifest env. */
+char *compose_override(const struct compose_config *cfg,
+		       const struct manifest *m, const char *env_name,
+		       const char *commit);
+
 /* driver_compose.c — the compose driver: services as the containers of a
  * docker compose project (docs/drivers.md)
  *
@@ -1075,7 +1120,7 @@ void docker_demux_logs(struct buf *out, const char *data, size_t len);
  * with driver_env as its environment (compose interpolates ${VAR} from it;
  * no value is ever on a command line). The second file is an override
  * berth writes: every service the release builds gets the image
- * DRIVER_COMPOSE_IMAGE_PREFIX<project>/<service>:<commit>, so each release
+ * COMPOSE_IMAGE_PREFIX<project>/<service>:<commit>, so each release
  * keeps its own images and starting an earlier one rebuilds nothing, and
  * every container gets the labels berth.commit and berth.env, and
  * berth.hash (the service's manifest hash) for the manifest's services;
@@ -1094,19 +1139,6 @@ extern const struct driver_ops driver_compose;
  * directory. */
 #define DRIVER_COMPOSE_RUNTIME   "compose.json"
 #define DRIVER_COMPOSE_OVERRIDES "compose"
-/* Images berth builds are named under a registry that cannot exist (the
- * .invalid top-level domain, RFC 2606): one is never pulled from, or
- * pushed to, anywhere. */
-#define DRIVER_COMPOSE_IMAGE_PREFIX "berth.invalid/"
-
-/*
- * The compose program as an argv prefix, appended to out: "docker",
- * "compose" or "docker-compose", found with env's PATH (once per PATH:
- * `docker compose version` is run to tell). Returns 0, or -1 when there is
- * neither.
- */
-int driver_compose_cli(struct strv *out, const struct kvlist *env,
-		       struct berr *err);
 
 /*
  * The argv prefix that runs a command inside the running container of
@@ -1130,31 +1162,6 @@ int driver_compose_exec_argv(struct strv *out, const struct manifest *m,
 int driver_compose_cleanup(struct strv *removed, const struct driver_ctx *ctx,
 			   const struct manifest *m, const struct strv *keep,
 			   struct berr *err);
-
-/* The services of a project, from `compose config`. */
-struct compose_config {
-	struct strv services; /* every service, in the order printed */
-	struct strv built;    /* those with a build section */
-	char *version;        /* owned or NULL: the file format's version */
-};
-
-/* Reads what `compose config` prints (normalised YAML, block style) of
- * (yaml, len), untrusted: top-level "version" and the names of
- * "services" and whether each has a "build" key. Names that compose would
- * not accept are skipped. Always returns 0; release out either way. */
-int driver_compose_parse_config(struct compose_config *out, const char *yaml,
-				size_t len);
-void driver_compose_config_release(struct compose_config *c);
-
-/* The image berth gives a service it builds: "berth.invalid/<project>/
- * <service, lower case, [a-z0-9] runs joined by '-'>:<commit>". New. */
-char *driver_compose_image(const char *project, const char *service,
-			   const char *commit);
-
-/* The override file for a release (see above), as text. New. */
-char *driver_compose_override(const struct compose_config *cfg,
-			      const struct manifest *m, const char *env_name,
-			      const char *commit);
 
 /* health.c — waiting for a started service to be healthy (docs/drivers.md)
  *

@@ -1,5 +1,5 @@
 /*
- * fuzz_compose_config.c — driver_compose_parse_config() on arbitrary bytes
+ * fuzz_compose_config.c — compose_parse_config() on arbitrary bytes
  * (what `compose config` prints reflects the repository), and the override
  * written from what it found: service names compose would accept, listed
  * once, every built service among them, a version of digits and dots; the
@@ -36,14 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text, *image;
 	size_t i, j;
 
-	driver_compose_parse_config(&cfg, (const char *)data, size);
+	compose_parse_config(&cfg, (const char *)data, size);
 	for (i = 0; i < cfg.services.n; i++) {
 		must(name_ok(cfg.services.v[i]));
 		for (j = i + 1; j < cfg.services.n; j++)
 			must(strcmp(cfg.services.v[i], cfg.services.v[j]) != 0);
-		image = driver_compose_image(
-		    "p", cfg.services.v[i],
-		    "0123456789abcdef0123456789abcdef01234567");
+		image =
+		    compose_image("p", cfg.services.v[i],
+		                  "0123456789abcdef0123456789abcdef01234567");
 		must(strncmp(image, "berth.invalid/p/", 16) == 0);
 		must(strspn(image + 16,
 		            "abcdefghijklmnopqrstuvwxyz0123456789-") ==
@@ -56,10 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	     strspn(cfg.version, "0123456789.") == strlen(cfg.version));
 	memset(&m, 0, sizeof(m));
 	m.compose_project = project;
-	text = driver_compose_override(
-	    &cfg, &m, "production", "0123456789abcdef0123456789abcdef01234567");
+	text = compose_override(&cfg, &m, "production",
+	                        "0123456789abcdef0123456789abcdef01234567");
 	must(strstr(text, "services:\n") != NULL);
 	free(text);
-	driver_compose_config_release(&cfg);
+	compose_config_release(&cfg);
 	return 0;
 }

@@ -210,7 +210,7 @@ static struct service_live *live_one(size_t *n)
 
 static char *image_id(const char *commit)
 {
-	char *ref = driver_compose_image(project, "web", commit), *out = NULL;
+	char *ref = compose_image(project, "web", commit), *out = NULL;
 	const char *argv[] = {"docker",  "image", "inspect", "-f",
 	                      "{{.Id}}", ref,     NULL};
 
@@ -443,7 +443,7 @@ static void test_deploys(void)
 /* docker run with compose's labels, as someone would by hand. */
 static void run_by_hand(const char *hash_label)
 {
-	char *image = driver_compose_image(project, "web", C2);
+	char *image = compose_image(project, "web", C2);
 	char *plabel = xasprintf("com.docker.compose.project=%s", project);
 	char *penv = xasprintf("PORT=%d", port);
 	char *hlabel = xasprintf("berth.hash=%s", hash_label ? hash_label : "");
@@ -539,7 +539,7 @@ static void test_proxied_port(void)
 {
 	int published = refused_port();
 	struct manifest *m = parse_with(true, published);
-	char *image = driver_compose_image(project, "web", C2);
+	char *image = compose_image(project, "web", C2);
 	char *plabel = xasprintf("com.docker.compose.project=%s", project);
 	char *publish = xasprintf("127.0.0.1:%d:8080", published);
 	const char *argv[] = {
@@ -605,7 +605,7 @@ static void test_v2_command_line(void)
 	kvlist_set(&vars, "PATH", path);
 	kvlist_init(&env);
 	driver_env(&env, &vars, NULL);
-	CHECK_INT(driver_compose_cli(&cli, &env, &err), 0);
+	CHECK_INT(compose_cli(&cli, &env, &err), 0);
 	CHECK(cli.n == 2 && strcmp(cli.v[0], "docker") == 0 &&
 	      strcmp(cli.v[1], "compose") == 0);
 	rel = state_path(&st, "releases/" C2);
@@ -664,7 +664,7 @@ static void remove_images(void)
 	struct strv tags = {0};
 	struct docker d;
 	struct berr err;
-	char *prefix = xasprintf("%s%s/", DRIVER_COMPOSE_IMAGE_PREFIX, project);
+	char *prefix = xasprintf("%s%s/", COMPOSE_IMAGE_PREFIX, project);
 	size_t i;
 
 	if (docker_init(&d, &vars, &err) == 0 &&
@@ -712,7 +712,7 @@ static void setup(void)
 	docker_release(&d);
 	kvlist_init(&env);
 	driver_env(&env, &vars, NULL);
-	if (driver_compose_cli(&cli, &env, &err) < 0)
+	if (compose_cli(&cli, &env, &err) < 0)
 		fail("no compose (install docker-compose)", err.msg);
 	kvlist_release(&env);
 	strv_release(&cli);
