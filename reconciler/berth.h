@@ -1153,14 +1153,20 @@ extern const struct driver_ops driver_compose;
 
 /*
  * The argv prefix that runs a command inside the running container of
- * service (SPEC §3: backups and migrations in a container): compose -p P
- * -f <release>/<file> --project-directory <release> exec -T <service>;
- * append the command. Run it with driver_env(ctx->vars, NULL) as its
- * environment, in release_dir. The command gets the container's
- * environment, not the caller's. Returns 0 or -1.
+ * service (SPEC §3: backups and migrations in a container), appended to
+ * out: compose -p P -f <release>/<file> --project-directory <release>
+ * exec -T [-e NAME]... <service>; append the command (pgtool's prefix).
+ * The command gets the container's environment plus each variable named
+ * in pass_env (NULL-terminated, or NULL), whose value compose takes from
+ * its own environment: run the prefix with driver_env(ctx->vars, NULL)
+ * plus those variables (PGPASSWORD...) as its environment, so no value is
+ * on the command line. env is used to find compose. stdin and stdout pass
+ * through (-T: no TTY). Returns 0, or -1 for an invalid service or
+ * variable name or no compose.
  */
 int driver_compose_exec_argv(struct strv *out, const struct manifest *m,
 			     const char *release_dir, const char *service,
+			     const char *const *pass_env,
 			     const struct kvlist *env, struct berr *err);
 
 /*

@@ -67,6 +67,16 @@ static bool project_ok(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
+/* [A-Za-z_][A-Za-z0-9_]* */
+static bool var_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && !(s[0] >= '0' && s[0] <= '9') &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
 /* --- compose.json --------------------------------------------------------- */
 
 /* compose.json into *root (new): driver_state_load, plus the project. */
@@ -738,13 +748,27 @@ static int compose_check_tools(struct strv *missing,
 
 int driver_compose_exec_argv(struct strv *out, const struct manifest *m,
                              const char *release_dir, const char *service,
+                             const char *const *pass_env,
                              const struct kvlist *env, struct berr *err)
 {
-	if (check_name(service, err) < 0 || compose_cli(out, env, err) < 0)
+	size_t i;
+
+	if (check_name(service, err) < 0)
+		return -1;
+	for (i = 0; pass_env != NULL && pass_env[i] != NULL; i++)
+		if (!var_name_ok(pass_env[i]))
+			return berr_set(err, "invalid variable name '%s'",
+			                pass_env[i]);
+	if (compose_cli(out, env, err) < 0)
 		return -1;
 	base_argv(out, m, release_dir, NULL);
 	strv_push(out, "exec");
 	strv_push(out, "-T");
+	/* A name alone: compose takes the value from its environment. */
+	for (i = 0; pass_env != NULL && pass_env[i] != NULL; i++) {
+		strv_push(out, "-e");
+		strv_push(out, pass_env[i]);
+	}
 	strv_push(out, service);
 	return 0;
 }
