@@ -212,7 +212,8 @@ struct watch {
 	struct service_live last; /* the last status answer */
 	int rc;                   /* what status returned */
 	struct berr err;
-	int64_t at; /* when (monotonic ms), 0: never */
+	int64_t at;               /* when (monotonic ms), 0: never */
+	bool warned;              /* a failure to ask was logged */
 };
 
 /* The driver's status of the service, asked at most every WATCH_CACHE_MS:
@@ -251,9 +252,12 @@ static bool watch_alive(struct buf *why, void *arg)
 		return false;
 	}
 	if (rc < 0) {
-		/* Cannot tell: let the health check decide. */
-		log_failure("cannot read a service's state", w->service,
-		            w->err.msg);
+		/* Cannot tell: let the health check decide. Said once per
+		 * wait: it is asked ten times a second. */
+		if (!w->warned)
+			log_failure("cannot read a service's state", w->service,
+			            w->err.msg);
+		w->warned = true;
 		return true;
 	}
 	if (!w->last.running && w->last.detail != NULL)
