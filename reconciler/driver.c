@@ -212,8 +212,8 @@ struct watch {
 	struct service_live last; /* the last status answer */
 	int rc;                   /* what status returned */
 	struct berr err;
-	int64_t at;               /* when (monotonic ms), 0: never */
-	bool warned;              /* a failure to ask was logged */
+	int64_t at;  /* when (monotonic ms), 0: never */
+	bool warned; /* a failure to ask was logged */
 };
 
 /* The driver's status of the service, asked at most every WATCH_CACHE_MS:
