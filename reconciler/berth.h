@@ -2770,6 +2770,7 @@ int release_leftover_pid(const char *name);
 struct release_prune_report {
 	struct strv removed; /* commits whose release directory was removed */
 	size_t kept;         /* release directories left */
+	struct strv left;    /* their commits (for the driver's cleanup) */
 	size_t leftovers;    /* temporary exports of dead processes removed */
 };
 
