@@ -34,12 +34,13 @@ berth_start_docker() {
 		return 1
 	}
 	pid=$(cat /var/run/docker.pid 2>/dev/null || true)
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
 		echo "waiting for dockerd (pid $pid) to answer"
 	elif [ -d /run/systemd/system ] && berth_sudo systemctl start docker >/dev/null 2>&1; then
 		:
 	else
-		# A pid file left by a dockerd that died makes the next one refuse.
+		# A pid file left by a dockerd that died (or whose pid another
+		# process has now) makes the next one refuse.
 		[ -z "$pid" ] || berth_sudo rm -f /var/run/docker.pid
 		echo "starting dockerd (log: $log)"
 		berth_sudo setsid -f sh -c "exec dockerd >>'$log' 2>&1 </dev/null"
