@@ -71,7 +71,24 @@ struct status {
 	char *frozen;              /* owned reason, NULL when not frozen */
 	struct status_service *services;
 	size_t nservices;
+	json_t *queued;            /* owned; what the daemon queued, or NULL */
 };
+
+/* What `berth serve` queued for the environment (queued.json), or NULL. */
+static int status_queued(json_t **out, struct state *st, struct berr *err)
+{
+	struct queued q;
+	int rc = queued_read(&q, st, err);
+
+	*out = NULL;
+	if (rc == BERTH_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return -1;
+	*out = queued_to_json(&q);
+	queued_release(&q);
+	return 0;
+}
 
 static int status_load(struct status *s, struct envctx *ctx, struct berr *err)
 {
@@ -94,6 +111,8 @@ static int status_load(struct status *s, struct envctx *ctx, struct berr *err)
 		return -1;
 	if (state_frozen(&ctx->st, &s->frozen) == 0)
 		s->frozen = NULL;
+	if (status_queued(&s->queued, &ctx->st, err) != 0)
+		return -1;
 	return status_services(&s->services, &s->nservices, ctx, s->commit,
 			       s->current_id, err);
 }
@@ -103,6 +122,7 @@ static void status_release(struct status *s)
 	deployment_release(&s->latest);
 	free(s->frozen);
 	status_services_free(s->services, s->nservices);
+	json_decref(s->queued);
 }
 
 static json_t *status_json(const struct status *s, const char *env)
@@ -132,7 +152,8 @@ static json_t *status_json(const struct status *s, const char *env)
 	json_object_set_new(o, "frozen", json_boolean(s->frozen != NULL));
 	if (s->frozen != NULL)
 		json_object_set_new(o, "frozen_reason", json_string(s->frozen));
-	json_object_set_new(o, "queued", json_null());
+	json_object_set_new(o, "queued",
+			    s->queued ? json_incref(s->queued) : json_null());
 	return o;
 }
 
@@ -176,6 +197,28 @@ static void status_print(const struct status *s, const char *env)
 		       s->frozen, env);
 	else
 		printf("  frozen: no\n");
+	if (s->queued != NULL) {
+		const char *trigger = json_string_value(
+		    json_object_get(s->queued, "trigger"));
+		const char *kind = json_string_value(
+		    json_object_get(s->queued, "kind"));
+
+		printf("  queued: %s (trigger %s)\n", kind ? kind : "deploy",
+		       trigger ? trigger : "-");
+	} else {
+		printf("  queued: nothing\n");
+	}
+}
+
+json_t *cmd_status_json(struct envctx *ctx, const char *env, struct berr *err)
+{
+	struct status s;
+	json_t *o = NULL;
+
+	if (status_load(&s, ctx, err) == 0)
+		o = status_json(&s, env);
+	status_release(&s);
+	return o;
 }
 
 static int run(struct cli *cli)

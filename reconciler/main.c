@@ -11,6 +11,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_plan,
 	&cmd_status,
 	&cmd_history,
+	&cmd_serve,
 	&cmd_version,
 };
 
