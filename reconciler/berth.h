@@ -1983,6 +1983,8 @@ struct daemon {
 	struct daemon_child *poll; /* owned; the running poll, or NULL */
 	const char *deploy_program; /* DAEMON_DEPLOY_PROGRAM_ENV, or NULL */
 	uint64_t next_job;
+	bool starting;             /* restoring: nothing starts yet, so
+				      what was queued before coalesces */
 	bool stopping;
 };
 

@@ -479,10 +479,14 @@ int daemon_run(const struct daemon_opts *o)
 	daemon_queue_init(&d);
 	d.maint = event_new(d.base, -1, EV_PERSIST, on_maint, &d);
 	event_add(d.maint, &maint_tv);
+	d.starting = true;
 	envs_sync(&d);
 	for (i = 0; i < d.nenvs; i++)
 		env_restore(&d, d.envs[i]);
 	inbox_foreach_queued(d.ib, replay_one, &d);
+	d.starting = false;
+	for (i = 0; i < d.nenvs; i++)
+		daemon_queue_kick(&d, d.envs[i]);
 	metrics_set(d.m, "berth_inbox_entries", NULL, (double)inbox_count(d.ib));
 	daemon_poll_schedule(&d);
 	server_set_ready(d.srv, true);

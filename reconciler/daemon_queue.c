@@ -317,7 +317,8 @@ void daemon_queue_kick(struct daemon *d, struct daemon_env *e)
 	bool locked = false;
 	int rc;
 
-	if (e->run != NULL || !e->has_pending || d->stopping || e->waiting ||
+	if (e->run != NULL || !e->has_pending || d->stopping || d->starting ||
+	    e->waiting ||
 	    !e->configured || e->ctx == NULL)
 		return;
 	lock_path = state_path(&e->ctx->st, "lock");
