@@ -147,6 +147,13 @@ int strnum_parse_iso8601(int64_t *t, const char *s);
 int64_t strnum_mono_ms(void);
 int64_t strnum_now_ms(void);
 
+/* sha256.c */
+
+/* The SHA-256 of (data, len): 32 raw bytes, or 64 lowercase hex digits and
+ * a NUL. */
+void sha256_raw(unsigned char out[32], const void *data, size_t len);
+void sha256_hex(char out[65], const void *data, size_t len);
+
 /* fs.c */
 
 /* Writes data to path atomically and durably: a temporary file in the same

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "berth.h"
 
@@ -264,11 +263,7 @@ int dotenv_parse(struct kvlist *out, const char *data, size_t len,
 int dotenv_load(struct kvlist *out, char hash_hex[65], const char *path,
 		struct berr *err)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
 	struct buf data;
-	size_t i;
 	int rc;
 
 	/* Group may read it (a deploy group); nobody else may, and only the
@@ -279,21 +274,10 @@ int dotenv_load(struct kvlist *out, char hash_hex[65], const char *path,
 	if (rc != 0)
 		goto out;
 	rc = -1;
-	if (EVP_Digest(buf_str(&data), data.len, md, &mdlen, EVP_sha256(),
-		       NULL) != 1 ||
-	    mdlen != 32) {
-		berr_set(err, "env file: cannot hash '%s'", path);
-		goto out;
-	}
 	if (dotenv_parse(out, buf_str(&data), data.len, path, err) != 0)
 		goto out;
-	if (hash_hex != NULL) {
-		for (i = 0; i < 32; i++) {
-			hash_hex[2 * i] = hex[md[i] >> 4];
-			hash_hex[2 * i + 1] = hex[md[i] & 15];
-		}
-		hash_hex[64] = '\0';
-	}
+	if (hash_hex != NULL)
+		sha256_hex(hash_hex, buf_str(&data), data.len);
 	rc = 0;
 out:
 	secret_wipe(&data);

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/evp.h>
 
 #include "berth.h"
 
@@ -43,18 +42,6 @@ struct applied {
 	char *name;     /* owned */
 	char *checksum; /* owned */
 };
-
-static void sha256_hex(char out[65], const void *data, size_t len)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) ||
-	    mdlen != 32)
-		fatal("SHA-256 failed");
-	for (i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 bool migrate_is_file_name(const char *name)
 {

@@ -186,12 +186,6 @@ static int b64_decode(size_t *outlen, unsigned char *out, size_t cap,
 	return 0;
 }
 
-static void sha256(unsigned char out[MAC_LEN], const void *p, size_t len)
-{
-	if (EVP_Digest(len ? p : "", len, out, NULL, EVP_sha256(), NULL) != 1)
-		fatal("SHA-256 failed");
-}
-
 /* The Standard Webhooks key: the secret's base64 after "whsec_", decoded
  * into key (KEY_MAX bytes). Returns 0 or -1. */
 static int standard_key(size_t *keylen, unsigned char *key,
@@ -368,8 +362,8 @@ static int verify_gitlab_token(struct verify_result *out,
 
 	if (need_header(&v, &n, out, req, name, err) != 0)
 		return -1;
-	sha256(got, v, n);
-	sha256(want, s->token, s->token_len);
+	sha256_raw(got, v, n);
+	sha256_raw(want, s->token, s->token_len);
 	if (!hmac_equal(want, MAC_LEN, got, MAC_LEN))
 		rc = reject(out, VERIFY_BAD_SIGNATURE, name, err,
 			    "'%s' does not match the configured token", name);
@@ -611,7 +605,7 @@ static void key_from_body(struct verify_result *out, const char *label,
 	unsigned char digest[MAC_LEN];
 	char hex[2 * MAC_LEN + 1];
 
-	sha256(digest, req->body, req->len);
+	sha256_raw(digest, req->body, req->len);
 	hmac_hex(hex, digest, sizeof(digest));
 	snprintf(out->delivery, sizeof(out->delivery), "%.*s:%s",
 		 (int)labellen, label, hex);

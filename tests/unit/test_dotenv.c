@@ -153,7 +153,7 @@ static void test_inline(void)
 	kvlist_release(&vars);
 }
 
-static void sha256_hex(char out[65], const char *data, size_t len)
+static void oracle_sha256_hex(char out[65], const char *data, size_t len)
 {
 	unsigned char md[32];
 	unsigned int n = 0;
@@ -180,7 +180,7 @@ static void test_load(void)
 	size_t i;
 
 	kvlist_init(&vars);
-	sha256_hex(want, text, strlen(text));
+	oracle_sha256_hex(want, text, strlen(text));
 	for (i = 0; i < BERTH_ARRAY_LEN(ok_modes); i++) {
 		path = tmpdir_put("production.env", text, strlen(text), ok_modes[i]);
 		memset(hash, 'x', sizeof(hash));
@@ -195,7 +195,7 @@ static void test_load(void)
 	/* The hash follows every byte, comments included. */
 	path = tmpdir_put("production.env", "A=1\n# x\n", 8, 0600);
 	CHECK_INT(dotenv_load(&vars, hash, path, &err), 0);
-	sha256_hex(want, "A=1\n# x\n", 8);
+	oracle_sha256_hex(want, "A=1\n# x\n", 8);
 	CHECK_STR(hash, want);
 	kvlist_release(&vars);
 	CHECK_INT(dotenv_load(&vars, NULL, path, &err), 0);
