@@ -57,6 +57,22 @@ static void secrets_wipe(struct buf *secrets, struct buf *tokens,
 	secret_wipe(api);
 }
 
+/* Loads ref into out when the config names it (an unnamed ref stays
+ * empty); a named secret that cannot be read is an error in errs. */
+static int secret_load_named(struct buf *out, const struct secret_ref *ref,
+			     const char *what, struct merrs *errs)
+{
+	struct berr err;
+
+	if (ref->env == NULL && ref->file == NULL)
+		return 0;
+	if (secret_load(out, ref, what, &err) != 0) {
+		merrs_add(errs, "%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads every secret cfg names; each must load and suit its provider. */
 static int secrets_load(struct buf *secrets, struct buf *tokens,
 			struct buf *api, const struct config *cfg,
@@ -69,25 +85,17 @@ static int secrets_load(struct buf *secrets, struct buf *tokens,
 		const struct webhook_config *w = &cfg->webhooks[i];
 		const char *name = config_provider_name((enum webhook_provider)i);
 		struct verify_secrets vs = {0};
-		char what[64];
+		char what[64], what_token[64];
 		struct berr err;
-		int r;
 
 		buf_init(&secrets[i], SECRET_MAX_BYTES);
 		buf_init(&tokens[i], SECRET_MAX_BYTES);
 		if (!w->enabled)
 			continue;
 		snprintf(what, sizeof(what), "webhooks.%s secret", name);
-		r = secret_load(&secrets[i], &w->secret, what, &err);
-		if (r != 0 && (w->secret.env != NULL || w->secret.file != NULL)) {
-			merrs_add(errs, "%s", err.msg);
-			rc = -1;
-			continue;
-		}
-		snprintf(what, sizeof(what), "webhooks.%s token", name);
-		r = secret_load(&tokens[i], &w->token, what, &err);
-		if (r != 0 && (w->token.env != NULL || w->token.file != NULL)) {
-			merrs_add(errs, "%s", err.msg);
+		snprintf(what_token, sizeof(what_token), "webhooks.%s token", name);
+		if (secret_load_named(&secrets[i], &w->secret, what, errs) != 0 ||
+		    secret_load_named(&tokens[i], &w->token, what_token, errs) != 0) {
 			rc = -1;
 			continue;
 		}
@@ -102,15 +110,8 @@ static int secrets_load(struct buf *secrets, struct buf *tokens,
 		}
 	}
 	buf_init(api, SECRET_MAX_BYTES);
-	if (cfg->api_token.env != NULL || cfg->api_token.file != NULL) {
-		struct berr err;
-		int r = secret_load(api, &cfg->api_token, "api token", &err);
-
-		if (r != 0) {
-			merrs_add(errs, "%s", err.msg);
-			rc = -1;
-		}
-	}
+	if (secret_load_named(api, &cfg->api_token, "api token", errs) != 0)
+		rc = -1;
 	return rc;
 }
 
