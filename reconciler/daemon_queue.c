@@ -32,6 +32,38 @@
 
 /* ---- child processes ---- */
 
+/* True when "NAME=value" names a variable the daemon keeps to itself: the
+ * webhook secrets and the API token. A deployment needs the repository's
+ * credentials and the notifiers', never these. */
+static bool daemon_only(const struct daemon *d, const char *entry)
+{
+	const struct secret_ref *refs[2 * PROVIDER_COUNT + 1];
+	size_t i, n = 0, len = strcspn(entry, "=");
+
+	for (i = 0; i < PROVIDER_COUNT; i++) {
+		refs[n++] = &d->cfg.webhooks[i].secret;
+		refs[n++] = &d->cfg.webhooks[i].token;
+	}
+	refs[n++] = &d->cfg.api_token;
+	for (i = 0; i < n; i++) {
+		const char *name = refs[i]->env;
+
+		if (name != NULL && strlen(name) == len &&
+		    strncmp(name, entry, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void child_environ(struct strv *out, const struct daemon *d)
+{
+	char **e;
+
+	for (e = environ; *e != NULL; e++)
+		if (!daemon_only(d, *e))
+			strv_push(out, *e);
+}
+
 int daemon_child_start(struct daemon_child **out, struct daemon *d,
 		       const char *program, char *const *argv,
 		       void (*on_output)(int, short, void *), void *arg,
@@ -39,6 +71,7 @@ int daemon_child_start(struct daemon_child **out, struct daemon *d,
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
+	struct strv envp = {0};
 	struct daemon_child *c;
 	sigset_t none, deflt;
 	int pipefd[2], rc;
@@ -62,8 +95,10 @@ int daemon_child_start(struct daemon_child **out, struct daemon *d,
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
 						POSIX_SPAWN_SETSIGDEF |
 						POSIX_SPAWN_SETPGROUP);
+	child_environ(&envp, d);
 	rc = posix_spawn(&pid, program ? program : "/proc/self/exe", &fa, &attr,
-			 argv, environ);
+			 argv, envp.v ? envp.v : (char *[]){NULL});
+	strv_release(&envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(pipefd[1]);

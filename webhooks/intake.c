@@ -306,7 +306,6 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 		struct inbox *ib, enum queued_kind kind,
 		const struct wh_request *req)
 {
-	static uint64_t counter;
 	struct api_request ar;
 	struct inbox_delivery d;
 	const char *key = NULL, *envs[1];
@@ -340,7 +339,8 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 		snprintf(delivery, sizeof(delivery), "%.*s", (int)klen, key);
 	} else {
 		snprintf(delivery, sizeof(delivery), "api-%lld-%llu",
-			 (long long)strnum_now_ms(), (unsigned long long)++counter);
+			 (long long)strnum_now_ms(),
+			 (unsigned long long)inbox_last_seq(ib) + 1);
 	}
 	snprintf(out->delivery, sizeof(out->delivery), "%s", delivery);
 	if (inbox_seen(ib, "api", delivery)) {

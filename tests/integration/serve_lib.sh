@@ -21,6 +21,7 @@ s_stub() {
 	cat >"$S_DIR/deploy-stub" <<EOF
 #!/bin/sh
 echo \$\$ >"$S_DIR/stub.pid"
+env >"$S_DIR/stub.env"
 echo "\$*" >>"$S_DIR/deploys.log"
 echo "stub deploying: \$*"
 while [ -e "$S_DIR/gate" ]; do sleep 0.05; done

@@ -32,6 +32,8 @@ t_eq "$(cat "$S_DIR/deploys.log")" \
 s_wait "the deployment to finish" \
 	'[ "$(s_metric "berth_deployments_total{env=\"production\",status=\"succeeded\"}")" = 1 ]'
 t_contains "$(cat "$S_DIR/serve.log")" 'msg="deployment output"'
+t_not_contains "$(cat "$S_DIR/stub.env")" "$S_SECRET" "the deployment's environment"
+t_not_contains "$(cat "$S_DIR/stub.env")" "$S_TOKEN" "the deployment's environment"
 
 t_log "the same delivery again: 200 duplicate, nothing queued"
 s_post_github d-1
