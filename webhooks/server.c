@@ -14,7 +14,10 @@
  * an event activated there (it runs before any I/O on the connection)
  * registers a close callback on the evhttp_connection that owns it. At the
  * limit the listener is disabled; the kernel's backlog holds newcomers
- * until a connection closes.
+ * until a connection closes. The same connection record watches the bytes
+ * the client sends ahead of evhttp (an evbuffer callback on the input,
+ * which runs before evhttp's read callback), so that a head declaring a
+ * body over the limit gets our JSON 413 at once (conn.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +42,8 @@
 #define API_LIMIT_DEFAULT 20
 #define API_LIMIT_MAX 1000
 
+struct server_conn;
+
 struct pending {
 	TAILQ_ENTRY(pending) link;
 	struct evhttp_request *req; /* borrowed until replied */
@@ -60,9 +65,7 @@ struct server {
 	struct event *commit_ev;            /* owned */
 	struct event *adopt_ev;             /* owned */
 	struct pending_list pending;
-	struct bufferevent **fresh;         /* owned array; connections not
-					       adopted yet */
-	size_t nfresh, fresh_cap;
+	struct server_conn *fresh;          /* connections not adopted yet */
 	int nconn;
 	bool paused;                        /* listener disabled at the cap */
 	bool ready, draining;
@@ -469,16 +472,131 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- connections ---- */
 
+#define REFUSE_LINGER_MS 2000
+
+/* One client connection, from the bufferevent we make for it until evhttp
+ * closes it. */
+struct server_conn {
+	struct server *s;
+	struct bufferevent *bev;            /* borrowed: evhttp frees it */
+	struct evbuffer_cb_entry *watch;    /* our callback on its input */
+	struct evhttp_connection *evcon;    /* NULL until adopted */
+	struct server_conn *next_fresh;     /* the list not adopted yet */
+	struct conn_scan scan;
+	struct event *linger;               /* owned; after a refusal */
+	bool refused;                       /* answered 413 by us */
+	bool closed;                        /* evhttp closed it */
+};
+
+static void conn_free(struct server_conn *c)
+{
+	conn_scan_release(&c->scan);
+	if (c->linger != NULL)
+		event_free(c->linger);
+	free(c);
+}
+
 static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
-	struct server *s = arg;
+	struct server_conn *c = arg;
+	struct server *s = c->s;
 
 	(void)evcon;
+	if (c->closed)
+		return;
+	c->closed = true;
+	evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
 	if (s->nconn > 0)
 		s->nconn--;
 	if (s->paused && s->nconn < s->sc.cfg->server.max_connections) {
 		evconnlistener_enable(s->listener);
 		s->paused = false;
+	}
+	/* A lingering refusal frees it when its timer fires. */
+	if (c->linger == NULL || !event_pending(c->linger, EV_TIMEOUT, NULL))
+		conn_free(c);
+}
+
+/* The end of a refusal: the client had time to read the 413. */
+static void on_linger_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_conn *c = arg;
+	struct evhttp_connection *evcon = c->evcon;
+
+	(void)fd;
+	(void)what;
+	if (c->closed) {
+		conn_free(c);
+		return;
+	}
+	/* Count it closed and free it ourselves, then let evhttp close. */
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	on_conn_closed(evcon, c);
+	evhttp_connection_free(evcon);
+}
+
+/* A head declared a body over the limit: answer 413 in JSON ourselves,
+ * write nothing more, discard what the client still sends for a moment
+ * (so that it reads the answer rather than a reset), then close. */
+static void conn_refuse(struct server_conn *c)
+{
+	static const char fmt[] =
+	    "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+	    "Cache-Control: no-store\r\nConnection: close\r\n"
+	    "Content-Length: %zu\r\n\r\n%s";
+	struct timeval tv = {REFUSE_LINGER_MS / 1000,
+			     (REFUSE_LINGER_MS % 1000) * 1000};
+	char body[128], reply[512];
+	int fd = bufferevent_getfd(c->bev), n;
+
+	c->refused = true;
+	snprintf(body, sizeof(body),
+		 "{\"error\":\"request body over the limit of %zu bytes\"}\n",
+		 c->scan.max_body);
+	n = snprintf(reply, sizeof(reply), fmt, strlen(body), body);
+	if (fd >= 0) {
+		(void)send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		shutdown(fd, SHUT_WR);
+	}
+	count_reply(c->s, 413);
+	log_warn("msg=\"request body over the limit: refused\" limit=%zu",
+		 c->scan.max_body);
+	c->linger = event_new(c->s->base, -1, 0, on_linger_done, c);
+	if (c->linger == NULL)
+		fatal("cannot create a timer");
+	event_add(c->linger, &tv);
+}
+
+/* Sees every byte the client sends before evhttp does. */
+static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info,
+		     void *arg)
+{
+	struct server_conn *c = arg;
+	struct evbuffer_ptr ptr;
+	size_t len = evbuffer_get_length(in), left = info->n_added;
+	char chunk[4096];
+
+	if (c->refused) {
+		if (len > 0)
+			evbuffer_drain(in, len);
+		return;
+	}
+	if (left == 0 || c->scan.verdict != CONN_OK || c->evcon == NULL ||
+	    left > len)
+		return;
+	evbuffer_ptr_set(in, &ptr, len - left, EVBUFFER_PTR_SET);
+	while (left > 0 && c->scan.verdict == CONN_OK) {
+		size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
+
+		if (evbuffer_copyout_from(in, &ptr, chunk, n) != (ev_ssize_t)n)
+			break;
+		conn_scan_feed(&c->scan, chunk, n);
+		evbuffer_ptr_set(in, &ptr, n, EVBUFFER_PTR_ADD);
+		left -= n;
+	}
+	if (c->scan.verdict == CONN_TOO_BIG) {
+		conn_refuse(c);
+		evbuffer_drain(in, evbuffer_get_length(in));
 	}
 }
 
@@ -487,14 +605,18 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 	struct server *s = arg;
 	struct bufferevent *bev = bufferevent_socket_new(base, -1,
 							 BEV_OPT_CLOSE_ON_FREE);
+	struct server_conn *c;
 
 	if (bev == NULL)
 		return NULL;
-	if (s->nfresh == s->fresh_cap) {
-		s->fresh_cap = s->fresh_cap ? s->fresh_cap * 2 : 16;
-		s->fresh = xrealloc(s->fresh, s->fresh_cap * sizeof(*s->fresh));
-	}
-	s->fresh[s->nfresh++] = bev;
+	c = xcalloc(1, sizeof(*c));
+	c->s = s;
+	c->bev = bev;
+	conn_scan_init(&c->scan, s->sc.cfg->server.max_body_bytes,
+		       s->sc.cfg->server.max_header_bytes);
+	c->watch = evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
+	c->next_fresh = s->fresh;
+	s->fresh = c;
 	event_active(s->adopt_ev, EV_TIMEOUT, 0);
 	s->nconn++;
 	if (s->nconn >= s->sc.cfg->server.max_connections && !s->paused &&
@@ -508,30 +630,35 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
 	return bev;
 }
 
-/* Runs before any I/O of the connections made since it was activated. */
+/* Runs before any I/O of the connections made since it was activated:
+ * evhttp has made each one's evhttp_connection, the owner of the
+ * bufferevent's callbacks. */
 static void on_adopt(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 	struct timeval rd = {s->sc.cfg->server.read_timeout_s, 0};
 	struct timeval wr = {s->sc.cfg->server.write_timeout_s, 0};
-	size_t i;
+	struct server_conn *c, *next;
 
 	(void)fd;
 	(void)what;
-	for (i = 0; i < s->nfresh; i++) {
+	for (c = s->fresh; c != NULL; c = next) {
 		void *owner = NULL;
 
-		bufferevent_getcb(s->fresh[i], NULL, NULL, NULL, &owner);
+		next = c->next_fresh;
+		bufferevent_getcb(c->bev, NULL, NULL, NULL, &owner);
 		if (owner == NULL) {
-			/* evhttp did not take it (out of memory): it is
-			 * already gone. */
-			on_conn_closed(NULL, s);
+			/* evhttp could not take it (out of memory); its
+			 * watch stays inert without an evcon. */
+			if (s->nconn > 0)
+				s->nconn--;
 			continue;
 		}
-		evhttp_connection_set_closecb(owner, on_conn_closed, s);
-		bufferevent_set_timeouts(s->fresh[i], &rd, &wr);
+		c->evcon = owner;
+		evhttp_connection_set_closecb(owner, on_conn_closed, c);
+		bufferevent_set_timeouts(c->bev, &rd, &wr);
 	}
-	s->nfresh = 0;
+	s->fresh = NULL;
 }
 
 static void apply_limits(struct server *s)
@@ -635,6 +762,5 @@ void server_free(struct server *s)
 	evhttp_free(s->http);
 	event_free(s->commit_ev);
 	event_free(s->adopt_ev);
-	free(s->fresh);
 	free(s);
 }

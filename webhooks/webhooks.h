@@ -416,6 +416,32 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 		struct inbox *ib, enum queued_kind kind,
 		const struct wh_request *req);
 
+/* conn.c — finds each request head and its Content-Length in the bytes a
+ * connection receives, before libevent parses them, so that the server
+ * refuses a body over the limit with its own JSON 413 at once */
+
+enum conn_verdict {
+	CONN_OK,        /* nothing to refuse so far */
+	CONN_TOO_BIG,   /* a head declares a body over max_body: refuse */
+	CONN_UNTRACKED, /* not a case it decides (chunked, odd lengths, head
+			   over max_header): it stops; libevent enforces */
+};
+
+struct conn_scan {
+	size_t max_body, max_header;
+	struct buf head;      /* owned; the head being received */
+	uint64_t body_left;   /* bytes of the current body still to come */
+	uint64_t requests;    /* heads seen */
+	enum conn_verdict verdict; /* sticky once not CONN_OK */
+};
+
+void conn_scan_init(struct conn_scan *sc, size_t max_body, size_t max_header);
+void conn_scan_release(struct conn_scan *sc);
+/* Feeds the next n bytes the client sent; returns the verdict so far
+ * (once not CONN_OK it stays, and further bytes are ignored). */
+enum conn_verdict conn_scan_feed(struct conn_scan *sc, const char *data,
+				 size_t n);
+
 /* server.c — the HTTP server (libevent evhttp) of `berth serve`
  *
  * Every limit set: body size (checked against Content-Length before the

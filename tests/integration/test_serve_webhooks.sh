@@ -127,6 +127,7 @@ head -c $((30 << 20)) /dev/zero >"$S_DIR/big"
 code=$(curl -s -o "$S_DIR/big.out" -w '%{http_code}' -X POST -H 'Expect:' \
 	--data-binary @"$S_DIR/big" "$S_URL/hooks/github" || true)
 t_eq "$code" 413 "30 MiB body"
+t_contains "$(cat "$S_DIR/big.out")" '{"error":"request body over the limit of 1048576 bytes"}' "413 body"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Transfer-Encoding: chunked' \
 	--data-binary @"$S_DIR/big" "$S_URL/hooks/github" || true)
 t_eq "$code" 413 "30 MiB chunked body"
@@ -134,6 +135,30 @@ rss_after=$(awk '/VmRSS/ {print $2}' /proc/$S_PID/status)
 t_log "RSS before ${rss_before} kB, after ${rss_after} kB"
 [ $((rss_after - rss_before)) -lt $((10 << 10)) ] || t_fail "RSS grew by $((rss_after - rss_before)) kB"
 t_eq "$(curl -s "$S_URL/health")" '{"status":"ok"}' "/health after the big bodies"
+
+t_log "one keep-alive connection: a push, a probe, then a head over the limit"
+s_push_body "$(s_sha keepalive)"
+sig=sha256=$(openssl dgst -sha256 -hmac "$S_SECRET" "$S_DIR/body.json" | awk '{print $NF}')
+python3 - "$(cat "$S_DIR/port")" "$S_DIR/body.json" "$sig" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)
+body = open(sys.argv[2], "rb").read()
+c.request("POST", "/hooks/github", body, {"X-GitHub-Event": "push",
+          "X-GitHub-Delivery": "keepalive-1", "X-Hub-Signature-256": sys.argv[3],
+          "Content-Type": "application/json"})
+r = c.getresponse(); data = r.read()
+assert r.status == 202, (r.status, data)
+c.request("GET", "/health")
+r = c.getresponse(); data = r.read()
+assert (r.status, data) == (200, b'{"status":"ok"}\n'), (r.status, data)
+c.putrequest("POST", "/hooks/github")
+c.putheader("Content-Length", str(2 << 20))
+c.endheaders()
+r = c.getresponse(); data = r.read()
+assert r.status == 413 and data.startswith(b'{"error":'), (r.status, data)
+print("keep-alive: 202, 200, 413")
+PY
+s_wait "the keep-alive push deployed" '[ "$(s_deploys)" = 3 ]'
 
 t_log "a client that sends nothing is dropped after read_timeout_s"
 python3 - "$(cat "$S_DIR/port")" <<'PY'
@@ -148,15 +173,18 @@ PY
 
 t_log "/metrics after this traffic"
 m=$(curl -s "$S_URL/metrics")
-t_contains "$m" 'berth_webhooks_total{provider="github",result="queued"} 1'
+t_contains "$m" 'berth_webhooks_total{provider="github",result="queued"} 2'
 t_contains "$m" 'berth_webhooks_total{provider="github",result="duplicate"} 1'
 t_contains "$m" 'berth_webhooks_total{provider="github",result="bad_signature"} 1'
 t_contains "$m" 'berth_webhooks_total{provider="github",result="missing_header"} 1'
 t_contains "$m" 'berth_webhooks_total{provider="github",result="ignored"} 4'
 t_contains "$m" 'berth_webhooks_total{provider="stripe",result="stored"} 1'
 t_contains "$m" 'berth_webhooks_total{provider="api",result="unauthorized"} 2'
-t_contains "$m" 'berth_deployments_total{env="production",status="succeeded"} 2'
-t_contains "$m" 'berth_deploy_duration_seconds_count{env="production"} 2'
+s_wait "three deployments finished" \
+	'[ "$(s_metric "berth_deployments_total{env=\"production\",status=\"succeeded\"}")" = 3 ]'
+m=$(curl -s "$S_URL/metrics")
+t_contains "$m" 'berth_deploy_duration_seconds_count{env="production"} 3'
+t_contains "$m" 'berth_http_requests_total{code="413"} 2'
 t_contains "$m" 'berth_last_successful_deploy_timestamp_seconds{env="production"}'
 t_contains "$m" 'berth_queue_depth{env="production"} 0'
 t_contains "$m" 'berth_http_connections 1'
