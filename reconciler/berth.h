@@ -235,13 +235,6 @@ extern const struct cli_cmd cmd_status;
 extern const struct cli_cmd cmd_version;
 extern const struct cli_cmd cmd_serve;
 
-struct envctx;
-/* cmd_status.c: what `berth status ENV --json` prints, for ctx's
- * environment env (new reference; the daemon's GET /api/status), or NULL
- * with err. */
-struct json_t *cmd_status_json(struct envctx *ctx, const char *env,
-			       struct berr *err);
-
 /* spawn.c — running commands: posix_spawn with an argv vector, never a shell
  *
  * Every child gets: the environment it is given and nothing else; default
@@ -1988,6 +1981,8 @@ struct daemon {
 	struct event *poll_timer;  /* owned */
 	struct event *poll_deadline; /* owned */
 	struct daemon_child *poll; /* owned; the running poll, or NULL */
+	struct daemon_status_run *status_run; /* owned; GET /api/status in
+						 progress, or NULL */
 	const char *deploy_program; /* DAEMON_DEPLOY_PROGRAM_ENV, or NULL */
 	uint64_t next_job;
 	bool starting;             /* restoring: nothing starts yet, so
@@ -2010,9 +2005,12 @@ void daemon_child_gone(struct daemon *d);
  * that dies cannot kill a deployment halfway by closing the pipe), stdin
  * /dev/null, no descriptor above 2. Returns 0 with *out new, or -1. */
 int daemon_child_start(struct daemon_child **out, struct daemon *d,
-		       const char *program, char *const *argv,
+		       const char *program, char *const *argv, int flags,
 		       void (*on_output)(int, short, void *),
 		       void *arg, struct berr *err);
+/* flags of daemon_child_start: only stdout into the pipe, stderr to
+ * /dev/null (output that must parse as JSON). */
+#define DAEMON_CHILD_STDOUT_ONLY 1
 /* Reads what is available; returns false at EOF or error (fd closed). */
 bool daemon_child_read(struct daemon_child *c, void (*line)(const char *l,
 							   void *arg),
@@ -2041,6 +2039,20 @@ struct daemon_env *daemon_env_new(struct daemon *d, const char *name);
 void daemon_env_free(struct daemon_env *e);
 /* Creates the queue's timers. */
 void daemon_queue_init(struct daemon *d);
+
+/* daemon_status.c: GET /api/status. `berth status ENV --json` runs in a
+ * child process per environment (it probes services' health, which takes
+ * time), and requests arriving meanwhile share the answer. */
+
+struct daemon_status_run;
+struct server_reply;
+
+/* server_ops.status. */
+void daemon_status_request(struct server_reply *r, void *arg);
+/* A child exited: true when it was one of a status run's. */
+bool daemon_status_reaped(struct daemon *d, int pid, int wstatus);
+/* Kills a status run's children (stopping); the answers follow. */
+void daemon_status_stop(struct daemon *d);
 
 /* daemon_poll.c: the poll of the remote's branch heads, a safety net for
  * lost webhooks. */

@@ -210,17 +210,6 @@ static void status_print(const struct status *s, const char *env)
 	}
 }
 
-json_t *cmd_status_json(struct envctx *ctx, const char *env, struct berr *err)
-{
-	struct status s;
-	json_t *o = NULL;
-
-	if (status_load(&s, ctx, err) == 0)
-		o = status_json(&s, env);
-	status_release(&s);
-	return o;
-}
-
 static int run(struct cli *cli)
 {
 	const char *env = cli_env(cli);

@@ -37,7 +37,8 @@ struct daemon_env *daemon_env_find(struct daemon *d, const char *name)
 
 void daemon_child_gone(struct daemon *d)
 {
-	if (d->stopping && daemon_queue_running(d) == 0 && d->poll == NULL) {
+	if (d->stopping && daemon_queue_running(d) == 0 && d->poll == NULL &&
+	    d->status_run == NULL) {
 		log_info("msg=\"stopped\"");
 		event_base_loopexit(d->base, NULL);
 	}
@@ -240,37 +241,6 @@ static void replay_one(const struct inbox_view *v, void *arg)
 	}
 }
 
-static json_t *status_cb(void *arg)
-{
-	struct daemon *d = arg;
-	json_t *arr = json_array();
-	size_t i;
-
-	for (i = 0; i < d->nenvs; i++) {
-		struct daemon_env *e = d->envs[i];
-		struct berr err;
-		json_t *o;
-
-		if (!e->configured)
-			continue;
-		o = e->ctx ? cmd_status_json(e->ctx, e->name, &err) : NULL;
-		if (o == NULL) {
-			o = json_pack("{s:s, s:s}", "env", e->name, "error",
-				      e->ctx ? err.msg : "cannot open the environment");
-		}
-		json_object_set_new(
-		    o, "running",
-		    e->run == NULL
-			? json_null()
-			: json_pack("{s:s, s:s, s:i}", "kind",
-				    queued_kind_name(e->running.kind), "trigger",
-				    e->running.trigger ? e->running.trigger : "",
-				    "pid", e->run->pid));
-		json_array_append_new(arr, o);
-	}
-	return json_pack("{s:o}", "environments", arr);
-}
-
 /* ---- signals ---- */
 
 static void reload(struct daemon *d)
@@ -341,7 +311,8 @@ static void on_signal(int sig, short what, void *arg)
 
 		while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
 			if (!daemon_queue_reaped(d, pid, wstatus) &&
-			    !daemon_poll_reaped(d, pid, wstatus))
+			    !daemon_poll_reaped(d, pid, wstatus) &&
+			    !daemon_status_reaped(d, pid, wstatus))
 				log_debug("msg=\"reaped an unknown child\" pid=%d",
 					  (int)pid);
 		}
@@ -355,6 +326,7 @@ static void on_signal(int sig, short what, void *arg)
 	d->stopping = true;
 	server_drain(d->srv);
 	daemon_poll_stop(d);
+	daemon_status_stop(d);
 	metrics_set(d->m, "berth_ready", NULL, 0);
 	daemon_queue_flush(d);
 	n = daemon_queue_running(d);
@@ -420,7 +392,7 @@ static int write_port_file(const char *path, int port)
 int daemon_run(const struct daemon_opts *o)
 {
 	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
-	struct server_ops ops = {daemon_queue_job, status_cb, NULL};
+	struct server_ops ops = {daemon_queue_job, daemon_status_request, NULL};
 	struct server_config sc;
 	struct merrs errs = {0};
 	struct daemon d;

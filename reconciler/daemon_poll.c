@@ -115,7 +115,7 @@ static void on_poll_timer(int fd, short what, void *arg)
 	strv_push(&av, d->config_path);
 	strv_push(&av, "serve");
 	strv_push(&av, "--heads");
-	if (daemon_child_start(&d->poll, d, NULL, av.v, on_poll_output, d,
+	if (daemon_child_start(&d->poll, d, NULL, av.v, 0, on_poll_output, d,
 			       &err) != 0) {
 		log_error("msg=\"cannot start the poll\" error=\"%s\"", err.msg);
 		metrics_add(d->m, "berth_polls_total",

@@ -65,7 +65,7 @@ static void child_environ(struct strv *out, const struct daemon *d)
 }
 
 int daemon_child_start(struct daemon_child **out, struct daemon *d,
-		       const char *program, char *const *argv,
+		       const char *program, char *const *argv, int flags,
 		       void (*on_output)(int, short, void *), void *arg,
 		       struct berr *err)
 {
@@ -83,7 +83,10 @@ int daemon_child_start(struct daemon_child **out, struct daemon *d,
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	if (flags & DAEMON_CHILD_STDOUT_ONLY)
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	else
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
@@ -385,7 +388,7 @@ void daemon_queue_kick(struct daemon *d, struct daemon_env *e)
 		return;
 	}
 	deploy_argv(&av, d, &e->pending, e->name);
-	rc = daemon_child_start(&e->run, d, d->deploy_program, av.v,
+	rc = daemon_child_start(&e->run, d, d->deploy_program, av.v, 0,
 				on_deploy_output, e, &err);
 	strv_release(&av);
 	if (rc != 0) {

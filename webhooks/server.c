@@ -235,6 +235,18 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
 		log_error("msg=\"inbox maintenance failed\" error=\"%s\"", err.msg);
 }
 
+struct server_reply {
+	struct server *s;
+	struct evhttp_request *req;
+	int64_t start_ms;
+};
+
+void server_reply_json(struct server_reply *r, int status, json_t *j)
+{
+	send_json(r->s, r->req, status, j, r->start_ms);
+	free(r);
+}
+
 /* ---- endpoints ---- */
 
 static void fill_request(struct wh_request *wr, struct evhttp_request *req)
@@ -395,12 +407,12 @@ static void handle_api(struct server *s, struct evhttp_request *req,
 		return;
 	}
 	if (strcmp(what, "status") == 0) {
-		json_t *j = s->ops.status(s->ops.arg);
+		struct server_reply *r = xcalloc(1, sizeof(*r));
 
-		if (j == NULL)
-			send_error(s, req, 500, "cannot read the state", start_ms);
-		else
-			send_json(s, req, 200, j, start_ms);
+		r->s = s;
+		r->req = req;
+		r->start_ms = start_ms;
+		s->ops.status(r, s->ops.arg);
 	} else if (strcmp(what, "deployments") == 0) {
 		api_deployments(s, req, &q, start_ms);
 	} else {

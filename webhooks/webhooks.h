@@ -454,15 +454,20 @@ enum conn_verdict conn_scan_feed(struct conn_scan *sc, const char *data,
 
 struct event_base;
 struct server;
+struct server_reply; /* a request that is answered later */
 
 /* How the server hands work to the daemon. */
 struct server_ops {
 	/* Queue job; called once its record is durable. */
 	void (*enqueue)(const struct server_job *job, void *arg);
-	/* GET /api/status: a new JSON value, or NULL (answered 500). */
-	struct json_t *(*status)(void *arg);
+	/* GET /api/status: answer r later, exactly once, with
+	 * server_reply_json (the status comes from child processes). */
+	void (*status)(struct server_reply *r, void *arg);
 	void *arg;
 };
+
+/* Answers r with status and the JSON j (stolen); r is freed. */
+void server_reply_json(struct server_reply *r, int status, struct json_t *j);
 
 /*
  * A server on base, storing into ib and counting into m (both borrowed,

@@ -116,7 +116,9 @@ out=$(curl -s -w ' %{http_code}' -X POST -H "Authorization: Bearer $S_TOKEN" \
 t_contains "$out" ' 400'
 out=$(curl -s -H "Authorization: Bearer $S_TOKEN" "$S_URL/api/status")
 t_contains "$out" '"env":"production"'
+t_contains "$out" '"env":"staging"'
 t_contains "$out" '"queued":'
+t_contains "$out" '"running":'
 out=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $S_TOKEN" "$S_URL/api/deployments?env=production")
 t_contains "$out" '"deployments":[]'
 t_contains "$out" ' 200'
