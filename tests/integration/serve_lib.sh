@@ -5,7 +5,9 @@
 #
 # The stub (BERTH_DEPLOY_PROGRAM, the daemon's test hook) appends its
 # arguments to $S_DIR/deploys.log, then waits while $S_DIR/gate exists, so a
-# test can hold a deployment "running" for as long as it needs.
+# test can hold a deployment "running" for as long as it needs; it exits
+# with the status in $S_DIR/exit-once when that file exists (and removes
+# it), else 0.
 
 S_DIR=$T_DIR
 S_SECRET=gh-test-secret
@@ -25,7 +27,12 @@ env >"$S_DIR/stub.env"
 echo "\$*" >>"$S_DIR/deploys.log"
 echo "stub deploying: \$*"
 while [ -e "$S_DIR/gate" ]; do sleep 0.05; done
-exit \${STUB_EXIT:-0}
+if [ -e "$S_DIR/exit-once" ]; then
+	code=\$(cat "$S_DIR/exit-once")
+	rm -f "$S_DIR/exit-once"
+	exit "\$code"
+fi
+exit 0
 EOF
 	chmod +x "$S_DIR/deploy-stub"
 	: >"$S_DIR/deploys.log"
