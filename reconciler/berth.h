@@ -546,6 +546,17 @@ const char *pg_lib_version(void);
  * password or query parameters. New string (free()). */
 char *pg_url_display(const char *url);
 
+/*
+ * Adds the connection parameters of url (a postgresql:// URL or a "key=value"
+ * string) to env under the names of libpq's environment variables: PGHOST,
+ * PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, … A client tool (psql,
+ * pg_dump) started with that environment reaches the same database without
+ * the URL, and with it the password, on its command line. Parameters libpq
+ * has no variable for (keepalives, replication) are left out. Returns 0, or
+ * -1 when libpq cannot parse url (the message never shows the password).
+ */
+int pg_url_env(struct kvlist *env, const char *url, struct berr *err);
+
 /* Write activity of one user table, from pg_stat_user_tables. */
 struct pg_table_stat {
 	char *name;        /* owned; schema-qualified, quoted where needed:
@@ -1054,6 +1065,448 @@ void checks_report_release(struct checks_report *r);
 /* "  ✓ disk free        62% (need ≥ 10%)", "  ✗ env vars         missing:
  * JWT_SECRET", "  - database         not checked: ...". New string. */
 char *checks_format(const struct checks_item *c);
+
+/* pgtool.c — PostgreSQL's client tools (pg_dump, pg_restore, psql) run for a
+ * database URL, on this host or through a prefix command
+ *
+ * The password never reaches a command line. The URL's parameters go into
+ * the tool's environment as PGHOST, PGPORT, PGUSER, PGDATABASE and
+ * PGPASSWORD (pg_url_env) rather than into a temporary PGPASSFILE: on Linux
+ * a process's environment is readable by its own user and root only, as a
+ * 0600 file would be, but it leaves nothing behind when berth is killed, and
+ * it passes through a prefix (`docker compose exec -e PGPASSWORD`), where a
+ * file on this host would not exist. Messages built from a tool's output
+ * have the password blotted out, should a tool ever echo it.
+ */
+
+/* A database, and how to reach it with the client tools. */
+struct pgtool {
+	const char *url;           /* borrowed; postgresql:// URL or "key=value"
+				      string: a secret */
+	const struct kvlist *env;  /* borrowed; the tools' base environment
+				      (spawn_env_base plus the env_file);
+				      NULL: spawn_env_base() */
+	const char *const *prefix; /* borrowed; NULL-terminated argv put before
+				      every PostgreSQL tool, e.g. docker
+				      compose exec -T -e PGUSER -e PGPASSWORD
+				      -e PGDATABASE db; NULL: run them here.
+				      The prefix program gets the PG*
+				      variables in its environment and must
+				      pass them on; dumps stream through its
+				      stdin and stdout */
+	int timeout_s;             /* each tool run; 0: no limit */
+};
+
+/* One tool ready to run. */
+struct pgtool_cmd {
+	struct strv argv;  /* owned; prefix, tool, then the caller's arguments */
+	struct kvlist env; /* owned; holds the password */
+	char *password;    /* owned or NULL; blotted out of messages */
+	const char *tool;  /* borrowed; "pg_dump", for messages */
+	int timeout_s;
+};
+
+/*
+ * Prepares tool (looked up on the PATH of env, or wherever the prefix runs
+ * it) for t: argv is the prefix and tool, to which the caller appends
+ * arguments (strv_push); env is the base environment plus the URL's
+ * parameters, PGAPPNAME=berth and PGCONNECT_TIMEOUT=10 unless set. dbname,
+ * when not NULL, replaces the URL's database. Returns 0, or -1 when the URL
+ * cannot be parsed. *out is released with pgtool_cmd_release, also on
+ * failure.
+ */
+int pgtool_cmd_init(struct pgtool_cmd *out, const struct pgtool *t,
+		    const char *tool, const char *dbname, struct berr *err);
+/* Prepares a tool that runs on this host whatever the prefix (gzip), with
+ * t's base environment and none of the database's variables. */
+void pgtool_cmd_local(struct pgtool_cmd *out, const struct pgtool *t,
+		      const char *tool);
+void pgtool_cmd_release(struct pgtool_cmd *c);
+
+/*
+ * Runs c with stdin from in_fd (-1: /dev/null) and stdout into out_fd (-1:
+ * into res->output with stderr; both borrowed). Returns 0 when it ran and
+ * exited 0, else -1 with err "pg_dump exited 1: <its last lines of
+ * output>", password blotted out. res is always initialised; release it
+ * with spawn_result_release().
+ */
+int pgtool_run(struct spawn_result *res, const struct pgtool_cmd *c, int in_fd,
+	       int out_fd, struct berr *err);
+/* err = "<tool> <how it ended>: <last lines of res->output>". Returns -1. */
+int pgtool_failed(const struct pgtool_cmd *c, const struct spawn_result *res,
+		  struct berr *err);
+/* Like pgtool_run, with stdout collected into out (at most 16 MiB, through
+ * an unnamed temporary file; stderr stays in the message on failure). */
+int pgtool_capture(struct buf *out, const struct pgtool_cmd *c, int in_fd,
+		   struct berr *err);
+/*
+ * Runs one SQL statement with psql (through the prefix) in database dbname
+ * (NULL: the URL's) and returns its rows in *out, every value as text, SQL
+ * NULL as "". ncols is the number of columns the statement returns (0 for
+ * a statement that returns no rows).
+ * Returns 0, or -1 ("psql exited 1: ERROR: …"). *out is released with
+ * pg_rows_release, also on failure.
+ */
+int pgtool_query(struct pg_rows *out, const struct pgtool *t,
+		 const char *dbname, const char *sql, size_t ncols,
+		 struct berr *err);
+/* Replaces each occurrence of secret in s by "***" (never longer). */
+void pgtool_blot(char *s, const char *secret);
+
+/* retention.c — which backups to keep (docs/backups.md) */
+
+/* Retention windows in days, each reaching back from now; 0 turns one off,
+ * all three 0 keeps everything. */
+struct backup_retention {
+	int daily;   /* the newest backup of each UTC day */
+	int weekly;  /* the newest of each week (Monday to Sunday, UTC) */
+	int monthly; /* the newest of each calendar month (UTC) */
+};
+
+/* One backup as retention sees it. */
+struct retention_item {
+	int64_t created_at; /* in; unix seconds */
+	bool protect;       /* in; kept whatever its age */
+	bool keep;          /* out */
+	char reason[96];    /* out; "protected", "newest backup", "daily
+			       2026-01-05", "weekly from 2026-01-05",
+			       "monthly 2026-01", "outside every retention
+			       window", "a newer backup of 2026-01-05 is kept" */
+};
+
+/*
+ * Decides keep and reason for items[0..n-1] (any order) at time now:
+ * protected ones, the newest one, and the newest of each day, week and
+ * month inside its window are kept; the rest are not. A backup dated after
+ * now counts as made now.
+ */
+void retention_plan(struct retention_item *items, size_t n,
+		    const struct backup_retention *r, int64_t now);
+
+/* backup.c — database backups (SPEC §9; docs/backups.md)
+ *
+ * A backup is a pg_dump file named backup_YYYYmmdd_HHMMSS.<ext> (UTC; the
+ * next free second when the name is taken) in the backup directory, with a
+ * sidecar backup_YYYYmmdd_HHMMSS.json describing it. A dump is written under
+ * a hidden temporary name, fsynced and renamed; its sidecar follows
+ * atomically. A dump without a readable sidecar is incomplete or not
+ * berth's: listed with its problem, never verified, pruned or trusted.
+ * Everything here blocks on child processes: commands and deployment
+ * children only, never the daemon's event loop.
+ */
+
+enum backup_kind {
+	BACKUP_PRE_DEPLOY,
+	BACKUP_PRE_ROLLBACK,
+	BACKUP_SCHEDULED,
+	BACKUP_MANUAL
+};
+
+/* "pre-deploy", "pre-rollback", "scheduled", "manual". */
+const char *backup_kind_name(enum backup_kind k);
+int backup_kind_parse(enum backup_kind *out, const char *s);
+/* "custom", "plain", "plain.gz" (the manifest's names). */
+const char *backup_format_name(enum manifest_backup_format f);
+int backup_format_parse(enum manifest_backup_format *out, const char *s);
+/* ".dump", ".sql", ".sql.gz". */
+const char *backup_format_ext(enum manifest_backup_format f);
+/*
+ * Parses a backup's base name, "backup_20260105_120000.dump": *t is its
+ * time (UTC unix seconds) and *format what its extension says. Returns 0,
+ * or -1 for any other name (out-parameters untouched).
+ */
+int backup_name_parse(int64_t *t, enum manifest_backup_format *format,
+		      const char *name);
+/* Where an environment's backups live (SPEC §3): the manifest's
+ * database.backup.dir (NULL: "backups") under env_dir (the state's
+ * envs/<env>), or as it is when absolute. New string. */
+char *backup_dir(const char *env_dir, const char *dir);
+/* "verify" names of the manifest: "none", "toc", "restore". */
+const char *backup_verify_name(enum manifest_backup_verify v);
+
+/* The outcome of the last backup_verify. */
+struct backup_check {
+	bool done;                        /* false: never verified */
+	bool ok;
+	enum manifest_backup_verify mode; /* TOC or RESTORE */
+	int64_t at;                       /* unix seconds */
+	char *detail;                     /* owned; what was checked, or what
+					     was wrong */
+};
+
+/* A backup: its sidecar's content (SPEC §9) and where it is. */
+struct backup_info {
+	char *file;            /* owned; "backup_20260105_120000.dump" */
+	char *path;            /* owned; the dump's path */
+	enum manifest_backup_format format;
+	enum backup_kind kind;
+	int64_t deployment_id; /* 0: none */
+	char *commit;          /* owned or NULL */
+	char *env;             /* owned or NULL */
+	char *database;        /* owned or NULL; "postgresql://host:port/db",
+				  never a password */
+	int64_t size;          /* bytes of the dump */
+	char sha256[65];       /* lowercase hex of the dump */
+	char *server_version;  /* owned or NULL; "15.18 (Debian …)" */
+	int64_t created_at;    /* unix seconds: when the dump started */
+	int64_t duration_ms;
+	char *stats_reset;     /* owned or NULL; pg_stat_database.stats_reset
+				  at backup time, to tell a reset */
+	bool has_stats;        /* stats holds the snapshot */
+	struct pg_table_stats stats; /* owned; write counters of every user
+					table, read just before the dump */
+	struct backup_check verified;
+	/* Set by backup_list: */
+	bool complete;         /* the sidecar was read and describes the file */
+	char *problem;         /* owned or NULL; why not complete */
+};
+
+void backup_info_release(struct backup_info *b);
+
+struct backup_create_opts {
+	const char *dir;       /* borrowed; the backup directory, created 0700
+				  when missing */
+	enum manifest_backup_format format;
+	enum backup_kind kind;
+	int64_t deployment_id; /* 0: none */
+	const char *commit;    /* borrowed or NULL */
+	const char *env;       /* borrowed or NULL */
+	int64_t now;           /* unix seconds that name the backup; 0: the
+				  clock (tests pass their own) */
+};
+
+/*
+ * Dumps db into o->dir: reads the table statistics and the server version
+ * (psql), then runs pg_dump (-Fc; -Fp; -Fp -Z6 for plain.gz) with its
+ * stdout on a temporary file that is fsynced, hashed and renamed, then
+ * writes the sidecar. On any failure — pg_dump's exit status, a full disk,
+ * a kill, a timeout — nothing is left in the directory and err holds the
+ * reason with the tool's last lines of output ("pg_dump exited 1: pg_dump:
+ * error: could not write to output file: No space left on device").
+ * *out describes the new backup (release with backup_info_release, also on
+ * failure). Returns 0 or -1.
+ */
+int backup_create(struct backup_info *out, const struct pgtool *db,
+		  const struct backup_create_opts *o, struct berr *err);
+
+/*
+ * Checks the backup at path: its size and SHA-256 against the sidecar, then
+ * the archive (custom: pg_restore --list reads its table of contents; plain:
+ * pg_dump's first and last lines; plain.gz: gzip's checksum and those
+ * lines). MANIFEST_VERIFY_RESTORE also restores it into a new scratch
+ * database berth_verify_<random> (the role needs CREATEDB), checks that
+ * every table of the sidecar's snapshot is there, and drops the scratch
+ * database whatever happened. A verdict about the file, good or bad, is
+ * recorded in the sidecar; a check that could not run (no CREATEDB, server
+ * down) is not. *out is the backup after the check (release it, also on
+ * failure). Returns 0 when the backup is good, -1 otherwise; out->verified
+ * says whether a verdict was reached.
+ */
+int backup_verify(struct backup_info *out, const struct pgtool *db,
+		  const char *path, enum manifest_backup_verify mode,
+		  struct berr *err);
+
+/*
+ * Restores the backup at path into db's database, replacing everything in
+ * it, in one transaction (restore.c): on any failure the database is as it
+ * was. With a sidecar, the file's size and SHA-256 must match it first; a
+ * dump without one (pg_dump output from elsewhere) is restored as its
+ * extension says. Stop the services that write first: the restore waits at
+ * most 60 s for their locks. Returns 0 or -1.
+ */
+int backup_restore(const struct pgtool *db, const char *path,
+		   struct berr *err);
+
+/*
+ * SPEC §6 in one call: checks the backup at path as backup_restore does,
+ * takes a safety backup of the database as it is now (kind pre-rollback,
+ * whatever safety_opts->kind says; *safety describes it), then restores.
+ * Nothing is restored without a safety backup. When the restore fails, the
+ * safety backup stays and err names it. Returns 0 or -1.
+ */
+int backup_restore_safely(struct backup_info *safety, const struct pgtool *db,
+			  const char *path,
+			  const struct backup_create_opts *safety_opts,
+			  struct berr *err);
+
+/* Rows written to one table since a backup. */
+struct backup_table_writes {
+	char *name;        /* owned; "public.orders" */
+	int64_t writes;    /* rows inserted, updated or deleted since; -1:
+			      unknown */
+	int64_t live_rows; /* now (an estimate); -1 when the table is gone */
+	const char *note;  /* static or NULL: "statistics were reset",
+			      "created since the backup", "dropped since the
+			      backup" */
+};
+
+struct backup_writes {
+	struct backup_table_writes *tables; /* owned; by name */
+	size_t n;
+	int64_t total;  /* sum of the known counts */
+	size_t unknown; /* tables whose count is unknown */
+	bool no_stats;  /* the sidecar has no snapshot: nothing is known */
+};
+
+/*
+ * What restoring b would discard: compares b's statistics snapshot with the
+ * live counters, per table (inserts + updates + deletes since). The counters
+ * include rolled-back writes and lag by up to a second, and the snapshot is
+ * read just before the dump starts, so the count errs on the high side.
+ * A counter that went down, or a database whose statistics were reset,
+ * gives "unknown". Returns 0 or -1; release *out with
+ * backup_writes_release (also on failure).
+ */
+int backup_writes_since(struct backup_writes *out, const struct pgtool *db,
+			const struct backup_info *b, struct berr *err);
+void backup_writes_release(struct backup_writes *w);
+
+/*
+ * Every backup of dir, newest first: complete ones, dumps without a
+ * readable sidecar (complete false, problem says why) and sidecars whose
+ * dump is gone. *out is a new array of *n (backup_list_free); a missing dir
+ * gives none. Returns 0, or -1 when dir cannot be read.
+ */
+int backup_list(struct backup_info **out, size_t *n, const char *dir,
+		struct berr *err);
+void backup_list_free(struct backup_info *b, size_t n);
+
+struct backup_prune_opts {
+	const char *dir;               /* borrowed */
+	struct backup_retention keep;  /* the manifest's windows */
+	const char *const *protect;    /* borrowed; NULL-terminated names or
+					  paths (compared by base name) never
+					  removed: the paired backups of the
+					  current and last good deployments;
+					  NULL: none */
+	int64_t now;                   /* unix seconds; 0: the clock */
+	bool dry_run;                  /* decide and report, remove nothing */
+};
+
+/* What backup_prune did with one file. */
+struct backup_pruned {
+	char *file;   /* owned; base name */
+	bool removed; /* (dry run: would be) */
+	char *reason; /* owned; "kept: daily 2026-01-05", "removed: outside
+			 every retention window", … */
+};
+
+/*
+ * Applies retention (retention.c) to the complete backups of dir, removing
+ * each dump and then its sidecar; also removes sidecars whose dump is gone.
+ * Files it does not recognise, and dumps without a sidecar, are never
+ * touched (listed as kept, with why). *out is a new array of *n entries,
+ * newest first (backup_pruned_free). Returns 0, or -1 when dir cannot be
+ * read or a file cannot be removed (what was removed is still reported).
+ */
+int backup_prune(struct backup_pruned **out, size_t *n,
+		 const struct backup_prune_opts *o, struct berr *err);
+void backup_pruned_free(struct backup_pruned *p, size_t n);
+
+/* sidecar.c — a backup's sidecar, backup_YYYYmmdd_HHMMSS.json (SPEC §9;
+ * the fields are described in docs/backups.md) */
+
+/* Sidecars larger than this are not read. */
+#define SIDECAR_MAX_BYTES ((size_t)16 << 20)
+
+/* The sidecar path of the dump at path ("…/backup_X.dump" →
+ * "…/backup_X.json"), new string; NULL when path's base name is not a
+ * backup's. */
+char *sidecar_path(const char *dump_path);
+/* b as its sidecar's JSON (new reference). */
+struct json_t *sidecar_to_json(const struct backup_info *b);
+/*
+ * Reads a sidecar's JSON into *out (overwritten; release it with
+ * backup_info_release, also on failure); j is borrowed. out->path stays
+ * NULL. A missing field, a wrong type or value is an error naming its JSON
+ * path ("$.sha256: expected 64 lowercase hex digits"). Returns 0 or -1.
+ */
+int sidecar_from_json(struct backup_info *out, const struct json_t *j,
+		      struct berr *err);
+/* Writes b's sidecar next to b->path, atomically and durably. */
+int sidecar_save(const struct backup_info *b, struct berr *err);
+/*
+ * Reads the sidecar of the dump at dump_path into *out, with out->path set
+ * to dump_path; its "file" must be dump_path's base name. Returns 0,
+ * BERTH_ENOTFOUND when there is no sidecar, or -1 (unreadable, not a
+ * sidecar, or another dump's). *out is released on failure.
+ */
+int sidecar_load(struct backup_info *out, const char *dump_path,
+		 struct berr *err);
+
+/* dumpcheck.c — the checks behind backup_verify
+ *
+ * Each check returns 0 when it passed, appending what it saw to detail, or
+ * -1 with err; *verdict is then true when the failure is about the file
+ * (a wrong checksum, an unreadable archive, a restore that fails) and false
+ * when the check could not run (server down, no CREATEDB).
+ */
+
+/* SHA-256 (lowercase hex) and size of everything fd holds, read with
+ * pread from offset 0. Returns 0 or -1. */
+int dumpcheck_sha256_fd(char hex[65], int64_t *size, int fd, struct berr *err);
+/* b->path has b->size bytes and SHA-256 b->sha256. */
+int dumpcheck_checksum(bool *verdict, struct buf *detail,
+		    const struct backup_info *b, struct berr *err);
+/* Custom: pg_restore --list reads the table of contents. Plain: the file
+ * starts and ends with pg_dump's comment lines. plain.gz: gzip -dc exits 0
+ * and the script it gives starts and ends so. */
+int dumpcheck_archive(bool *verdict, struct buf *detail, const struct pgtool *db,
+		   const struct backup_info *b, struct berr *err);
+/* Restores b into a new database berth_verify_<8 hex digits> created from
+ * template0 with db's encoding and locale (the role needs CREATEDB),
+ * checks that every table of b's snapshot exists there, and drops it,
+ * whatever happened. */
+int dumpcheck_restore(bool *verdict, struct buf *detail, const struct pgtool *db,
+		   const struct backup_info *b, struct berr *err);
+
+/* restore.c — loading a dump into a database in one transaction
+ *
+ * Every format becomes pg_dump's SQL script (custom: pg_restore -f -;
+ * plain.gz: gzip -dc; plain: the file) and flows through berth into one
+ * psql session: first a prelude, in the same transaction, that drops what
+ * the database holds (its schemas, and the objects of schema public), then
+ * the script, then COMMIT — sent by berth only after the script's source
+ * exited 0 and its last line ("-- PostgreSQL database dump complete") went
+ * through. Any failure before that (a statement, a truncated file, a tool
+ * killed, berth killed) ends the session without COMMIT, and PostgreSQL
+ * rolls everything back. See docs/backups.md.
+ */
+
+/* Looks at a script's lines as they stream past: drops the BEGIN; and
+ * COMMIT; pg_dump writes around large objects (they would end the restore's
+ * transaction early) and notices its last line. Zero-initialise. */
+struct restore_filter {
+	int state;         /* where in the script: ordinary, COPY data, large
+			      objects */
+	struct buf line;   /* the current line while it is short enough to
+			      matter */
+	bool long_line;    /* the current line outgrew `line` and streams */
+	char head[8];      /* first bytes of a long line */
+	char tail[16];     /* last bytes of a long line, NUL-terminated */
+	bool complete;     /* pg_dump's last line went past */
+	struct buf out;    /* what to pass on, handed to emit in large pieces */
+	/* Receives the script to pass on; returns 0, or -1 to stop. */
+	int (*emit)(const char *p, size_t len, void *arg);
+	void *arg;
+};
+
+/* Passes (p, len) on through f->emit, minus dropped lines. Returns 0, or -1
+ * when emit did. */
+int restore_filter_feed(struct restore_filter *f, const char *p, size_t len);
+/* Ends the input (a last line without a newline is passed on). Returns 0
+ * or -1 as feed; f->complete is final. Frees what f holds. */
+int restore_filter_finish(struct restore_filter *f);
+
+/*
+ * Restores the dump at path, in format, into database dbname (NULL: db's
+ * own), as described above. The tools run through db's prefix; gzip runs
+ * here. Returns 0 when committed; -1 otherwise, and then nothing changed
+ * (err says why: psql's error, the producer's, or a truncated dump).
+ */
+int restore_dump(const struct pgtool *db, const char *path,
+		 enum manifest_backup_format format, const char *dbname,
+		 struct berr *err);
 
 /* config.c — the host config, SPEC §2; the user reference is docs/config.md */
 

@@ -222,7 +222,7 @@ static void add_disk(struct run *run, const char *name, struct disk *d)
 
 /* The backup directory of SPEC §3: relative to the environment's state
  * directory, or absolute. New string. */
-static char *backup_dir(const struct run *run)
+static char *backup_dir_of(const struct run *run)
 {
 	const char *dir = run->m->db.backup_dir;
 
@@ -245,7 +245,7 @@ static void check_disks(struct run *run)
 	if (!run->m->db.present)
 		return;
 	/* Backups may live on another filesystem: then it is checked too. */
-	dir = backup_dir(run);
+	dir = backup_dir_of(run);
 	measure_disk(&backups, dir);
 	if (backups.error != NULL || backups.dev != state.dev)
 		add_disk(run, "backup disk free", &backups);

@@ -261,6 +261,32 @@ static void parse_reason(struct buf *b, const char *url)
 	}
 }
 
+int pg_url_env(struct kvlist *env, const char *url, struct berr *err)
+{
+	PQconninfoOption *opts = parse_url(url), *o;
+	char *where;
+	struct buf msg;
+
+	if (opts == NULL) {
+		where = pg_url_display(url);
+		buf_init(&msg, sizeof(err->msg));
+		parse_reason(&msg, url);
+		berr_set(err, "cannot parse the database URL '%s': %s", where,
+		         buf_str(&msg));
+		buf_release(&msg);
+		free(where);
+		return -1;
+	}
+	/* libpq names the variable each of its parameters falls back to;
+	 * the few without one (keepalives, replication) only tune the
+	 * connection. */
+	for (o = opts; o->keyword != NULL; o++)
+		if (o->val != NULL && o->envvar != NULL)
+			kvlist_set(env, o->envvar, o->val);
+	PQconninfoFree(opts);
+	return 0;
+}
+
 int pg_connect(struct pg_conn **out, const char *url, int connect_timeout_s,
                struct berr *err)
 {

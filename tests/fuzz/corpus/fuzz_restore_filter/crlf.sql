@@ -1,0 +1,4 @@
+ÈCOPY public.t (a) FROM stdin;
+x
+\.
+-- PostgreSQL database dump complete
