@@ -247,7 +247,7 @@ struct inbox_view {
 	const char *after;   /* "" when unknown */
 };
 
-/* One line of a segment, as inbox_parse_line reads it. */
+/* One line of a segment, as inbox_line_parse reads it. */
 struct inbox_line {
 	bool update;         /* {"seq","status"}: a status change only */
 	uint64_t seq;
@@ -307,14 +307,23 @@ uint64_t inbox_last_seq(const struct inbox *ib);
  * "status", "event", "reason", "branch", "after", "environments"}. */
 struct json_t *inbox_events_json(const struct inbox *ib, const char *provider,
 				 size_t limit);
+
+/* inbox_line.c — the inbox's line format */
+
 /* "queued", "done", "ignored", "stored". */
 const char *inbox_status_name(enum inbox_status s);
 /* Parses one line (without its newline) into out (released with
  * inbox_line_release, also on failure). Every string is checked as
  * inbox_append would have written it. Returns 0 or -1 with err. */
-int inbox_parse_line(struct inbox_line *out, const char *line, size_t len,
+int inbox_line_parse(struct inbox_line *out, const char *line, size_t len,
 		     struct berr *err);
 void inbox_line_release(struct inbox_line *l);
+/* A full record as one line of JSON, without the newline (new string);
+ * the strings of l are borrowed. */
+char *inbox_line_format(const struct inbox_line *l);
+/* True for a provider name or delivery id the inbox stores: 1 to max
+ * printable ASCII characters, no spaces. */
+bool inbox_line_token_ok(const char *s, size_t max);
 
 /* metrics.c — counters, gauges and histograms for GET /metrics
  *

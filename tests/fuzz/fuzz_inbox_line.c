@@ -1,5 +1,5 @@
 /*
- * fuzz_inbox_line.c — inbox_parse_line() on arbitrary bytes: what the
+ * fuzz_inbox_line.c — inbox_line_parse() on arbitrary bytes: what the
  * daemon reads back from state_dir/inbox/ at startup, which a crash may
  * have torn and a person may have edited. A line that parses holds only
  * values the inbox could have written itself.
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct inbox_line l;
 	struct berr err;
 
-	if (inbox_parse_line(&l, (const char *)data, size, &err) == 0) {
+	if (inbox_line_parse(&l, (const char *)data, size, &err) == 0) {
 		must(l.seq > 0);
 		if (!l.update) {
 			must(l.provider != NULL && l.delivery != NULL);

@@ -205,10 +205,10 @@ static void test_parsers(void)
 	CHECK_INT(intake_parse_api(&ar, "[]", 2, &err), -1);
 	CHECK_INT(intake_parse_api(&ar, "{\"env\":\"../x\"}", 14, &err), -1);
 
-	CHECK_INT(inbox_parse_line(&l, "{\"seq\":3,\"status\":\"done\"}", 25, &err), 0);
+	CHECK_INT(inbox_line_parse(&l, "{\"seq\":3,\"status\":\"done\"}", 25, &err), 0);
 	CHECK(l.update);
 	inbox_line_release(&l);
-	CHECK_INT(inbox_parse_line(&l, "{\"seq\":0,\"status\":\"done\"}", 25, &err), -1);
+	CHECK_INT(inbox_line_parse(&l, "{\"seq\":0,\"status\":\"done\"}", 25, &err), -1);
 	inbox_line_release(&l);
 
 	CHECK_INT(queued_parse(&q, "{\"kind\":\"deploy\",\"trigger\":\"poll\"}", 34, &err), 0);
