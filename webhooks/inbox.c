@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +71,7 @@ struct inbox {
 	struct inbox_segment *segs;      /* owned; oldest first; last is current */
 	size_t nsegs;
 	int fd;                          /* current segment, O_APPEND */
+	int lock_fd;                     /* flock on dir/lock: one owner */
 	bool dirty;                      /* appended since the last sync */
 	bool warned_cap;
 };
@@ -497,20 +499,47 @@ int inbox_maintain(struct inbox *ib, int64_t now, struct berr *err)
 	return 0;
 }
 
+/* One process at a time owns an inbox (two daemons on one state
+ * directory would interleave segments): a kernel lock that dies with its
+ * holder. */
+static int take_lock(struct inbox *ib, struct berr *err)
+{
+	char *path = fs_join(ib->dir, "lock");
+	int rc = 0;
+
+	ib->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (ib->lock_fd < 0) {
+		rc = berr_errno(err, errno, "cannot open '%s'", path);
+	} else if (flock(ib->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = errno == EWOULDBLOCK ? BERTH_ELOCKED : -1;
+		berr_errno(err, errno, "cannot lock the inbox '%s'%s", ib->dir,
+			   rc == BERTH_ELOCKED
+			       ? " (another berth serve uses this state directory)"
+			       : "");
+	}
+	free(path);
+	return rc;
+}
+
 int inbox_open(struct inbox **out, const char *dir, int64_t now,
 	       struct berr *err)
 {
 	struct inbox *ib = xcalloc(1, sizeof(*ib));
 	size_t i;
+	int rc = -1;
 
 	*out = NULL;
 	ib->dir = xstrdup(dir);
 	ib->fd = -1;
+	ib->lock_fd = -1;
 	ib->next_seq = 1;
 	ib->nbuckets = 1024;
 	ib->buckets = xcalloc(ib->nbuckets, sizeof(*ib->buckets));
 	TAILQ_INIT(&ib->entries);
-	if (fs_mkdir_p(dir, 0750, err) != 0 || list_segments(ib, err) != 0)
+	if (fs_mkdir_p(dir, 0750, err) != 0)
+		goto fail;
+	rc = take_lock(ib, err);
+	if (rc != 0 || list_segments(ib, err) != 0)
 		goto fail;
 	for (i = 0; i < ib->nsegs; i++) {
 		if (load_segment(ib, &ib->segs[i], err) != 0)
@@ -525,7 +554,7 @@ int inbox_open(struct inbox **out, const char *dir, int64_t now,
 	return 0;
 fail:
 	inbox_close(ib);
-	return -1;
+	return rc == BERTH_ELOCKED ? BERTH_ELOCKED : -1;
 }
 
 void inbox_close(struct inbox *ib)
@@ -540,6 +569,8 @@ void inbox_close(struct inbox *ib)
 	}
 	if (ib->fd >= 0)
 		close(ib->fd);
+	if (ib->lock_fd >= 0)
+		close(ib->lock_fd);
 	free(ib->buckets);
 	free(ib->segs);
 	free(ib->dir);

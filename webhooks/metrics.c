@@ -22,6 +22,7 @@ static const struct metric_def {
 	{"berth_ready", "gauge", "1 once the state is loaded and the daemon accepts work, 0 while starting or stopping."},
 	{"berth_http_requests_total", "counter", "HTTP requests answered, by status code."},
 	{"berth_http_connections", "gauge", "HTTP connections open now."},
+	{"berth_http_request_duration_seconds", "histogram", "From a request's arrival (complete) to its reply, inbox fsync included."},
 	{"berth_http_connections_refused_total", "counter", "Times the connection limit made the server stop accepting."},
 	{"berth_webhooks_total", "counter", "Webhook deliveries by provider and result."},
 	{"berth_inbox_entries", "gauge", "Deliveries kept in the inbox (dedupe window)."},
@@ -54,6 +55,8 @@ struct metrics {
 
 static const double sync_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01,
 				     0.025, 0.05, 0.1, 0.25, 1};
+static const double reply_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+				      0.025, 0.05, 0.1, 0.25, 1};
 static const double batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128};
 static const double deploy_bounds[] = {5, 10, 30, 60, 120, 300, 600, 1200,
 				       1800, 3600};
@@ -63,6 +66,10 @@ static const double *bounds_for(const struct metric_def *d, size_t *n)
 	if (strcmp(d->name, "berth_inbox_sync_seconds") == 0) {
 		*n = BERTH_ARRAY_LEN(sync_bounds);
 		return sync_bounds;
+	}
+	if (strcmp(d->name, "berth_http_request_duration_seconds") == 0) {
+		*n = BERTH_ARRAY_LEN(reply_bounds);
+		return reply_bounds;
 	}
 	if (strcmp(d->name, "berth_inbox_batch_size") == 0) {
 		*n = BERTH_ARRAY_LEN(batch_bounds);

@@ -100,6 +100,8 @@ static void send_body(struct server *s, struct evhttp_request *req, int status,
 	evbuffer_add(evhttp_request_get_output_buffer(req), body, len);
 	evhttp_send_reply(req, status, NULL, NULL);
 	count_reply(s, status);
+	metrics_observe(s->m, "berth_http_request_duration_seconds", NULL,
+			(double)took / 1000.0);
 	if (took > REPLY_BUDGET_MS)
 		log_warn("msg=\"slow reply\" status=%d ms=%lld", status,
 			 (long long)took);

@@ -265,7 +265,9 @@ struct inbox;
  * Opens (creating) the inbox in dir and loads every segment; a line that
  * does not parse (the torn end of a crashed append) is logged and skipped.
  * Starts a new segment and deletes expired ones. *out is new (inbox_close).
- * Returns 0 or -1.
+ * One process owns an inbox at a time (a kernel lock on dir/lock, released
+ * when it exits). Returns 0, BERTH_ELOCKED when another process has it
+ * open, or -1.
  */
 int inbox_open(struct inbox **out, const char *dir, int64_t now,
 	       struct berr *err);

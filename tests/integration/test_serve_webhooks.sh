@@ -13,6 +13,10 @@ s_stub
 s_config 0
 s_start
 
+t_log "a second daemon on the same state directory refuses to start"
+t_run 1 "$BERTH" --config "$S_DIR/config.json" serve
+t_contains "$T_OUT" "another berth serve uses this state directory"
+
 t_log "probes"
 t_eq "$(curl -s "$S_URL/health")" '{"status":"ok"}' "/health"
 t_eq "$(curl -s "$S_URL/live")" '{"status":"alive"}' "/live"

@@ -73,7 +73,13 @@ static void test_roundtrip(const char *dir)
 	uint64_t s1;
 	json_t *ev;
 
+	struct inbox *other = NULL;
+
 	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
+	/* One owner at a time. */
+	CHECK_INT(inbox_open(&other, dir, T0, &err), BERTH_ELOCKED);
+	CHECK(other == NULL);
+	CHECK(strstr(err.msg, "another berth serve") != NULL);
 	s1 = add(ib, "github", "d-1", INBOX_QUEUED, both, 2, T0);
 	CHECK(s1 > 0);
 	CHECK(add(ib, "github", "d-2", INBOX_IGNORED, NULL, 0, T0) > s1);
