@@ -22,6 +22,8 @@ cd "$(dirname "$0")/../.."
 secs=${1:-10}
 conns=${2:-32}
 parent=${3:-/tmp}
+threads=2
+[ "$conns" -ge 2 ] || threads=1
 for tool in wrk webhook curl openssl; do
 	command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk webhook)" >&2; exit 1; }
 done
@@ -78,7 +80,7 @@ run() {
 	idle=$(rss_kb "$pid")
 	# A short warm-up, then the measured run.
 	wrk -t1 -c4 -d1s -s "$dir/post.lua" "$url" >/dev/null
-	out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$dir/post.lua" "$url")
+	out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -s "$dir/post.lua" "$url")
 	printf '%s\n' "$out" >"$dir/$name.wrk"
 	rps=$(printf '%s\n' "$out" | awk '/Requests\/sec/ {print $2}')
 	p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
@@ -122,7 +124,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'X-GitHub-Event: push' 
 	--data-binary @"$dir/body.json" "http://127.0.0.1:$wport/hooks/github")
 [ "$code" = 200 ] || { echo "webhook answered $code to the probe" >&2; cat "$dir/webhook.log" >&2; exit 1; }
 
-echo "webhook path: ${secs}s, $conns connections, 2 wrk threads, state on $(df -T "$dir" | awk 'NR==2 {print $2}') ($parent)"
+echo "webhook path: ${secs}s, $conns connections, $threads wrk threads, state on $(df -T "$dir" | awk 'NR==2 {print $2}') ($parent)"
 printf '%-8s %12s %10s %13s %13s %8s\n' server "requests/s" p99 "RSS idle" "RSS after" non-2xx
 run berth "http://127.0.0.1:$bport/hooks/github" "$berth_pid"
 run webhook "http://127.0.0.1:$wport/hooks/github" "$webhook_pid"
