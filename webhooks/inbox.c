@@ -73,6 +73,7 @@ struct inbox {
 	int fd;                          /* current segment, O_APPEND */
 	int lock_fd;                     /* flock on dir/lock: one owner */
 	bool dirty;                      /* appended since the last sync */
+	uint64_t appends;                /* lines appended since the open */
 	bool warned_cap;
 };
 
@@ -294,6 +295,7 @@ static int append_line(struct inbox *ib, const char *text, int64_t received,
 		return -1;
 	}
 	cur->lines++;
+	ib->appends++;
 	if (received > cur->newest)
 		cur->newest = received;
 	ib->dirty = true;
@@ -652,6 +654,31 @@ int inbox_sync(struct inbox *ib, struct berr *err)
 		e->synced = true;
 	}
 	return 0;
+}
+
+int inbox_fd(const struct inbox *ib)
+{
+	return ib->fd;
+}
+
+uint64_t inbox_appends(const struct inbox *ib)
+{
+	return ib->appends;
+}
+
+void inbox_synced(struct inbox *ib, uint64_t upto_seq, uint64_t appends)
+{
+	struct inbox_entry *e;
+
+	if (ib->appends == appends)
+		ib->dirty = false;
+	TAILQ_FOREACH_REVERSE(e, &ib->entries, inbox_list, link) {
+		if (e->seq > upto_seq)
+			continue;
+		if (e->synced)
+			break;
+		e->synced = true;
+	}
 }
 
 int inbox_forget_unsynced(struct inbox *ib, int64_t now, struct berr *err)

@@ -57,6 +57,7 @@ static bool store(struct intake_result *out, struct inbox *ib,
 		return false;
 	}
 	out->durable = true;
+	out->seq = *seq;
 	return true;
 }
 

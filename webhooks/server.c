@@ -63,6 +63,9 @@ struct server {
 	struct server_ops ops;
 	struct server_config sc;
 	struct event *commit_ev;            /* owned */
+	struct syncer *syncer;              /* owned; NULL: sync in the loop */
+	uint64_t sync_seq, sync_appends;    /* what the running sync covers */
+	int64_t sync_started_ms;
 	struct event *adopt_ev;             /* owned */
 	struct pending_list pending;
 	struct server_conn *fresh;          /* connections not adopted yet */
@@ -181,36 +184,28 @@ static void finish_intake(struct server *s, struct evhttp_request *req,
 	TAILQ_INSERT_TAIL(&s->pending, p, link);
 }
 
-/* The group commit: one fsync for every record appended in this turn. */
-static void on_commit(evutil_socket_t fd, short what, void *arg)
+/* Answers the pending requests whose records are durable (seq <= upto),
+ * or every pending request with 503 when the sync failed. */
+static void answer_pending(struct server *s, uint64_t upto, bool failed)
 {
-	struct server *s = arg;
-	int64_t t0 = strnum_mono_ms(), now = strnum_now_ms() / 1000;
+	int64_t now = strnum_now_ms() / 1000;
 	struct pending *p;
 	struct berr err;
 	size_t n = 0;
-	int rc;
 
-	(void)fd;
-	(void)what;
-	rc = inbox_sync(s->ib, &err);
-	metrics_observe(s->m, "berth_inbox_sync_seconds", NULL,
-			(double)(strnum_mono_ms() - t0) / 1000.0);
-	if (rc != 0) {
-		struct berr ferr;
-
-		log_error("msg=\"inbox sync failed: answering 503\" error=\"%s\"",
-			  err.msg);
-		if (inbox_forget_unsynced(s->ib, now, &ferr) != 0)
+	if (failed) {
+		log_error("msg=\"inbox sync failed: answering 503\"");
+		if (inbox_forget_unsynced(s->ib, now, &err) != 0)
 			log_error("msg=\"inbox: cannot start a new segment\" "
-				  "error=\"%s\"", ferr.msg);
+				  "error=\"%s\"", err.msg);
 	}
-	while ((p = TAILQ_FIRST(&s->pending)) != NULL) {
+	while ((p = TAILQ_FIRST(&s->pending)) != NULL &&
+	       (failed || p->res.seq <= upto)) {
 		size_t i;
 
 		TAILQ_REMOVE(&s->pending, p, link);
 		n++;
-		if (rc != 0) {
+		if (failed) {
 			json_decref(p->res.body);
 			p->res.body = json_pack("{s:s}", "error",
 						"cannot store the delivery; "
@@ -233,8 +228,62 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
 	metrics_observe(s->m, "berth_inbox_batch_size", NULL, (double)n);
 	metrics_set(s->m, "berth_inbox_entries", NULL,
 		    (double)inbox_count(s->ib));
-	if (rc == 0 && inbox_maintain(s->ib, now, &err) != 0)
+	if (!failed && inbox_maintain(s->ib, now, &err) != 0)
 		log_error("msg=\"inbox maintenance failed\" error=\"%s\"", err.msg);
+}
+
+/* The syncer finished the sync on_commit started. */
+static void on_synced(int error, void *arg)
+{
+	struct server *s = arg;
+
+	metrics_observe(s->m, "berth_inbox_sync_seconds", NULL,
+			(double)(strnum_mono_ms() - s->sync_started_ms) / 1000.0);
+	if (error == 0)
+		inbox_synced(s->ib, s->sync_seq, s->sync_appends);
+	else
+		log_error("msg=\"inbox fdatasync failed\" error=\"%s\"",
+			  strerror(error));
+	answer_pending(s, s->sync_seq, error != 0);
+	/* Requests stored while it ran: their own sync. */
+	if (!TAILQ_EMPTY(&s->pending))
+		event_active(s->commit_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * The group commit, activated by the first request of a batch: it runs
+ * after every request read in this turn of the loop. With the syncer, the
+ * fdatasync runs on its thread while the loop goes on storing the next
+ * batch (one sync at a time: a batch that arrives meanwhile is synced as
+ * soon as the running one reports). Without it, the loop syncs itself.
+ */
+static void on_commit(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	int64_t t0 = strnum_mono_ms();
+	struct berr err;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	if (TAILQ_EMPTY(&s->pending))
+		return;
+	if (s->syncer != NULL) {
+		if (syncer_busy(s->syncer))
+			return; /* on_synced comes back here */
+		s->sync_seq = inbox_last_seq(s->ib);
+		s->sync_appends = inbox_appends(s->ib);
+		s->sync_started_ms = t0;
+		if (syncer_start(s->syncer, inbox_fd(s->ib), &err) == 0)
+			return;
+		log_warn("msg=\"inbox sync in the loop\" error=\"%s\"", err.msg);
+	}
+	rc = inbox_sync(s->ib, &err);
+	metrics_observe(s->m, "berth_inbox_sync_seconds", NULL,
+			(double)(strnum_mono_ms() - t0) / 1000.0);
+	if (rc != 0)
+		log_error("msg=\"inbox sync failed\" error=\"%s\"", err.msg);
+	answer_pending(s, inbox_last_seq(s->ib), rc != 0);
 }
 
 struct server_reply {
@@ -715,6 +764,9 @@ struct server *server_new(struct event_base *base, struct inbox *ib,
 	s->adopt_ev = event_new(base, -1, 0, on_adopt, s);
 	if (s->commit_ev == NULL || s->adopt_ev == NULL)
 		fatal("cannot create the HTTP server's events");
+	s->syncer = syncer_new(base, on_synced, s);
+	if (s->syncer == NULL)
+		log_warn("msg=\"no sync thread: the inbox is synced in the loop\"");
 	evhttp_set_gencb(s->http, on_request, s);
 	evhttp_set_bevcb(s->http, on_new_bev, s);
 	apply_limits(s);
@@ -766,8 +818,12 @@ void server_free(struct server *s)
 
 	if (s == NULL)
 		return;
-	if (!TAILQ_EMPTY(&s->pending))
-		on_commit(-1, 0, s);
+	/* Answer what is waiting: the running sync, then one in the loop. */
+	if (s->syncer != NULL)
+		syncer_wait(s->syncer);
+	syncer_free(s->syncer);
+	s->syncer = NULL;
+	on_commit(-1, 0, s);
 	while ((p = TAILQ_FIRST(&s->pending)) != NULL) {
 		TAILQ_REMOVE(&s->pending, p, link);
 		intake_result_release(&p->res);

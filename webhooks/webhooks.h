@@ -312,6 +312,15 @@ struct json_t *inbox_events_json(const struct inbox *ib, const char *provider,
 
 /* inbox_line.c — the inbox's line format */
 
+/* For a sync on another thread (syncer.c): the current segment's
+ * descriptor (borrowed), the number of lines appended so far, and, once
+ * the sync of that descriptor started after inbox_appends() returned
+ * appends and inbox_last_seq() returned upto_seq has succeeded, the news
+ * that every record up to upto_seq is durable. */
+int inbox_fd(const struct inbox *ib);
+uint64_t inbox_appends(const struct inbox *ib);
+void inbox_synced(struct inbox *ib, uint64_t upto_seq, uint64_t appends);
+
 /* "queued", "done", "ignored", "stored". */
 const char *inbox_status_name(enum inbox_status s);
 /* Parses one line (without its newline) into out (released with
@@ -390,6 +399,7 @@ struct intake_result {
 				     "stored", "bad_request", "not_found",
 				     or a verify_status_name */
 	char delivery[VERIFY_KEY_MAX]; /* for the log, "" when unknown */
+	uint64_t seq;             /* the record appended when durable */
 };
 
 void intake_result_release(struct intake_result *r);
@@ -426,6 +436,25 @@ int intake_parse_api(struct api_request *out, const char *body, size_t len,
 void intake_api(struct intake_result *out, const struct server_config *sc,
 		struct inbox *ib, enum queued_kind kind,
 		const struct wh_request *req);
+
+/* syncer.c — fdatasync on a thread of its own, so that the event loop
+ * keeps storing requests while the disk makes the previous batch durable */
+
+struct syncer;
+
+/* A syncer reporting to done(error, arg) in base's loop: error is 0 or the
+ * errno of fdatasync. NULL when the thread cannot be started (callers then
+ * sync in the loop). */
+struct syncer *syncer_new(struct event_base *base,
+			  void (*done)(int error, void *arg), void *arg);
+/* Starts fdatasync of (a duplicate of) fd. Returns 0, or -1 when a sync is
+ * running already or fd cannot be duplicated. */
+int syncer_start(struct syncer *s, int fd, struct berr *err);
+bool syncer_busy(const struct syncer *s);
+/* Blocks until the running sync (if any) reported. For shutdown only. */
+void syncer_wait(struct syncer *s);
+/* Waits, stops the thread, frees. NULL ok. */
+void syncer_free(struct syncer *s);
 
 /* conn.c — finds each request head and its Content-Length in the bytes a
  * connection receives, before libevent parses them, so that the server
