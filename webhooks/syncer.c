@@ -75,6 +75,18 @@ static void on_report(evutil_socket_t fd, short what, void *arg)
 	s->done(result, s->arg);
 }
 
+/* Frees everything but the thread (never started, or joined). */
+static void release(struct syncer *s)
+{
+	if (s->ev != NULL)
+		event_free(s->ev);
+	close(s->pipe_r);
+	close(s->pipe_w);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
 struct syncer *syncer_new(struct event_base *base,
 			  void (*done)(int error, void *arg), void *arg)
 {
@@ -95,13 +107,7 @@ struct syncer *syncer_new(struct event_base *base,
 	s->ev = event_new(base, s->pipe_r, EV_READ | EV_PERSIST, on_report, s);
 	if (s->ev == NULL || event_add(s->ev, NULL) != 0 ||
 	    pthread_create(&s->thread, NULL, worker, s) != 0) {
-		if (s->ev != NULL)
-			event_free(s->ev);
-		close(s->pipe_r);
-		close(s->pipe_w);
-		pthread_mutex_destroy(&s->mu);
-		pthread_cond_destroy(&s->cv);
-		free(s);
+		release(s);
 		return NULL;
 	}
 	return s;
@@ -151,10 +157,5 @@ void syncer_free(struct syncer *s)
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
-	event_free(s->ev);
-	close(s->pipe_r);
-	close(s->pipe_w);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	free(s);
+	release(s);
 }
