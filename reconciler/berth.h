@@ -238,6 +238,7 @@ extern const struct cli_cmd cmd_status;
 extern const struct cli_cmd cmd_unlock;
 extern const struct cli_cmd cmd_validate;
 extern const struct cli_cmd cmd_version;
+extern const struct cli_cmd cmd_serve;
 
 /* spawn.c — running commands: posix_spawn with an argv vector, never a shell
  *
@@ -2912,5 +2913,223 @@ int apply_run(struct deployment *out, struct envctx *ctx,
 	      const struct apply_opts *o, struct berr *err);
 /* The exit status (SPEC §4) for apply_run's return and record. */
 int apply_exit_status(int rc, const struct deployment *d);
+
+/* queued.c — the deployment the daemon queued for an environment and has
+ * not started yet: envs/<env>/queued.json (docs/state.md). One at most per
+ * environment: a newer request replaces it (SPEC §7: pushes coalesce). */
+
+enum queued_kind { QUEUED_DEPLOY, QUEUED_ROLLBACK };
+
+struct queued {
+	enum queued_kind kind;
+	char *trigger;   /* owned or NULL; the deployment's trigger: "poll",
+			    "webhook:github:<delivery>", "api" */
+	char hint[41];   /* the commit the newest push announced, for people
+			    (the deployment reads the branch head): 40 hex
+			    digits or "" */
+	char *rev;       /* owned or NULL; deploy: the exact revision asked
+			    for (apply --commit); rollback: --to; NULL: the
+			    branch head / the last good deployment */
+	int64_t since;   /* unix seconds of the first request it holds */
+	int64_t requests; /* requests coalesced into it */
+	uint64_t seq;    /* the newest inbox record it stands for, 0: none */
+};
+
+void queued_init(struct queued *q);
+void queued_release(struct queued *q);
+/* Deep copy of src into dst (which is overwritten, not released). */
+void queued_copy(struct queued *dst, const struct queued *src);
+/* "deploy", "rollback". */
+const char *queued_kind_name(enum queued_kind k);
+/* True when rev may be passed as a revision argument: 1-255 characters of
+ * [A-Za-z0-9._/-], not starting with '-' (never taken for an option). */
+bool queued_rev_ok(const char *rev);
+/* {"kind", "trigger", "commit", "rev", "since", "requests", "seq"}: new
+ * reference; the value of `berth status --json`'s "queued". */
+struct json_t *queued_to_json(const struct queued *q);
+/* Parses what queued_to_json writes into out (initialised here). Returns 0,
+ * or -1 with err naming the field ($.kind: …); out is then empty. */
+int queued_parse(struct queued *out, const char *data, size_t len,
+		 struct berr *err);
+/* Reads envs/<env>/queued.json. Returns 0, BERTH_ENOTFOUND when nothing is
+ * queued, or -1 (unreadable or invalid; the message names the file). */
+int queued_read(struct queued *out, struct state *st, struct berr *err);
+/* Writes it atomically and durably (fs_write_atomic). Returns 0 or -1. */
+int queued_write(struct state *st, const struct queued *q, struct berr *err);
+/* Removes it (nothing queued any more); a missing file is fine. */
+int queued_clear(struct state *st, struct berr *err);
+
+/* daemon.c, daemon_queue.c, daemon_poll.c — `berth serve` (SPEC §7;
+ * docs/webhooks.md). Compiled into the berth binary, like cmd_*.c.
+ *
+ * One event loop (libevent) runs everything: the HTTP server (webhooks/),
+ * signals, timers, and the supervision of child processes. Deployments and
+ * polls run as children of the berth binary itself (/proc/self/exe, an
+ * argv vector), never in the loop; their output comes through pipes and
+ * their end through SIGCHLD (waitpid with WNOHANG).
+ */
+
+struct event;
+struct event_base;
+struct server;
+struct server_job;
+struct inbox;
+struct metrics;
+
+/* A running child: a deployment or a poll. */
+struct daemon_child {
+	int pid;
+	int fd;                 /* read end of its output pipe; -1 at EOF */
+	struct event *ev;       /* owned; read event on fd */
+	struct buf line;        /* owned; partial output line */
+	struct buf out;         /* owned; poll: what it printed */
+	uint64_t job;           /* number for the log */
+	int64_t started_ms;     /* monotonic */
+	int64_t started_at;     /* unix seconds */
+	bool exited;
+	int wstatus;            /* from waitpid */
+};
+
+/* What the daemon keeps per environment. */
+struct daemon_env {
+	struct daemon *d;         /* borrowed */
+	char *name;               /* owned */
+	bool configured;          /* in the current config */
+	struct envctx *ctx;       /* owned; its config, state, env file; NULL
+				     when it could not be opened */
+	struct queued pending;    /* owned; valid when has_pending */
+	bool has_pending;
+	bool queue_dirty;         /* queued.json must be rewritten */
+	struct daemon_child *run; /* owned; the running deployment, or NULL */
+	struct queued running;    /* owned; what run deploys */
+	char last_seen[41];       /* newest commit announced, polled or
+				     deployed for its branch; "" unknown */
+	struct event *retry;      /* owned; waits for the lock or a resume */
+	bool waiting;             /* the retry timer is armed */
+};
+
+/* Test hook: when set, deployments run this program instead of berth,
+ * with the same arguments after argv[0] ("--config", FILE, "apply", ENV,
+ * "--trigger", T, …). For the integration tests only. */
+#define DAEMON_DEPLOY_PROGRAM_ENV "BERTH_DEPLOY_PROGRAM"
+
+/* Options of `berth serve`. */
+struct daemon_opts {
+	const char *config_path; /* --config, or NULL */
+	const char *port_file;   /* write the bound port there, or NULL */
+};
+
+/* Runs the daemon until SIGTERM/SIGINT and every running deployment has
+ * ended. Returns the exit status (0; 1 when it could not start). */
+int daemon_run(const struct daemon_opts *o);
+
+/* The daemon's process-wide state (daemon.c owns it; daemon_*.c share
+ * it). */
+struct daemon {
+	struct event_base *base;   /* owned */
+	char *config_path;         /* owned; absolute, as loaded */
+	struct config cfg;         /* owned; the config in force */
+	struct buf secrets[PROVIDER_COUNT]; /* owned; webhook secrets */
+	struct buf tokens[PROVIDER_COUNT];  /* owned; gitlab tokens */
+	struct buf api_token;      /* owned; empty: API disabled */
+	struct server *srv;        /* owned */
+	struct inbox *ib;          /* owned */
+	struct metrics *m;         /* owned */
+	struct daemon_env **envs;  /* owned; every environment seen since the
+				      start, configured or not */
+	size_t nenvs;
+	struct event *sigs[4];     /* owned; TERM, INT, HUP, CHLD */
+	struct event *maint;       /* owned; inbox maintenance, every minute */
+	struct event *flush;       /* owned; writes queued.json, debounced */
+	struct event *poll_timer;  /* owned */
+	struct event *poll_deadline; /* owned */
+	struct daemon_child *poll; /* owned; the running poll, or NULL */
+	struct daemon_status_run *status_run; /* owned; GET /api/status in
+						 progress, or NULL */
+	const char *deploy_program; /* DAEMON_DEPLOY_PROGRAM_ENV, or NULL */
+	uint64_t next_job;
+	bool starting;             /* restoring: nothing starts yet, so
+				      what was queued before coalesces */
+	bool stopping;
+};
+
+/* The environment called name (configured or not), or NULL. */
+struct daemon_env *daemon_env_find(struct daemon *d, const char *name);
+/* Called when a child ended; ends the loop when stopping and nothing runs
+ * any more. */
+void daemon_child_gone(struct daemon *d);
+
+/* daemon_queue.c: one deployment at a time per environment, and at most one
+ * queued behind it, which a newer request replaces (SPEC §7). */
+
+/* Starts a child: the berth binary (or program, when not NULL) with argv
+ * (argv[0] is replaced), all its output into a pipe read by the loop, its
+ * own process group, default signals except SIGPIPE (ignored, so a daemon
+ * that dies cannot kill a deployment halfway by closing the pipe), stdin
+ * /dev/null, no descriptor above 2. Returns 0 with *out new, or -1. */
+int daemon_child_start(struct daemon_child **out, struct daemon *d,
+		       const char *program, char *const *argv, int flags,
+		       void (*on_output)(int, short, void *),
+		       void *arg, struct berr *err);
+/* flags of daemon_child_start: only stdout into the pipe, stderr to
+ * /dev/null (output that must parse as JSON). */
+#define DAEMON_CHILD_STDOUT_ONLY 1
+/* Reads what is available; returns false at EOF or error (fd closed). */
+bool daemon_child_read(struct daemon_child *c, void (*line)(const char *l,
+							   void *arg),
+		       void *arg);
+void daemon_child_free(struct daemon_child *c);
+
+/* Queues job for e: becomes e's pending deployment, or replaces it (the
+ * request count adds up, the newest trigger, hint and revision win), and
+ * starts it when e is idle. */
+void daemon_queue_add(struct daemon *d, struct daemon_env *e,
+		      const struct queued *job);
+/* server_ops.enqueue. */
+void daemon_queue_job(const struct server_job *job, void *arg);
+/* Starts e's pending deployment when nothing runs, the lock is free and
+ * the environment is not frozen; else waits (timer) and tries again. */
+void daemon_queue_kick(struct daemon *d, struct daemon_env *e);
+/* A child exited (from the SIGCHLD loop): returns true when it was a
+ * deployment, and handles its end. */
+bool daemon_queue_reaped(struct daemon *d, int pid, int wstatus);
+/* Writes queued.json of every environment whose queue changed. */
+void daemon_queue_flush(struct daemon *d);
+/* Deployments running now. */
+size_t daemon_queue_running(struct daemon *d);
+/* A new environment entry (not configured yet, no envctx). */
+struct daemon_env *daemon_env_new(struct daemon *d, const char *name);
+void daemon_env_free(struct daemon_env *e);
+/* Creates the queue's timers. */
+void daemon_queue_init(struct daemon *d);
+
+/* daemon_status.c: GET /api/status. `berth status ENV --json` runs in a
+ * child process per environment (it probes services' health, which takes
+ * time), and requests arriving meanwhile share the answer. */
+
+struct daemon_status_run;
+struct server_reply;
+
+/* server_ops.status. */
+void daemon_status_request(struct server_reply *r, void *arg);
+/* A child exited: true when it was one of a status run's. */
+bool daemon_status_reaped(struct daemon *d, int pid, int wstatus);
+/* Kills a status run's children (stopping); the answers follow. */
+void daemon_status_stop(struct daemon *d);
+
+/* daemon_poll.c: the poll of the remote's branch heads, a safety net for
+ * lost webhooks. */
+
+/* Arms the poll timer for cfg's poll_interval_s (0: off), with ±10 %
+ * jitter. */
+void daemon_poll_schedule(struct daemon *d);
+/* A child exited: true when it was the poll, whose result is handled. */
+bool daemon_poll_reaped(struct daemon *d, int pid, int wstatus);
+/* Stops the timer and kills a running poll. */
+void daemon_poll_stop(struct daemon *d);
+/* `berth serve --heads`: prints "head BRANCH SHA" (or "head BRANCH -")
+ * for each branch an auto_deploy environment tracks, asking the remote.
+ * Exit status 0, or 1 when a branch could not be read. */
+int daemon_poll_heads(const char *config_path);
 
 #endif /* BERTH_H */
