@@ -213,6 +213,8 @@ void pipeline_end(struct pipeline *p, enum step_status status, const char *fmt,
 	if (status != STEP_FAILED)
 		pipeline_pause(s->name);
 	s = current_step(p);
+	if (s == NULL)
+		return;
 	buf_init(&detail, 0);
 	va_start(ap, fmt);
 	buf_vprintf(&detail, fmt, ap);
