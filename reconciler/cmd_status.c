@@ -28,32 +28,6 @@ struct status_service {
 	bool healthy;
 };
 
-/* One GET of svc's health URL (no check: running is healthy). *why (new)
- * says what failed. */
-static bool probe(const struct manifest_service *svc, char **why)
-{
-	struct http_request req = {0};
-	struct http_response res;
-	struct berr err;
-	int timeout_ms;
-	bool ok = false;
-
-	*why = NULL;
-	if (!svc->has_health || svc->health.http == NULL)
-		return true;
-	timeout_ms = svc->health.timeout_s * 1000;
-	req.url = svc->health.http;
-	req.timeout_ms = timeout_ms > 0 && timeout_ms < STATUS_PROBE_MS
-				 ? timeout_ms
-				 : STATUS_PROBE_MS;
-	if (http_request(&res, &req, &err) != 0)
-		*why = xstrdup(err.msg);
-	else if (!(ok = res.status == svc->health.expect_status))
-		*why = xasprintf("HTTP %ld", res.status);
-	http_response_release(&res);
-	return ok;
-}
-
 static void add_service(struct status_service **out, size_t *n,
 			const char *name, const struct service_live *l,
 			const struct manifest_service *svc)
@@ -71,8 +45,10 @@ static void add_service(struct status_service **out, size_t *n,
 	}
 	s->pid = l->pid;
 	s->state = xstrdup(l->running ? "running" : "stopped");
-	if (l->running)
-		s->healthy = svc != NULL ? probe(svc, &why) : true;
+	if (l->running && svc != NULL)
+		s->healthy = health_probe(&why, svc, STATUS_PROBE_MS);
+	else if (l->running)
+		s->healthy = true;
 	if (why != NULL)
 		s->detail = xasprintf("unhealthy: %s", why);
 	else if (!l->running && l->detail != NULL)
