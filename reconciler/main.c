@@ -18,6 +18,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_drift,
 	&cmd_unlock,
 	&cmd_resume,
+	&cmd_serve,
 	&cmd_version,
 };
 
