@@ -2785,6 +2785,11 @@ int drift_state_load(struct drift_state *out, struct state *st,
 int drift_state_save(const struct drift_state *s, struct state *st,
 		     struct berr *err);
 void drift_state_release(struct drift_state *s);
+/* {"env", "open": [{"kind", "name", "detail", "since", "notified",
+ * "healable", "heal_deployment"}], "last": REPORT|null}: what GET
+ * /api/drift says of one environment (new reference). */
+struct json_t *drift_state_to_json(const struct drift_state *s,
+				   const char *env);
 /*
  * Makes r's findings the open ones: a finding open before keeps its since,
  * notified and heal_deployment; a new one starts now. An open finding r
@@ -3282,6 +3287,7 @@ struct server;
 struct server_job;
 struct inbox;
 struct metrics;
+struct daemon_sched_env;
 
 /* A running child: a deployment or a poll. */
 struct daemon_child {
@@ -3313,6 +3319,8 @@ struct daemon_env {
 				     deployed for its branch; "" unknown */
 	struct event *retry;      /* owned; waits for the lock or a resume */
 	bool waiting;             /* the retry timer is armed */
+	struct daemon_sched_env *sched; /* owned (daemon_sched.c); NULL until
+					   scheduled work is planned */
 };
 
 /* Test hook: when set, deployments run this program instead of berth,
@@ -3438,5 +3446,33 @@ void daemon_poll_stop(struct daemon *d);
  * for each branch an auto_deploy environment tracks, asking the remote.
  * Exit status 0, or 1 when a branch could not be read. */
 int daemon_poll_heads(const char *config_path);
+
+/* daemon_sched.c: the scheduled work of each environment (SPEC §8, §9;
+ * docs/drift.md): `berth drift ENV --scheduled --json` every
+ * drift.interval_s (±10 %) unless drift.action is "off", and `berth serve
+ * --backup ENV` at database.backup.schedule, as child processes. One piece
+ * of work per environment at a time, never while a deployment of it runs,
+ * waits or holds the lock; the settings are read from the deployed
+ * manifest at every tick (at least once a minute). */
+
+/* Plans (or re-plans) e's scheduled work and starts what is due. */
+void daemon_sched_tick(struct daemon *d, struct daemon_env *e);
+/* daemon_sched_tick for every configured environment (start, reload). */
+void daemon_sched_schedule(struct daemon *d);
+/* Stops the timers (stopping); running work finishes. */
+void daemon_sched_stop(struct daemon *d);
+/* Whether scheduled work of e runs now: a deployment waits for it. */
+bool daemon_sched_busy(const struct daemon_env *e);
+/* Scheduled work running now, over every environment. */
+size_t daemon_sched_running(struct daemon *d);
+/* A child exited: true when it was scheduled work, whose result goes to
+ * the log and the metrics; e's queue is kicked and its work re-planned. */
+bool daemon_sched_reaped(struct daemon *d, int pid, int wstatus);
+/* Frees e->sched (daemon_env_free). */
+void daemon_sched_env_free(struct daemon_env *e);
+/* `berth serve --backup ENV`: sched_backup_run, its JSON
+ * (sched_backup_to_json, or {"env", "skipped"|"locked": why}) on stdout.
+ * Exit status 0 (done or nothing to do), 1 failed, 75 locked. */
+int daemon_sched_backup(const char *config_path, const char *env);
 
 #endif /* BERTH_H */

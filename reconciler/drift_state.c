@@ -148,6 +148,12 @@ static json_t *open_json(const struct drift_state *s)
 	return a;
 }
 
+json_t *drift_state_to_json(const struct drift_state *s, const char *env)
+{
+	return json_pack("{s:s, s:o, s:O?}", "env", env, "open", open_json(s),
+	                 "last", s->last);
+}
+
 int drift_state_save(const struct drift_state *s, struct state *st,
                      struct berr *err)
 {

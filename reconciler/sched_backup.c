@@ -106,7 +106,7 @@ static size_t notify_failure(struct envctx *ctx, const struct manifest *m,
 
 /* Dump, verify, prune. Returns 0 or -1 (out->error). */
 static int take(struct sched_backup *out, struct envctx *ctx,
-                const struct manifest *m, const char *commit)
+                const struct manifest *m, const char *commit, int64_t now)
 {
 	const struct manifest_database *db = &m->db;
 	const char *url = envctx_var(ctx, db->url_env);
@@ -137,6 +137,7 @@ static int take(struct sched_backup *out, struct envctx *ctx,
 	bo.kind = BACKUP_SCHEDULED;
 	bo.commit = commit[0] ? commit : NULL;
 	bo.env = ctx->env->name;
+	bo.now = now;
 	if (backup_create(&out->info, &tool, &bo, &err) != 0) {
 		out->error = xstrdup(err.msg);
 		goto out;
@@ -158,6 +159,7 @@ static int take(struct sched_backup *out, struct envctx *ctx,
 	po.keep.weekly = db->retention_weekly;
 	po.keep.monthly = db->retention_monthly;
 	po.protect = (const char *const *)protect.v;
+	po.now = now;
 	if (backup_prune(&out->pruned, &out->npruned, &po, &err) != 0)
 		out->prune_error = xstrdup(err.msg); /* the backup is fine */
 	rc = 0;
@@ -232,7 +234,7 @@ int sched_backup_run(struct sched_backup *out, struct envctx *ctx,
 	struct merrs errs = {0};
 	struct manifest *m = NULL;
 	char commit[41] = "", *lock_path = NULL, who[320];
-	int64_t id, started = strnum_now_ms() / 1000;
+	int64_t id, started = sched_now();
 	int fd = -1, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -258,7 +260,7 @@ int sched_backup_run(struct sched_backup *out, struct envctx *ctx,
 	 * out while the backup runs, and the backup out of a deployment. */
 	memset(&me, 0, sizeof(me));
 	me.pid = (int)getpid();
-	me.started_at = started;
+	me.started_at = strnum_now_ms() / 1000;
 	snprintf(me.trigger, sizeof(me.trigger), "scheduled backup");
 	lock_path = state_path(&ctx->st, "lock");
 	rc = lock_acquire(&fd, lock_path, &me, &holder, err);
@@ -269,7 +271,7 @@ int sched_backup_run(struct sched_backup *out, struct envctx *ctx,
 	}
 	if (rc != 0)
 		goto out;
-	rc = take(out, ctx, m, commit);
+	rc = take(out, ctx, m, commit, started);
 	lock_release(fd);
 	fd = -1;
 	remember(ctx, out, started);
