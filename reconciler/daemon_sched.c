@@ -35,12 +35,12 @@
 enum sched_kind { SCHED_NONE, SCHED_DRIFT, SCHED_BACKUP };
 
 struct daemon_sched_env {
-	struct event *timer;       /* owned */
+	struct event *timer;        /* owned */
 	struct daemon_child *child; /* owned; the running check or backup */
-	enum sched_kind kind;      /* what child runs */
-	int64_t drift_due_ms;      /* monotonic; 0: not planned */
-	int64_t backup_due;        /* sched_now() seconds; 0: not planned */
-	int backup_minute;         /* the schedule backup_due is for; -1 */
+	enum sched_kind kind;       /* what child runs */
+	int64_t drift_due_ms;       /* monotonic; 0: not planned */
+	int64_t backup_due;         /* sched_now() seconds; 0: not planned */
+	int backup_minute;          /* the schedule backup_due is for; -1 */
 };
 
 static void on_timer(int fd, short what, void *arg);
@@ -101,7 +101,7 @@ static bool deploying(struct daemon_env *e)
 /* The deployed manifest's settings: drift action and interval, the backup
  * slot (-1: none). False when nothing is deployed or it cannot be read. */
 static bool settings(enum manifest_drift_action *action, int *interval_s,
-		     int *minute, struct daemon_env *e)
+                     int *minute, struct daemon_env *e)
 {
 	struct manifest *m = NULL;
 	struct merrs errs = {0};
@@ -119,7 +119,7 @@ static bool settings(enum manifest_drift_action *action, int *interval_s,
 		goto out;
 	*action = m->drift_action;
 	*interval_s = m->drift_interval_s > 0 ? m->drift_interval_s
-					      : DRIFT_INTERVAL_DEFAULT_S;
+	                                      : DRIFT_INTERVAL_DEFAULT_S;
 	if (m->db.present && m->db.backup_schedule != NULL)
 		*minute = m->db.backup_schedule_min;
 	ok = true;
@@ -185,18 +185,20 @@ static int start_child(struct daemon_env *e, enum sched_kind kind)
 		strv_push(&av, e->name);
 	}
 	rc = daemon_child_start(&s->child, e->d, NULL, av.v,
-				DAEMON_CHILD_STDOUT_ONLY, on_output, e, &err);
+	                        DAEMON_CHILD_STDOUT_ONLY, on_output, e, &err);
 	strv_release(&av);
 	if (rc != 0) {
 		log_error("msg=\"cannot start scheduled work\" env=%s work=%s "
-			  "error=\"%s\"", e->name,
-			  kind == SCHED_DRIFT ? "drift" : "backup", err.msg);
+		          "error=\"%s\"",
+		          e->name, kind == SCHED_DRIFT ? "drift" : "backup",
+		          err.msg);
 		return -1;
 	}
 	s->kind = kind;
-	log_info("msg=\"scheduled work started\" env=%s work=%s job=%llu pid=%d",
-		 e->name, kind == SCHED_DRIFT ? "drift" : "backup",
-		 (unsigned long long)s->child->job, s->child->pid);
+	log_info(
+	    "msg=\"scheduled work started\" env=%s work=%s job=%llu pid=%d",
+	    e->name, kind == SCHED_DRIFT ? "drift" : "backup",
+	    (unsigned long long)s->child->job, s->child->pid);
 	return 0;
 }
 
@@ -240,7 +242,7 @@ void daemon_sched_tick(struct daemon *d, struct daemon_env *e)
 		s->backup_due = plan_backup(e, minute, now);
 		s->backup_minute = minute;
 		log_info("msg=\"next scheduled backup\" env=%s in_s=%lld",
-			 e->name, (long long)(s->backup_due - now));
+		         e->name, (long long)(s->backup_due - now));
 	}
 	if (action == MANIFEST_DRIFT_OFF)
 		s->drift_due_ms = 0;
@@ -248,7 +250,7 @@ void daemon_sched_tick(struct daemon *d, struct daemon_env *e)
 		s->drift_due_ms =
 		    mono + sched_jitter_ms((int64_t)interval_s * 1000, 10);
 	due = (s->backup_due != 0 && now >= s->backup_due) ||
-	       (s->drift_due_ms != 0 && mono >= s->drift_due_ms);
+	      (s->drift_due_ms != 0 && mono >= s->drift_due_ms);
 	if (due && deploying(e)) {
 		arm(e, SCHED_RETRY_MS);
 		return;
@@ -308,43 +310,45 @@ static int exit_code(int wstatus)
 
 /* The end of a drift check: metrics and the log from its JSON. */
 static void drift_done(struct daemon *d, struct daemon_env *e, json_t *j,
-		       int code)
+                       int code)
 {
 	const char *labels[] = {"env", e->name, NULL};
-	const char *result = code == EXIT_OK	      ? "clean"
-			     : code == EXIT_CHANGES ? "drift"
-						      : "error";
+	const char *result = code == EXIT_OK        ? "clean"
+	                     : code == EXIT_CHANGES ? "drift"
+	                                            : "error";
 	json_t *heal = json_object_get(j, "heal");
 	size_t open = json_array_size(json_object_get(j, "open"));
 
 	metrics_add(d->m, "berth_drift_checks_total",
-		    (const char *[]){"env", e->name, "result", result, NULL}, 1);
+	            (const char *[]){"env", e->name, "result", result, NULL},
+	            1);
 	metrics_set(d->m, "berth_drift_last_check_timestamp_seconds", labels,
-		    (double)(strnum_now_ms() / 1000));
+	            (double)(strnum_now_ms() / 1000));
 	if (j != NULL)
 		metrics_set(d->m, "berth_drift_findings", labels, (double)open);
 	metrics_add(d->m, "berth_drift_notifications_total", labels,
-		    (double)json_integer_value(json_object_get(j, "notified")));
+	            (double)json_integer_value(json_object_get(j, "notified")));
 	if (json_is_object(heal)) {
-		const char *st = json_string_value(json_object_get(heal, "status"));
+		const char *st =
+		    json_string_value(json_object_get(heal, "status"));
 
 		metrics_add(d->m, "berth_drift_heals_total",
-			    (const char *[]){"env", e->name, "status",
-					     st ? st : "refused", NULL},
-			    1);
+		            (const char *[]){"env", e->name, "status",
+		                             st ? st : "refused", NULL},
+		            1);
 	}
 	log_info("msg=\"drift check finished\" env=%s result=%s open=%zu "
-		 "opened=%zu cleared=%zu notified=%lld healed=%s",
-		 e->name, result, open,
-		 json_array_size(json_object_get(j, "opened")),
-		 json_array_size(json_object_get(j, "cleared")),
-		 (long long)json_integer_value(json_object_get(j, "notified")),
-		 json_is_object(heal) ? "yes" : "no");
+	         "opened=%zu cleared=%zu notified=%lld healed=%s",
+	         e->name, result, open,
+	         json_array_size(json_object_get(j, "opened")),
+	         json_array_size(json_object_get(j, "cleared")),
+	         (long long)json_integer_value(json_object_get(j, "notified")),
+	         json_is_object(heal) ? "yes" : "no");
 }
 
 /* The end of a scheduled backup. */
 static void backup_done(struct daemon *d, struct daemon_env *e, json_t *j,
-			int code)
+                        int code)
 {
 	const char *labels[] = {"env", e->name, NULL};
 	bool ok = code == EXIT_OK && json_is_true(json_object_get(j, "ok"));
@@ -355,41 +359,43 @@ static void backup_done(struct daemon *d, struct daemon_env *e, json_t *j,
 	size_t i, removed = 0;
 
 	if (json_object_get(j, "skipped") != NULL) {
-		log_info("msg=\"scheduled backup skipped\" env=%s reason=\"%s\"",
-			 e->name,
-			 json_string_value(json_object_get(j, "skipped")));
+		log_info(
+		    "msg=\"scheduled backup skipped\" env=%s reason=\"%s\"",
+		    e->name, json_string_value(json_object_get(j, "skipped")));
 		return;
 	}
 	json_array_foreach(pruned, i, p) removed +=
 	    json_is_true(json_object_get(p, "removed"));
 	metrics_add(d->m, "berth_backups_total",
-		    (const char *[]){"env", e->name, "result",
-				     ok ? "ok" : "failed", NULL},
-		    1);
+	            (const char *[]){"env", e->name, "result",
+	                             ok ? "ok" : "failed", NULL},
+	            1);
 	if (file != NULL)
 		metrics_add(d->m, "berth_backup_verifications_total",
-			    (const char *[]){"env", e->name, "result",
-					     verified ? "ok"
-					     : ok     ? "skipped"
-						      : "failed",
-					     NULL},
-			    1);
-	metrics_add(d->m, "berth_backups_pruned_total", labels, (double)removed);
+		            (const char *[]){"env", e->name, "result",
+		                             verified ? "ok"
+		                             : ok     ? "skipped"
+		                                      : "failed",
+		                             NULL},
+		            1);
+	metrics_add(d->m, "berth_backups_pruned_total", labels,
+	            (double)removed);
 	if (ok) {
 		metrics_set(d->m, "berth_backup_last_success_timestamp_seconds",
-			    labels, (double)(strnum_now_ms() / 1000));
-		metrics_set(d->m, "berth_backup_size_bytes", labels,
-			    (double)json_integer_value(json_object_get(j, "size")));
+		            labels, (double)(strnum_now_ms() / 1000));
+		metrics_set(
+		    d->m, "berth_backup_size_bytes", labels,
+		    (double)json_integer_value(json_object_get(j, "size")));
 		log_info("msg=\"scheduled backup finished\" env=%s file=%s "
-			 "verified=%s pruned=%zu",
-			 e->name, file ? file : "-", verified ? "yes" : "no",
-			 removed);
+		         "verified=%s pruned=%zu",
+		         e->name, file ? file : "-", verified ? "yes" : "no",
+		         removed);
 	} else {
 		log_error("msg=\"scheduled backup failed\" env=%s error=\"%s\" "
-			  "notified=%lld",
-			  e->name, error ? error : "see the log",
-			  (long long)json_integer_value(
-			      json_object_get(j, "notified")));
+		          "notified=%lld",
+		          e->name, error ? error : "see the log",
+		          (long long)json_integer_value(
+		              json_object_get(j, "notified")));
 	}
 }
 
@@ -414,11 +420,13 @@ bool daemon_sched_reaped(struct daemon *d, int pid, int wstatus)
 	j = json_loadb(buf_str(&c->out), c->out.len, 0, NULL);
 	if (j == NULL)
 		log_warn("msg=\"scheduled work printed no result\" env=%s "
-			 "status=%d", e->name, code);
+		         "status=%d",
+		         e->name, code);
 	if (code == EXIT_LOCKED) {
 		/* A deployment took the lock first: try again after it. */
 		log_info("msg=\"scheduled work found the environment locked: "
-			 "it waits\" env=%s", e->name);
+		         "it waits\" env=%s",
+		         e->name);
 	} else if (s->kind == SCHED_DRIFT) {
 		drift_done(d, e, j, code);
 		s->drift_due_ms = 0; /* the next interval from now */
