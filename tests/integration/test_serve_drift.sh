@@ -88,6 +88,11 @@ assert [(o["kind"], o["name"], o["notified"]) for o in e["open"]] == [("service"
 assert e["last"]["drift"][0]["name"] == "web", e
 PY
 t_eq "$(curl -s -o /dev/null -w '%{http_code}' "$S_URL/api/drift")" 401 "/api/drift needs the token"
+t_run 0 B status production --json
+printf '%s' "$T_OUT" >status-drift.json
+t_eq "$(json_get status-drift.json '[(f["kind"], f["name"]) for f in d["drift"]["open"]]')" "[('service', 'web')]" "status shows the open finding"
+t_run 0 B status production
+t_contains "$T_OUT" "drift: 1 open: service web (checked "
 
 t_log "report: repaired by hand, the finding clears, notified once"
 t_run 0 B drift production --heal --no-remote
