@@ -268,70 +268,6 @@ static void detect_revert(struct apply *a)
 	deployment_set(&a->d->trigger, "revert");
 }
 
-/* FILE of --backup: a path, or a name in the backup directory (new). */
-static char *backup_file(const char *file, const struct manifest *m,
-                         const struct envctx *ctx)
-{
-	char *dir, *in_dir;
-
-	if (strchr(file, '/') != NULL || fs_exists(file))
-		return xstrdup(file);
-	dir = backup_dir(ctx->st.env_dir, m->db.backup_dir);
-	in_dir = fs_join(dir, file);
-	free(dir);
-	return in_dir;
-}
-
-/* The database half of putting a->u.target back: a->restore and why, or
- * a line saying why nothing is restored. */
-static int choose_restore(struct apply *a, struct berr *err)
-{
-	const struct manifest *m = a->t.m;
-	const struct undo *u = &a->u;
-	size_t i;
-
-	if (a->o->backup != NULL) {
-		if (!m->db.present)
-			return berr_set(err, "--backup: the manifest of %.7s "
-			                     "has no database",
-			                a->d->commit);
-		a->restore = backup_file(a->o->backup, m, a->ctx);
-		a->restore_why = xstrdup("--backup");
-		if (!fs_exists(a->restore))
-			return berr_set(err, "--backup: no file '%s'",
-			                a->restore);
-	} else if (a->o->code_only) {
-		pipeline_line(&a->p, "database: left as it is (--code-only)");
-	} else if (u->introducer == 0) {
-		pipeline_line(&a->p, "database: left as it is (%s)", u->why);
-	} else if (!m->db.present ||
-	           m->rollback_database == MANIFEST_ROLLBACK_DB_KEEP) {
-		pipeline_line(&a->p,
-		              "database: left as it is (rollback.database is "
-		              "\"keep\")");
-	} else if (u->no_backup && a->o->kind != NULL) {
-		return berr_set(err,
-		                "%s: give --backup FILE, or --code-only to "
-		                "leave the database as it is",
-		                u->why);
-	} else if (u->no_backup) {
-		pipeline_line(&a->p, "warning: database: not restored: %s",
-		              u->why);
-	} else {
-		a->restore = xstrdup(u->backup);
-		a->restore_why = xstrdup(u->why);
-	}
-	if (a->restore == NULL)
-		return 0;
-	pipeline_line(&a->p, "database: restores %s (%s)",
-	              strrchr(a->restore, '/') ? strrchr(a->restore, '/') + 1
-	                                       : a->restore,
-	              a->restore_why);
-	for (i = 0; a->o->backup == NULL && i < u->undone.n; i++)
-		pipeline_line(&a->p, "  undoes %s", u->undone.v[i]);
-	return 0;
-}
-
 /* The rows a restore would discard, and the question when some would. */
 static int confirm_restore(struct apply *a, struct berr *err)
 {
@@ -392,7 +328,8 @@ static int step_validate(struct apply *a)
 	a->ops = driver_for(a->t.m);
 	pipeline_driver_ctx(&a->dctx, &a->p);
 	detect_revert(a);
-	if (a->undoing && choose_restore(a, &err) != 0)
+	if (a->undoing && undo_choose(&a->restore, &a->restore_why, &a->p,
+	                              &a->u, a->t.m, a->o, &err) != 0)
 		return step_failed(a, 2, "validate", &err);
 	pipeline_save(&a->p, NULL);
 	if (a->restore != NULL && (rc = confirm_restore(a, &err)) != 0) {

@@ -2354,6 +2354,8 @@ struct json_t *plan_to_json(const struct plan *p, const char *env);
 /* envdb.c — an environment's database as berth's tools reach it
  * (docs/backups.md) */
 
+struct pipeline;
+
 struct envdb {
 	struct pgtool tool;       /* url borrowed from the env file; env and
 				     prefix borrowed from below */
@@ -2399,14 +2401,19 @@ void envdb_backup_opts(struct backup_create_opts *o, const struct envdb *db,
 int envdb_terminate(struct strv *ended, const struct envdb *db,
 		    struct berr *err);
 /*
- * The backups that pruning must keep (SPEC §9), appended to out as paths:
- * the paired backups of the current deployment and of the last good one
- * before it, and for each the backup that `berth rollback` to it would
- * restore (undo_since). Returns 0 or -1.
+ * The backups that pruning must keep, appended to out as paths: the paired
+ * backups of the current deployment and of the last good one before it
+ * (SPEC §9), and for each the backup that `berth rollback` to it would
+ * restore (undo_since); and the paired and safety backups named by the
+ * newest records, back to the keep-th that put a release in place (the
+ * releases kept can come back with their database; the rows a restore
+ * discarded stay). Returns 0 or -1.
  */
-int envdb_protected(struct strv *out, struct state *st, struct berr *err);
+int envdb_protected(struct strv *out, struct state *st, int keep,
+		    struct berr *err);
 /* backup_prune of dir with m's retention windows, protecting
- * envdb_protected's. *out as backup_prune's. Call it holding the lock. */
+ * envdb_protected's (keep: m's releases.keep). *out as backup_prune's.
+ * Call it holding the lock. */
 int envdb_prune(struct backup_pruned **out, size_t *n, struct state *st,
 		const struct manifest *m, const char *dir, bool dry_run,
 		struct berr *err);
@@ -2462,10 +2469,34 @@ int undo_revert(struct undo *out, struct state *st, const char *tree,
 		struct berr *err);
 void undo_release(struct undo *u);
 
+struct apply_opts;
+
+/*
+ * The database half of putting u->target back, for apply: *restore (new
+ * path, or NULL) is o->backup (a path, or a name in m's backup directory),
+ * else — unless o->code_only, m's rollback.database is "keep", or no
+ * migration ran since — u->backup; *why (new or NULL) says which. Lines on
+ * p say what happens to the database and which migrations it undoes. A
+ * rollback or restore (o->kind) fails when migrations must be undone and
+ * no paired backup holds the database as it was; a revert goes on without
+ * a restore, with a warning. Returns 0 or -1.
+ */
+int undo_choose(char **restore, char **why, struct pipeline *p,
+		const struct undo *u, const struct manifest *m,
+		const struct apply_opts *o, struct berr *err);
+/*
+ * For `berth plan`: when applying a commit with tree and manifest m is a
+ * revert (undo_revert), *name (the backup restored, or "database") and
+ * *detail ("revert of deployment 4 (1a2b3c4): restores backup_X.dump
+ * (paired backup of deployment 5; rows written since: 12 rows
+ * (public.sales 12))"), both new. Returns 0, BERTH_ENOTFOUND when it is
+ * not a revert, or -1.
+ */
+int undo_plan_revert(char **name, char **detail, struct envctx *ctx,
+		     const struct manifest *m, const char *tree);
+
 /* dbrestore.c — restoring an environment's database without silently
  * losing a row (SPEC §6; docs/backups.md) */
-
-struct pipeline;
 
 /* Whether a restore that would discard rows goes ahead. */
 enum dbrestore_ask {

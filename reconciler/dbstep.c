@@ -130,7 +130,10 @@ static int migrate_sql_dir(char **detail, struct pipeline *p,
 		              "warning: %s was applied but is not in "
 		              "this release",
 		              res.plan.missing[i]);
-	p->d->migrations_ran = p->d->migrations_ran || res.napplied > 0;
+	/* migrate_progress said "ran" before each file; a file that failed
+	 * was rolled back with its transaction, so only the files applied
+	 * changed the database (a crash keeps the conservative record). */
+	p->d->migrations_ran = res.napplied > 0;
 	if (rc == 0 && res.napplied == 0)
 		*detail = xasprintf("none pending (%zu applied before)",
 		                    res.plan.napplied);

@@ -146,13 +146,51 @@ static void protect_deployment(struct strv *out, struct state *st,
 	undo_release(&u);
 }
 
-int envdb_protected(struct strv *out, struct state *st, struct berr *err)
+/* Adds the backups the record d names: its paired backup and the safety
+ * backups of its restores (the rows those discarded are in them). */
+static void protect_named(struct strv *out, const struct deployment *d)
+{
+	size_t i;
+
+	if (d->backup != NULL && !strv_contains(out, d->backup))
+		strv_push(out, d->backup);
+	for (i = 0; i < d->nrestores; i++)
+		if (d->restores[i].safety_backup != NULL &&
+		    !strv_contains(out, d->restores[i].safety_backup))
+			strv_push(out, d->restores[i].safety_backup);
+}
+
+/* The backups of the newest records, back to the keep-th one that put a
+ * release in place (failed ones in between included). */
+static int protect_recent(struct strv *out, struct state *st, int keep,
+                          struct berr *err)
+{
+	struct deployment *list = NULL;
+	size_t n = 0, i;
+	int good = 0;
+
+	if (state_history(st, &list, &n, NULL, 0, err) != 0)
+		return -1;
+	for (i = 0; i < n && good < keep; i++) {
+		protect_named(out, &list[i]);
+		if (list[i].status == DEPLOY_SUCCEEDED &&
+		    list[i].commit[0] != '\0')
+			good++;
+	}
+	state_history_free(list, n);
+	return 0;
+}
+
+int envdb_protected(struct strv *out, struct state *st, int keep,
+                    struct berr *err)
 {
 	struct deployment cur, good;
 	char commit[41];
 	int64_t id = 0;
 	int rc;
 
+	if (protect_recent(out, st, keep, err) != 0)
+		return -1;
 	deployment_init(&cur);
 	deployment_init(&good);
 	rc = state_get_current(st, commit, &id, err);
@@ -183,7 +221,7 @@ int envdb_prune(struct backup_pruned **out, size_t *n, struct state *st,
 
 	*out = NULL;
 	*n = 0;
-	if (envdb_protected(&protect, st, err) != 0) {
+	if (envdb_protected(&protect, st, m->releases_keep, err) != 0) {
 		berr_prefix(err, "cannot tell which backups are protected");
 		goto out;
 	}

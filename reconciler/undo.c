@@ -312,3 +312,123 @@ out:
 	deployment_release(&found);
 	return rc;
 }
+
+/* FILE of --backup: a path, or a name in the backup directory (new). */
+static char *backup_file(const char *file, const struct manifest *m,
+                         const struct state *st)
+{
+	char *dir, *in_dir;
+
+	if (strchr(file, '/') != NULL || fs_exists(file))
+		return xstrdup(file);
+	dir = backup_dir(st->env_dir, m->db.backup_dir);
+	in_dir = fs_join(dir, file);
+	free(dir);
+	return in_dir;
+}
+
+int undo_choose(char **restore, char **why, struct pipeline *p,
+                const struct undo *u, const struct manifest *m,
+                const struct apply_opts *o, struct berr *err)
+{
+	size_t i;
+
+	*restore = NULL;
+	*why = NULL;
+	if (o->backup != NULL) {
+		if (!m->db.present)
+			return berr_set(err, "the manifest of %.7s has no "
+			                     "database to restore into",
+			                u->target.commit);
+		*restore = backup_file(o->backup, m, &p->ctx->st);
+		*why = xstrdup(o->kind != NULL &&
+		                       strcmp(o->kind, DEPLOY_KIND_RESTORE) == 0
+		                   ? "as asked"
+		                   : "--backup");
+		if (!fs_exists(*restore))
+			return berr_set(err, "no backup file '%s'", *restore);
+	} else if (o->code_only) {
+		pipeline_line(p, "database: left as it is (--code-only)");
+	} else if (u->introducer == 0) {
+		pipeline_line(p, "database: left as it is (%s)", u->why);
+	} else if (!m->db.present ||
+	           m->rollback_database == MANIFEST_ROLLBACK_DB_KEEP) {
+		pipeline_line(p, "database: left as it is (rollback.database "
+		                 "is \"keep\")");
+	} else if (u->no_backup && o->kind != NULL) {
+		return berr_set(err,
+		                "%s: give --backup FILE, or --code-only to "
+		                "leave the database as it is",
+		                u->why);
+	} else if (u->no_backup) {
+		pipeline_line(p, "warning: database: not restored: %s", u->why);
+	} else {
+		*restore = xstrdup(u->backup);
+		*why = xstrdup(u->why);
+	}
+	if (*restore == NULL)
+		return 0;
+	pipeline_line(p, "database: restores %s (%s)",
+	              strrchr(*restore, '/') ? strrchr(*restore, '/') + 1
+	                                     : *restore,
+	              *why);
+	for (i = 0; o->backup == NULL && i < u->undone.n; i++)
+		pipeline_line(p, "  undoes %s", u->undone.v[i]);
+	return 0;
+}
+
+int undo_plan_revert(char **name, char **detail, struct envctx *ctx,
+                     const struct manifest *m, const char *tree)
+{
+	struct apply_opts o;
+	struct pipeline p;
+	struct deployment d;
+	struct backup_writes w;
+	struct envdb db;
+	struct undo u;
+	struct berr err;
+	char *restore = NULL, *why = NULL, *what = NULL;
+	int rc;
+
+	*name = NULL;
+	*detail = NULL;
+	rc = undo_revert(&u, &ctx->st, tree, &err);
+	if (rc != 0) {
+		undo_release(&u);
+		return rc == BERTH_ENOTFOUND ? BERTH_ENOTFOUND : -1;
+	}
+	/* undo_choose's decision, without its lines. */
+	memset(&o, 0, sizeof(o));
+	deployment_init(&d);
+	pipeline_init(&p, ctx, &d, NULL);
+	rc = undo_choose(&restore, &why, &p, &u, m, &o, &err);
+	pipeline_release(&p);
+	memset(&w, 0, sizeof(w));
+	if (rc == 0 && restore != NULL &&
+	    envdb_open(&db, ctx, m, NULL, &err) == 0 &&
+	    dbrestore_writes(&w, &db, restore, &err) == 0)
+		what = dbrestore_describe(&w);
+	else if (rc == 0 && restore != NULL)
+		what = xasprintf("unknown: %s", err.msg);
+	if (restore != NULL)
+		envdb_close(&db);
+	*name = xasprintf("%s", restore != NULL ? strrchr(restore, '/') + 1
+	                                        : "database");
+	if (restore != NULL)
+		*detail = xasprintf("revert of deployment %lld (%.7s): "
+		                    "restores %s (%s; rows written since: %s)",
+		                    (long long)u.target.id, u.target.commit,
+		                    *name, why, what);
+	else
+		*detail = xasprintf("revert of deployment %lld (%.7s): the "
+		                    "database is left as it is (%s)",
+		                    (long long)u.target.id, u.target.commit,
+		                    rc != 0 ? err.msg : u.why);
+	backup_writes_release(&w);
+	deployment_release(&d);
+	undo_release(&u);
+	free(restore);
+	free(why);
+	free(what);
+	return 0;
+}
