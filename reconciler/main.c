@@ -19,6 +19,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_backup,
 	&cmd_unlock,
 	&cmd_resume,
+	&cmd_serve,
 	&cmd_version,
 };
 
