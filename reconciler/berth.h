@@ -2665,7 +2665,8 @@ struct envdb {
  * The database of m (which must have one) for ctx's environment: the URL of
  * the env file variable database.url_env, the tools' environment, and with
  * database.service the prefix that runs them in that service's container
- * of release_dir (envdb_prefix). Release with envdb_close, also on
+ * of release_dir, or of the serving release when release_dir is NULL
+ * (envdb_prefix). Release with envdb_close, also on
  * failure. Returns 0, or -1 ("DATABASE_URL is not set in the env file").
  */
 int envdb_open(struct envdb *out, struct envctx *ctx, const struct manifest *m,
@@ -2673,13 +2674,16 @@ int envdb_open(struct envdb *out, struct envctx *ctx, const struct manifest *m,
 void envdb_close(struct envdb *db);
 /*
  * The argv prefix (appended to out) that runs PostgreSQL's tools inside
- * the container of m's database.service, from release_dir, with the PG*
- * variables passed by name from env (never as values on the command
- * line); nothing when the manifest names no service. Returns 0 or -1.
+ * the running container of m's database.service (compose driver:
+ * driver_compose_exec_argv of release_dir's project), with the PG*
+ * variables of url (pg_url_env) and those pgtool adds passed by name —
+ * compose takes their values from the tools' environment, so none is on
+ * a command line; env finds compose. Nothing when the manifest names no
+ * service. Returns 0, or -1 (no release_dir: nothing runs; no compose).
  */
 int envdb_prefix(struct strv *out, const struct manifest *m,
-		 const char *release_dir, const struct kvlist *env,
-		 struct berr *err);
+		 const char *release_dir, const char *url,
+		 const struct kvlist *env, struct berr *err);
 /* backup_create options for a backup of kind into db's directory, naming
  * deployment d (may be NULL). */
 void envdb_backup_opts(struct backup_create_opts *o, const struct envdb *db,

@@ -17,18 +17,42 @@
 #define ENVDB_TOOL_TIMEOUT_S 0
 
 int envdb_prefix(struct strv *out, const struct manifest *m,
-                 const char *release_dir, const struct kvlist *env,
-                 struct berr *err)
+                 const char *release_dir, const char *url,
+                 const struct kvlist *env, struct berr *err)
 {
-	(void)out;
-	(void)release_dir;
-	(void)env;
+	/* What pgtool_cmd_init sets besides the URL's own parameters. */
+	static const char *const always[] = {"PGDATABASE", "PGAPPNAME",
+	                                     "PGCONNECT_TIMEOUT"};
+	struct kvlist params;
+	struct strv names = {0};
+	size_t i;
+	int rc = -1;
+
 	if (m->db.service == NULL)
 		return 0;
-	return berr_set(err,
-	                "database.service '%s': this build cannot run the "
-	                "database tools in a compose service's container",
-	                m->db.service);
+	kvlist_init(&params);
+	if (release_dir == NULL) {
+		berr_set(err,
+		         "database.service '%s': no release runs, so there is "
+		         "no container to run the database tools in",
+		         m->db.service);
+		goto out;
+	}
+	if (pg_url_env(&params, url, err) != 0)
+		goto out;
+	for (i = 0; i < params.n; i++)
+		strv_push(&names, params.items[i].key);
+	for (i = 0; i < sizeof(always) / sizeof(always[0]); i++)
+		if (!strv_contains(&names, always[i]))
+			strv_push(&names, always[i]);
+	rc = driver_compose_exec_argv(out, m, release_dir, m->db.service,
+	                              (const char *const *)names.v, env, err);
+	if (rc != 0)
+		berr_prefix(err, "database.service '%s'", m->db.service);
+out:
+	strv_release(&names);
+	kvlist_release(&params);
+	return rc;
 }
 
 int envdb_open(struct envdb *out, struct envctx *ctx, const struct manifest *m,
@@ -36,6 +60,8 @@ int envdb_open(struct envdb *out, struct envctx *ctx, const struct manifest *m,
 {
 	const struct manifest_database *db = &m->db;
 	const char *url;
+	char *serving = NULL;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	kvlist_init(&out->env);
@@ -52,7 +78,12 @@ int envdb_open(struct envdb *out, struct envctx *ctx, const struct manifest *m,
 	out->tool.timeout_s = ENVDB_TOOL_TIMEOUT_S;
 	out->dir = backup_dir(ctx->st.env_dir, db->backup_dir);
 	out->display = pg_url_display(url);
-	if (envdb_prefix(&out->prefix, m, release_dir, &out->env, err) != 0)
+	if (db->service != NULL && release_dir == NULL)
+		serving = dbstep_serving_dir(ctx);
+	rc = envdb_prefix(&out->prefix, m, release_dir ? release_dir : serving,
+	                  url, &out->env, err);
+	free(serving);
+	if (rc != 0)
 		return -1;
 	if (out->prefix.n > 0)
 		out->tool.prefix = (const char *const *)out->prefix.v;
