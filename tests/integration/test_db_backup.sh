@@ -10,21 +10,10 @@
 . "$BERTH_SRC/tests/integration/lib.sh"
 . "$BERTH_SRC/tests/fixtures/pg.sh"
 . "$BERTH_SRC/tests/fixtures/deploy_app.sh"
+. "$BERTH_SRC/tests/fixtures/db_app.sh"
 
 [ "$(id -u)" = 0 ] || t_fail "this test mounts a tmpfs: it must run as root"
-pg_start
-APP_ENV="DATABASE_URL=$DATABASE_URL"
-APP_DB='{ "url_env": "DATABASE_URL", "migrations": { "sql_dir": "migrations" },
-          "backup": { "format": "custom",
-                      "retention": { "daily": 7, "weekly": 28, "monthly": 365 } } }'
-app_init
-cd "$T_DIR"
-mkdir app/migrations
-cat >app/migrations/001_items.sql <<'SQL'
-CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL);
-INSERT INTO items VALUES (1, 'first');
-SQL
-q() { pg_psql -c "$1"; }
+db_app_init '{ "format": "custom", "retention": { "daily": 7, "weekly": 28, "monthly": 365 } }'
 dir=state/envs/production/backups
 declare -a paired=()
 

@@ -7,18 +7,9 @@
 . "$BERTH_SRC/tests/integration/lib.sh"
 . "$BERTH_SRC/tests/fixtures/pg.sh"
 . "$BERTH_SRC/tests/fixtures/deploy_app.sh"
+. "$BERTH_SRC/tests/fixtures/db_app.sh"
 
-pg_start
-APP_ENV="DATABASE_URL=$DATABASE_URL"
-APP_DB='{ "url_env": "DATABASE_URL", "migrations": { "sql_dir": "migrations" } }'
-app_init
-cd "$T_DIR"
-mkdir app/migrations
-cat >app/migrations/001_items.sql <<'SQL'
-CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL);
-INSERT INTO items VALUES (1, 'first');
-SQL
-q() { pg_psql -c "$1"; }
+db_app_init
 
 c1=$(app_commit "v1")
 t_run 0 B apply production

@@ -10,21 +10,10 @@
 . "$BERTH_SRC/tests/integration/lib.sh"
 . "$BERTH_SRC/tests/fixtures/pg.sh"
 . "$BERTH_SRC/tests/fixtures/deploy_app.sh"
+. "$BERTH_SRC/tests/fixtures/db_app.sh"
 
-pg_start
-APP_ENV="DATABASE_URL=$DATABASE_URL"
-APP_DB='{ "url_env": "DATABASE_URL", "migrations": { "sql_dir": "migrations" },
-          "backup": { "dir": "backups", "format": "custom" } }'
 APP_EXTRA=', "rollback": { "automatic": true, "database": "restore" }'
-app_init
-cd "$T_DIR"
-mkdir app/migrations
-cat >app/migrations/001_items.sql <<'SQL'
-CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL);
-INSERT INTO items VALUES (1, 'first');
-SQL
-q() { pg_psql -c "$1"; }
-backups=state/envs/production/backups
+db_app_init '{ "dir": "backups", "format": "custom" }'
 
 t_log "v1 with migration 001"
 c1=$(app_commit "v1")
