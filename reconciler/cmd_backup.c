@@ -34,9 +34,9 @@ struct bk {
 	const char *file; /* FILE, or NULL */
 	bool json;
 	struct envctx ctx;
-	struct manifest *m;  /* owned; the manifest that runs */
-	char commit[41];     /* its commit */
-	int64_t deployment;  /* the deployment that put it there; 0 none */
+	struct manifest *m; /* owned; the manifest that runs */
+	char commit[41];    /* its commit */
+	int64_t deployment; /* the deployment that put it there; 0 none */
 	struct envdb db;
 };
 
@@ -119,8 +119,8 @@ static json_t *info_json(const struct backup_info *i)
 
 	json_object_set_new(j, "path", json_string(i->path));
 	json_object_set_new(j, "complete", json_boolean(i->complete));
-	json_object_set_new(j, "problem", i->problem ? json_string(i->problem)
-	                                             : json_null());
+	json_object_set_new(j, "problem",
+	                    i->problem ? json_string(i->problem) : json_null());
 	return j;
 }
 
@@ -205,7 +205,7 @@ static int do_list(struct bk *b)
 	for (i = 0; i < n; i++) {
 		const struct backup_info *x = &list[i];
 		char at[32], dep[24], *size = dbstep_size(x->size);
-		const char *v = !x->complete      ? x->problem
+		const char *v = !x->complete        ? x->problem
 		                : !x->verified.done ? "never"
 		                : x->verified.ok    ? "ok"
 		                                    : "FAILED";
@@ -251,9 +251,9 @@ static char *verify_target(struct bk *b)
 
 static int do_verify(struct bk *b)
 {
-	enum manifest_backup_verify mode =
-	    cli_flag(b->cli, "restore") ? MANIFEST_VERIFY_RESTORE
-	                                : b->m->db.backup_verify;
+	enum manifest_backup_verify mode = cli_flag(b->cli, "restore")
+	                                       ? MANIFEST_VERIFY_RESTORE
+	                                       : b->m->db.backup_verify;
 	struct backup_info info;
 	struct berr err;
 	char *path = verify_target(b);
@@ -269,14 +269,14 @@ static int do_verify(struct bk *b)
 
 		json_object_set_new(j, "path", json_string(path));
 		json_object_set_new(j, "ok", json_boolean(rc == 0));
-		json_object_set_new(j, "error",
-		                    rc == 0 ? json_null() : json_string(err.msg));
+		json_object_set_new(
+		    j, "error", rc == 0 ? json_null() : json_string(err.msg));
 		print_json(j);
 	} else if (rc == 0) {
 		printf("✓ %s: %s\n", info.file, info.verified.detail);
 	} else {
-		printf("✗ %s: %s\n", strrchr(path, '/') ? strrchr(path, '/') + 1
-		                                        : path,
+		printf("✗ %s: %s\n",
+		       strrchr(path, '/') ? strrchr(path, '/') + 1 : path,
 		       err.msg);
 	}
 	backup_info_release(&info);

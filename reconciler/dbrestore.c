@@ -87,9 +87,9 @@ char *dbrestore_describe(const struct backup_writes *w)
 		s = xasprintf("unknown for %zu table%s (%s)", w->unknown,
 		              w->unknown == 1 ? "" : "s", tables);
 	else
-		s = xasprintf("%s%lld row%s (%s)", w->unknown > 0 ? "at least " : "",
-		              (long long)w->total, w->total == 1 ? "" : "s",
-		              tables);
+		s = xasprintf(
+		    "%s%lld row%s (%s)", w->unknown > 0 ? "at least " : "",
+		    (long long)w->total, w->total == 1 ? "" : "s", tables);
 	free(tables);
 	return s;
 }
@@ -119,8 +119,9 @@ int dbrestore_confirm(struct pipeline *p, const struct envdb *db,
 
 	if (dbrestore_writes(&w, db, path, err) != 0) {
 		backup_writes_release(&w);
-		return berr_prefix(err, "cannot count the rows written since "
-		                        "'%s'",
+		return berr_prefix(err,
+		                   "cannot count the rows written since "
+		                   "'%s'",
 		                   base_name(path));
 	}
 	what = dbrestore_describe(&w);
@@ -223,8 +224,9 @@ int dbrestore_run(struct pipeline *p, const struct envdb *db, const char *path,
 		                  : "");
 		free(what);
 	} else {
-		pipeline_line(p, "warning: cannot count the rows written since "
-		                 "%s: %s",
+		pipeline_line(p,
+		              "warning: cannot count the rows written since "
+		              "%s: %s",
 		              base_name(path), werr.msg);
 	}
 	backup_writes_release(&w);
@@ -267,7 +269,8 @@ char *dbrestore_warning(const struct deployment *d)
 			           (long long)r->rows_written_since,
 			           r->rows_written_since == 1 ? "" : "s");
 		else
-			buf_puts(&b, "an unknown number of rows written since it");
+			buf_puts(&b,
+			         "an unknown number of rows written since it");
 		if (r->tables != NULL)
 			buf_printf(&b, " (%s)", r->tables);
 		if (r->safety_backup != NULL)

@@ -147,10 +147,10 @@ int envdb_terminate(struct strv *ended, const struct envdb *db,
 
 		if (strcmp(pg_rows_get(&rows, i, 2), "t") != 0)
 			continue;
-		who = app[0] != '\0' ? xasprintf("pid %s '%s'",
-		                                 pg_rows_get(&rows, i, 0), app)
-		                     : xasprintf("pid %s",
-		                                 pg_rows_get(&rows, i, 0));
+		who = app[0] != '\0'
+		          ? xasprintf("pid %s '%s'", pg_rows_get(&rows, i, 0),
+		                      app)
+		          : xasprintf("pid %s", pg_rows_get(&rows, i, 0));
 		strv_push(ended, who);
 		free(who);
 	}

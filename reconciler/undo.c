@@ -99,8 +99,8 @@ static void find_introducer(struct undo *out, const struct deployment *list,
 		return;
 	}
 	out->backup = xstrdup(first->backup);
-	out->why = xasprintf("paired backup of deployment %lld",
-	                     (long long)first->id);
+	out->why =
+	    xasprintf("paired backup of deployment %lld", (long long)first->id);
 }
 
 int undo_since(struct undo *out, struct state *st,
@@ -337,8 +337,9 @@ int undo_choose(char **restore, char **why, struct pipeline *p,
 	*why = NULL;
 	if (o->backup != NULL) {
 		if (!m->db.present)
-			return berr_set(err, "the manifest of %.7s has no "
-			                     "database to restore into",
+			return berr_set(err,
+			                "the manifest of %.7s has no "
+			                "database to restore into",
 			                u->target.commit);
 		*restore = backup_file(o->backup, m, &p->ctx->st);
 		*why = xstrdup(o->kind != NULL &&
