@@ -13,6 +13,7 @@ static const char *const database_keys[] = {
     "url_env",
     "migrations",
     "backup",
+    "service",
     NULL,
 };
 static const char *const migrations_keys[] = {
@@ -209,6 +210,11 @@ int database_parse(struct mparse *p, struct manifest_database *db,
 	if (validate_name(p, &db->url_env, v, "url_env", 0, validate_is_varname,
 	                  VALIDATE_VARNAME) != 0)
 		rc = -1;
+	if (validate_name(p, &db->service, v, "service", 0,
+	                  validate_is_service_name,
+	                  "a compose service name ([A-Za-z0-9][A-Za-z0-9_.-]*, "
+	                  "at most 63 characters)") != 0)
+		rc = -1;
 	if (validate_object(p, &sub, v, "migrations", 0) != 0) {
 		rc = -1;
 	} else if (sub != NULL) {
@@ -240,5 +246,6 @@ void database_release(struct manifest_database *db)
 	strv_release(&db->migrate_command);
 	free(db->backup_dir);
 	free(db->backup_schedule);
+	free(db->service);
 	memset(db, 0, sizeof(*db));
 }

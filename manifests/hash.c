@@ -360,6 +360,9 @@ static void k_database(struct canon *c, const struct manifest_database *db)
 		k_str(c, "sql_dir", db->sql_dir);
 	k_int(c, "statement_timeout_s", db->statement_timeout_s);
 	close_(c, "}");
+	/* Only when set: manifests without it keep their hash. */
+	if (db->service != NULL)
+		k_str(c, "service", db->service);
 	k_str(c, "url_env", db->url_env);
 	close_(c, "}");
 }

@@ -191,7 +191,20 @@ static int parse_database(struct mparse *p, struct manifest *m,
 		database_parse(p, &m->db, NULL);
 		return -1;
 	}
-	return database_parse(p, &m->db, v);
+	if (database_parse(p, &m->db, v) != 0)
+		return -1;
+	if (m->db.service != NULL && m->driver != MANIFEST_DRIVER_COMPOSE) {
+		size_t old = validate_push_key(p, "database");
+		size_t old2 = validate_push_key(p, "service");
+
+		validate_error(p, "needs \"driver\": \"compose\" (the database "
+		                  "tools run in that compose service's "
+		                  "container)");
+		validate_pop(p, old2);
+		validate_pop(p, old);
+		return -1;
+	}
+	return 0;
 }
 
 static int parse_checks(struct mparse *p, struct manifest *m, const json_t *v)

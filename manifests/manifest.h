@@ -163,6 +163,9 @@ struct manifest_database {
 	int backup_schedule_min;      /* minutes after midnight; -1 if NULL */
 	enum manifest_backup_verify backup_verify; /* default toc for custom,
 						      none for plain */
+	char *service;                /* owned or NULL; compose driver only:
+					 the compose service whose container
+					 runs pg_dump, pg_restore and psql */
 };
 
 struct manifest_checks {

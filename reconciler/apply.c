@@ -12,11 +12,6 @@
 
 #include "berth.h"
 
-/* How long a migration run waits for another migrator of the database. */
-#define APPLY_MIGRATE_LOCK_WAIT_S 60
-/* Database connect timeout of the migrate step. */
-#define APPLY_DB_CONNECT_S 10
-
 /* One run of the pipeline. */
 struct apply {
 	struct envctx *ctx;         /* borrowed */
@@ -27,6 +22,11 @@ struct apply {
 	const struct driver_ops *ops; /* t.m's driver */
 	struct driver_ctx dctx;
 	bool reused; /* the release directory was there */
+	struct undo u;     /* rollback, restore, revert: what comes back */
+	bool undoing;      /* u is set */
+	char *restore;     /* owned or NULL; the backup restored before
+			      migrating (rollback, restore, revert) */
+	char *restore_why; /* owned or NULL */
 	int lock_fd;
 	int64_t t0;    /* CLOCK_MONOTONIC ms at the start */
 	int failed_at; /* number of the step that failed */
@@ -170,7 +170,8 @@ static int open_record(struct apply *a, int64_t lock_ms, struct berr *err)
 	d->status = DEPLOY_RUNNING;
 	d->started_at = strnum_now_ms() / 1000;
 	d->pid = (int)getpid();
-	deployment_set(&d->kind, DEPLOY_KIND_DEPLOY);
+	deployment_set(&d->kind,
+	               a->o->kind != NULL ? a->o->kind : DEPLOY_KIND_DEPLOY);
 	deployment_set(&d->version, a->o->tag);
 	deployment_set(&d->env_file_hash, a->ctx->env_file_hash);
 	if (state_create_deployment(&a->ctx->st, d, err) != 0)
@@ -213,19 +214,96 @@ static char *failed_checks(const struct checks_report *r)
 	return buf_detach(&b);
 }
 
+/* berth rollback and berth backup restore: the deployment that comes
+ * back, before anything else is looked at. */
+static int undo_target(struct apply *a, struct berr *err)
+{
+	const struct deployment *t;
+	int rc;
+
+	if (strcmp(a->o->kind, DEPLOY_KIND_RESTORE) == 0)
+		rc = undo_current(&a->u, &a->ctx->st, err);
+	else
+		rc = undo_resolve(&a->u, a->ctx, a->o->to, err);
+	if (rc == BERTH_ENOTFOUND)
+		berr_set(err, "nothing is deployed in %s", a->ctx->env->name);
+	if (rc != 0)
+		return -1;
+	a->undoing = true;
+	t = &a->u.target;
+	if (strcmp(a->o->kind, DEPLOY_KIND_ROLLBACK) == 0)
+		pipeline_line(&a->p, "rollback to %.7s (deployment %lld)",
+		              t->commit, (long long)t->id);
+	else
+		pipeline_line(&a->p, "%.7s (deployment %lld) serves",
+		              t->commit, (long long)t->id);
+	return 0;
+}
+
+/* An apply whose tree is an earlier good deployment's: a rollback to it
+ * (SPEC §6), recorded as such. */
+static void detect_revert(struct apply *a)
+{
+	struct berr err;
+	int rc;
+
+	if (a->o->kind != NULL || a->t.tree[0] == '\0')
+		return;
+	rc = undo_revert(&a->u, &a->ctx->st, a->t.tree, &err);
+	if (rc != 0) {
+		if (rc != BERTH_ENOTFOUND)
+			pipeline_line(&a->p, "warning: cannot tell whether "
+			                     "this is a revert: %s",
+			              err.msg);
+		undo_release(&a->u);
+		return;
+	}
+	a->undoing = true;
+	pipeline_line(&a->p,
+	              "revert of deployment %lld (%.7s): the same tree; "
+	              "recorded as a rollback (trigger revert, was %s)",
+	              (long long)a->u.target.id, a->u.target.commit,
+	              a->d->trigger);
+	deployment_set(&a->d->kind, DEPLOY_KIND_ROLLBACK);
+	deployment_set(&a->d->trigger, "revert");
+}
+
+/* The rows a restore would discard, and the question when some would. */
+static int confirm_restore(struct apply *a, struct berr *err)
+{
+	struct envdb edb;
+	char *serving = dbstep_serving_dir(a->ctx);
+	int rc;
+
+	rc = envdb_open(&edb, a->ctx, a->t.m, serving, err);
+	if (rc == 0)
+		rc = dbrestore_confirm(&a->p, &edb, a->restore, a->o->ask, err);
+	envdb_close(&edb);
+	free(serving);
+	return rc;
+}
+
 /* 2. validate: fetch the mirror, resolve the commit, read its manifest,
- * run the pre-deploy checks. */
+ * run the pre-deploy checks; for a rollback, revert or restore, decide
+ * what happens to the database and ask when rows would be discarded. */
 static int step_validate(struct apply *a)
 {
 	struct checks_report rep;
+	const char *rev = a->o->rev;
 	struct berr err;
-	size_t i;
+	size_t i, nchecks;
 	char *names;
 	int rc;
 
 	if (begin(a, 2, "validate") != 0)
 		return -1;
-	if (preflight_resolve(&a->t, a->ctx, a->o->rev, a->o->tag, true,
+	if (a->o->kind != NULL) {
+		if (undo_target(a, &err) != 0)
+			return step_failed(a, 2, "validate", &err);
+		rev = a->u.target.commit;
+	}
+	/* A rollback's commit is in the mirror already. */
+	if (preflight_resolve(&a->t, a->ctx, rev, a->o->tag, a->o->kind == NULL,
 	                      pipeline_on_line, &a->p, &err) != 0)
 		return step_failed(a, 2, "validate", &err);
 	memcpy(a->d->commit, a->t.commit, sizeof(a->d->commit));
@@ -245,90 +323,23 @@ static int step_validate(struct apply *a)
 		checks_report_release(&rep);
 		return step_failed(a, 2, "validate", &err);
 	}
+	nchecks = rep.n;
+	checks_report_release(&rep);
 	a->ops = driver_for(a->t.m);
 	pipeline_driver_ctx(&a->dctx, &a->p);
-	pipeline_end(&a->p, STEP_OK, "%zu checks passed for %.7s", rep.n,
-	             a->d->commit);
-	checks_report_release(&rep);
-	return 0;
-}
-
-/* "1.2 MB", "14 kB", "512 B" (new). */
-static char *size_str(int64_t bytes)
-{
-	if (bytes >= 1000 * 1000 * 1000)
-		return xasprintf("%.1f GB", (double)bytes / 1e9);
-	if (bytes >= 1000 * 1000)
-		return xasprintf("%.1f MB", (double)bytes / 1e6);
-	if (bytes >= 1000)
-		return xasprintf("%lld kB", (long long)(bytes / 1000));
-	return xasprintf("%lld B", (long long)bytes);
-}
-
-/*
- * The paired backup (SPEC §6) of this deployment: the database as the
- * release that runs now left it, dumped into database.backup.dir and
- * verified as database.backup.verify says; its path goes into d->backup as
- * soon as it exists. *detail (new) describes it. Returns 0, or -1 with err
- * (a dump that failed leaves nothing behind; one that failed its
- * verification stays, recorded, and fails the step).
- */
-static int take_backup(struct apply *a, char **detail, struct berr *err)
-{
-	const struct manifest_database *db = &a->t.m->db;
-	const char *url = envctx_var(a->ctx, db->url_env);
-	struct backup_create_opts bo;
-	struct backup_info info, checked;
-	struct pgtool tool;
-	struct kvlist env;
-	char *dir = NULL, *size = NULL;
-	int rc = -1;
-
-	memset(&info, 0, sizeof(info));
-	memset(&checked, 0, sizeof(checked));
-	kvlist_init(&env);
-	if (url == NULL || url[0] == '\0') {
-		berr_set(err, "%s is not set in the env file", db->url_env);
-		goto out;
-	}
-	driver_env(&env, &a->ctx->vars, NULL);
-	memset(&tool, 0, sizeof(tool));
-	tool.url = url;
-	tool.env = &env;
-	dir = backup_dir(a->ctx->st.env_dir, db->backup_dir);
-	memset(&bo, 0, sizeof(bo));
-	bo.dir = dir;
-	bo.format = db->backup_format;
-	bo.kind = BACKUP_PRE_DEPLOY;
-	bo.deployment_id = a->d->id;
-	bo.commit = a->d->commit;
-	bo.env = a->d->env;
-	if (backup_create(&info, &tool, &bo, err) != 0)
-		goto out;
-	deployment_set(&a->d->backup, info.path);
+	detect_revert(a);
+	if (a->undoing && undo_choose(&a->restore, &a->restore_why, &a->p,
+	                              &a->u, a->t.m, a->o, &err) != 0)
+		return step_failed(a, 2, "validate", &err);
 	pipeline_save(&a->p, NULL);
-	size = size_str(info.size);
-	if (db->backup_verify != MANIFEST_VERIFY_NONE &&
-	    backup_verify(&checked, &tool, info.path, db->backup_verify, err) !=
-	        0) {
-		berr_prefix(err, "%s does not verify", info.file);
-		goto out;
+	if (a->restore != NULL && (rc = confirm_restore(a, &err)) != 0) {
+		if (rc == BERTH_EDECLINED)
+			berr_set(&err, "the restore was not confirmed");
+		return step_failed(a, 2, "validate", &err);
 	}
-	*detail = xasprintf(
-	    "%s, %s%s%s%s", info.file, size,
-	    db->backup_verify != MANIFEST_VERIFY_NONE ? ", verified (" : "",
-	    db->backup_verify != MANIFEST_VERIFY_NONE
-	        ? backup_verify_name(db->backup_verify)
-	        : "",
-	    db->backup_verify != MANIFEST_VERIFY_NONE ? ")" : "");
-	rc = 0;
-out:
-	backup_info_release(&info);
-	backup_info_release(&checked);
-	kvlist_release(&env);
-	free(size);
-	free(dir);
-	return rc;
+	pipeline_end(&a->p, STEP_OK, "%zu checks passed for %.7s", nchecks,
+	             a->d->commit);
+	return 0;
 }
 
 /* 3. backup */
@@ -346,11 +357,17 @@ static int step_backup(struct apply *a)
 		             "no database in the manifest");
 		return 0;
 	}
+	if (a->restore != NULL) {
+		pipeline_end(&a->p, STEP_SKIPPED,
+		             "the safety backup taken just before the "
+		             "restore is this deployment's paired backup");
+		return 0;
+	}
 	if (a->o->skip_backup) {
 		pipeline_end(&a->p, STEP_SKIPPED, "--skip-backup");
 		return 0;
 	}
-	rc = take_backup(a, &detail, &err);
+	rc = dbstep_backup(&detail, &a->p, m, &err);
 	if (rc == 0)
 		pipeline_end(&a->p, STEP_OK, "%s", detail);
 	free(detail);
@@ -429,107 +446,47 @@ static int step_build(struct apply *a)
 	return 0;
 }
 
-static void migrate_progress(const char *name, int64_t ms, void *arg)
+/* Stops what runs now, in its own manifest's order. */
+static int stop_serving(struct apply *a, struct berr *err)
 {
-	struct apply *a = arg;
+	const struct driver_ops *old_ops = a->ops;
+	struct manifest *from = NULL;
+	struct merrs errs = {0};
+	int rc;
 
-	if (ms < 0) {
-		/* Conservative: once a file may have committed, the record
-		 * says migrations ran (the rollback's database half reads it).
-		 */
-		a->d->migrations_ran = true;
-		pipeline_save(&a->p, NULL);
-		return;
-	}
-	strv_push(&a->d->migrations, name);
-	pipeline_line(&a->p, "applied %s in %lld ms", name, (long long)ms);
-	pipeline_save(&a->p, NULL);
-}
-
-static int migrate_sql_dir(struct apply *a, char **detail, struct berr *err)
-{
-	const struct manifest_database *db = &a->t.m->db;
-	struct migrate_opts mo;
-	struct migrate_result res;
-	struct pg_conn *c = NULL;
-	const char *url = envctx_var(a->ctx, db->url_env);
-	char *dir = fs_join(a->t.release_dir, db->sql_dir);
-	size_t i;
-	int rc = -1;
-
-	memset(&res, 0, sizeof(res));
-	if (url == NULL || url[0] == '\0') {
-		berr_set(err, "%s is not set in the env file", db->url_env);
-		goto out;
-	}
-	if (pg_connect(&c, url, APPLY_DB_CONNECT_S, err) != 0)
-		goto out;
-	memset(&mo, 0, sizeof(mo));
-	mo.deployment_id = a->d->id;
-	mo.lock_timeout_s = db->lock_timeout_s;
-	mo.statement_timeout_s = db->statement_timeout_s;
-	mo.lock_wait_s = APPLY_MIGRATE_LOCK_WAIT_S;
-	mo.display_dir = db->sql_dir;
-	mo.progress = migrate_progress;
-	mo.arg = a;
-	rc = migrate_apply(&res, c, dir, &mo, err);
-	for (i = 0; i < res.plan.nmissing; i++)
-		pipeline_line(&a->p,
-		              "warning: %s was applied but is not in "
-		              "this release",
-		              res.plan.missing[i]);
-	a->d->migrations_ran = res.napplied > 0;
-	if (rc == 0 && res.napplied == 0)
-		*detail = xasprintf("none pending (%zu applied before)",
-		                    res.plan.napplied);
-	else if (rc == 0)
-		*detail = xasprintf("%zu applied", res.napplied);
-	if (rc != 0)
-		rc = -1;
-out:
-	migrate_result_release(&res);
-	pg_close(c);
-	free(dir);
+	if (a->d->previous_commit[0] != '\0' &&
+	    envctx_manifest(&from, a->ctx, a->d->previous_commit, &errs) == 0 &&
+	    driver_for(from) != NULL)
+		old_ops = driver_for(from);
+	rc = rollout_stop_all(&a->p, old_ops, &a->dctx, from, err);
+	manifest_free(from);
+	merrs_release(&errs);
 	return rc;
 }
 
-static int migrate_command(struct apply *a, char **detail, struct berr *err)
+/* The restore of a rollback, revert or restore: with the services
+ * stopped, behind a safety backup that becomes the paired backup. */
+static int restore_first(struct apply *a, struct berr *err)
 {
-	const struct strv *argv = &a->t.m->db.migrate_command;
-	struct spawn_opts so = SPAWN_OPTS_INIT;
-	struct spawn_result res;
-	struct kvlist env;
-	char *shown = driver_argv_str((const char *const *)argv->v, 120);
+	struct envdb edb;
+	char *serving = dbstep_serving_dir(a->ctx);
 	int rc = -1;
 
-	kvlist_init(&env);
-	driver_env(&env, &a->ctx->vars, NULL);
-	so.argv = (const char *const *)argv->v;
-	so.env = &env;
-	so.cwd = a->t.release_dir;
-	so.on_line = pipeline_on_line;
-	so.arg = &a->p;
-	/* It may have changed the database, whatever its exit status. */
-	a->d->migrations_ran = true;
-	pipeline_save(&a->p, NULL);
-	if (spawn_run(&res, &so, err) != 0) {
-		berr_prefix(err, "migration command '%s'", shown);
-	} else if (res.exit_code != 0 || res.timed_out) {
-		char *how = spawn_describe_status(&res);
-
-		berr_set(err, "migration command '%s' %s", shown, how);
-		free(how);
-	} else {
-		*detail = xasprintf("'%s' ok", shown);
+	if (stop_serving(a, err) != 0)
+		goto out;
+	if (envdb_open(&edb, a->ctx, a->t.m, serving, err) == 0 &&
+	    dbrestore_run(&a->p, &edb, a->restore, a->restore_why, "migrate",
+	                  err) == 0)
 		rc = 0;
-	}
-	spawn_result_release(&res);
-	kvlist_release(&env);
-	free(shown);
+	deployment_set(&a->d->backup, a->d->safety_backup);
+	pipeline_save(&a->p, NULL);
+	envdb_close(&edb);
+out:
+	free(serving);
 	return rc;
 }
 
-/* 6. migrate */
+/* 6. migrate, after the restore of a rollback, revert or restore */
 static int step_migrate(struct apply *a)
 {
 	const struct manifest_database *db = &a->t.m->db;
@@ -539,22 +496,62 @@ static int step_migrate(struct apply *a)
 
 	if (begin(a, 6, "migrate") != 0)
 		return -1;
+	if (a->restore != NULL && restore_first(a, &err) != 0)
+		return step_failed(a, 6, "migrate", &err);
 	if (!db->present || db->migrations == MANIFEST_MIGRATIONS_NONE) {
-		pipeline_end(&a->p, STEP_SKIPPED, "%s",
+		pipeline_end(&a->p, a->restore ? STEP_OK : STEP_SKIPPED, "%s%s",
+		             a->restore ? "restored; " : "",
 		             db->present ? "no migrations configured"
 		                         : "no database in the manifest");
 		return 0;
 	}
-	rc = db->migrations == MANIFEST_MIGRATIONS_SQL_DIR
-	         ? migrate_sql_dir(a, &detail, &err)
-	         : migrate_command(a, &detail, &err);
+	rc = dbstep_migrate(&detail, &a->p, a->t.m, a->t.release_dir, &err);
 	pipeline_save(&a->p, NULL);
 	if (rc != 0) {
 		free(detail);
 		return step_failed(a, 6, "migrate", &err);
 	}
-	pipeline_end(&a->p, STEP_OK, "%s", detail);
+	pipeline_end(&a->p, STEP_OK, "%s%s", a->restore ? "restored; " : "",
+	             detail);
 	free(detail);
+	return 0;
+}
+
+/* A heal of drift (keep_in_place) redeploying the commit that runs with
+ * the same driver: only the services that drifted are restarted. *done
+ * says whether it applied; the result is then step 7's (0 or -1). */
+static int converge_in_place(bool *done, struct apply *a)
+{
+	const struct manifest *m = a->t.m;
+	const struct driver_ops *old_ops = a->ops;
+	struct manifest *from = NULL;
+	struct merrs errs = {0};
+	size_t restarted = 0;
+	struct berr err;
+	bool same;
+
+	*done = false;
+	if (!a->o->keep_in_place ||
+	    strcmp(a->d->previous_commit, a->d->commit) != 0)
+		return 0;
+	if (envctx_manifest(&from, a->ctx, a->d->previous_commit, &errs) == 0 &&
+	    driver_for(from) != NULL)
+		old_ops = driver_for(from);
+	same = old_ops == a->ops;
+	manifest_free(from);
+	merrs_release(&errs);
+	if (!same)
+		return 0;
+	*done = true;
+	if (rollout_converge(&restarted, &a->p, a->ops, &a->dctx, m,
+	                     a->t.release_dir, a->d->commit, &err) != 0 ||
+	    state_set_current(&a->ctx->st, a->d->commit, a->d->id, &err) != 0)
+		return step_failed(a, 7, "deploy", &err);
+	pipeline_end(&a->p, STEP_OK,
+	             "%zu of %zu service%s restarted, all healthy; "
+	             "current -> %.7s",
+	             restarted, m->nservices, m->nservices == 1 ? "" : "s",
+	             a->d->commit);
 	return 0;
 }
 
@@ -563,53 +560,23 @@ static int step_migrate(struct apply *a)
 static int step_deploy(struct apply *a)
 {
 	const struct manifest *m = a->t.m;
-	const struct driver_ops *old_ops = a->ops;
-	struct manifest *from = NULL;
-	struct merrs errs = {0};
 	struct berr err;
-	int rc = -1;
+	bool done;
+	int rc;
 
 	if (begin(a, 7, "deploy") != 0)
 		return -1;
-	/* What runs now is stopped in its own manifest's order. */
-	if (a->d->previous_commit[0] != '\0' &&
-	    envctx_manifest(&from, a->ctx, a->d->previous_commit, &errs) == 0 &&
-	    driver_for(from) != NULL)
-		old_ops = driver_for(from);
-	if (a->o->keep_in_place && old_ops == a->ops &&
-	    strcmp(a->d->previous_commit, a->d->commit) == 0) {
-		size_t restarted = 0;
-
-		if (rollout_converge(&restarted, &a->p, a->ops, &a->dctx, m,
-		                     a->t.release_dir, a->d->commit,
-		                     &err) != 0 ||
-		    state_set_current(&a->ctx->st, a->d->commit, a->d->id,
-		                      &err) != 0) {
-			step_failed(a, 7, "deploy", &err);
-			goto out;
-		}
-		pipeline_end(&a->p, STEP_OK,
-		             "%zu of %zu service%s restarted, all healthy; "
-		             "current -> %.7s",
-		             restarted, m->nservices,
-		             m->nservices == 1 ? "" : "s", a->d->commit);
-		rc = 0;
-		goto out;
-	}
-	if (rollout_stop_all(&a->p, old_ops, &a->dctx, from, &err) != 0 ||
+	rc = converge_in_place(&done, a);
+	if (done)
+		return rc;
+	if (stop_serving(a, &err) != 0 ||
 	    rollout_start_all(&a->p, a->ops, &a->dctx, m, a->t.release_dir,
 	                      a->d->commit, &err) != 0 ||
-	    state_set_current(&a->ctx->st, a->d->commit, a->d->id, &err) != 0) {
-		step_failed(a, 7, "deploy", &err);
-		goto out;
-	}
+	    state_set_current(&a->ctx->st, a->d->commit, a->d->id, &err) != 0)
+		return step_failed(a, 7, "deploy", &err);
 	pipeline_end(&a->p, STEP_OK, "%zu service%s healthy; current -> %.7s",
 	             m->nservices, m->nservices == 1 ? "" : "s", a->d->commit);
-	rc = 0;
-out:
-	manifest_free(from);
-	merrs_release(&errs);
-	return rc;
+	return 0;
 }
 
 /* 8. smoke */
@@ -633,6 +600,34 @@ static int step_smoke(struct apply *a)
 	}
 	free(summary);
 	return rc;
+}
+
+/* The backups retention no longer keeps go (never the protected ones),
+ * said in b. */
+static void cleanup_backups(struct buf *b, struct apply *a)
+{
+	struct backup_pruned *pruned = NULL;
+	size_t n = 0, i, removed = 0;
+	struct berr err;
+	char *dir;
+
+	if (!a->t.m->db.present)
+		return;
+	dir = backup_dir(a->ctx->st.env_dir, a->t.m->db.backup_dir);
+	if (envdb_prune(&pruned, &n, &a->ctx->st, a->t.m, dir, false, &err) !=
+	    0)
+		buf_printf(b, "; backups: %s", err.msg);
+	for (i = 0; i < n; i++)
+		if (pruned[i].removed) {
+			pipeline_line(&a->p, "%s %s", pruned[i].file,
+			              pruned[i].reason);
+			removed++;
+		}
+	if (removed > 0)
+		buf_printf(b, "; %zu backup%s pruned", removed,
+		           removed == 1 ? "" : "s");
+	backup_pruned_free(pruned, n);
+	free(dir);
 }
 
 /* What the driver keeps for releases (compose: images, override files)
@@ -661,8 +656,9 @@ static void cleanup_driver(struct buf *b, struct apply *a,
 }
 
 /* 9. cleanup: keep the last releases.keep releases, never the one that
- * serves, the one that served before, or the last good one. Its failure
- * is reported, never the deployment's. */
+ * serves, the one that served before, or the last good one; prune the
+ * backups by the retention windows. Its failure is reported, never the
+ * deployment's. */
 static void step_cleanup(struct apply *a)
 {
 	struct release_prune_report rep;
@@ -695,6 +691,7 @@ static void step_cleanup(struct apply *a)
 			           rep.leftovers,
 			           rep.leftovers == 1 ? "" : "s");
 		cleanup_driver(&b, a, &rep.left, &protect);
+		cleanup_backups(&b, a);
 		pipeline_end(&a->p, STEP_OK, "%s", buf_str(&b));
 		buf_release(&b);
 	}
@@ -740,13 +737,30 @@ static void summarise(struct apply *a, enum deploy_status st,
 	struct deployment *d = a->d;
 	const char *env = d->env;
 	double secs = (double)(strnum_mono_ms() - a->t0) / 1000.0;
+	char *warning = dbrestore_warning(d);
 
+	if (warning != NULL)
+		pipeline_say(&a->p, "warning: %s", warning);
+	free(warning);
 	switch (st) {
 	case DEPLOY_SUCCEEDED:
-		pipeline_say(&a->p,
-		             "deployed %.7s to %s in %.1f s (deployment "
-		             "%lld)",
-		             d->commit, env, secs, (long long)d->id);
+		if (a->o->kind != NULL &&
+		    strcmp(a->o->kind, DEPLOY_KIND_RESTORE) == 0)
+			pipeline_say(&a->p,
+			             "restored the database of %s in %.1f s "
+			             "(deployment %lld); %.7s serves",
+			             env, secs, (long long)d->id, d->commit);
+		else if (a->undoing)
+			pipeline_say(&a->p,
+			             "rolled %s back to %.7s (deployment %lld) "
+			             "in %.1f s (deployment %lld)",
+			             env, d->commit, (long long)a->u.target.id,
+			             secs, (long long)d->id);
+		else
+			pipeline_say(&a->p,
+			             "deployed %.7s to %s in %.1f s "
+			             "(deployment %lld)",
+			             d->commit, env, secs, (long long)d->id);
 		break;
 	case DEPLOY_ROLLED_BACK:
 		pipeline_say(&a->p, "rolled back to %.7s: %s",
@@ -833,6 +847,8 @@ int apply_run(struct deployment *out, struct envctx *ctx,
 		goto out;
 	}
 	st = run_steps(&a);
+	if (st == DEPLOY_SUCCEEDED && a.undoing)
+		out->rollback_to = a.u.target.id;
 	if (st == DEPLOY_SUCCEEDED)
 		step_cleanup(&a);
 	if (st == DEPLOY_ROLLED_BACK && out->rollback_to > 0) {
@@ -860,6 +876,9 @@ out:
 	lock_release(a.lock_fd);
 	preflight_release(&a.t);
 	pipeline_release(&a.p);
+	undo_release(&a.u);
+	free(a.restore);
+	free(a.restore_why);
 	free(rolled_to);
 	return rc;
 }

@@ -26,6 +26,7 @@
 #define BERTH_ELOCKED (-3)   /* another process holds the lock */
 #define BERTH_ETOOBIG (-4)   /* input over its size limit */
 #define BERTH_ETIMEOUT (-5)  /* a wait ran out of time */
+#define BERTH_EDECLINED (-6) /* a person answered no */
 
 /* Exit statuses (SPEC §4). */
 #define EXIT_OK 0
@@ -238,6 +239,8 @@ bool cli_stop_requested(void);
  * one file each, listed in main.c's table. */
 extern const struct cli_cmd cmd_apply;
 extern const struct cli_cmd cmd_drift;
+extern const struct cli_cmd cmd_backup;
+extern const struct cli_cmd cmd_rollback;
 extern const struct cli_cmd cmd_history;
 extern const struct cli_cmd cmd_plan;
 extern const struct cli_cmd cmd_resume;
@@ -424,6 +427,8 @@ struct notify_event {
 	int64_t deployment_id;
 	int64_t duration_ms;
 	int64_t finished_at;         /* unix seconds */
+	const char *warning;         /* borrowed or NULL; what people must
+					know, e.g. rows a restore discarded */
 };
 
 struct notify_target {
@@ -460,7 +465,8 @@ struct notify_result {
  * with env, deployment id, status, short commits, duration and trigger.
  * webhook: {"env", "commit", "previous_commit", "status", "duration_s",
  * "trigger", "deployment_id", "finished_at"} (finished_at in ISO 8601 UTC,
- * absent commits as null).
+ * absent commits as null), and "warning" when ev has one (slack: after
+ * the text, "warning: …").
  */
 char *notify_payload(enum manifest_notify_type type,
 		     const struct notify_event *ev);
@@ -2320,6 +2326,29 @@ struct service_record {
 #define DEPLOY_KIND_ROLLBACK "rollback"
 #define DEPLOY_KIND_UNLOCK "unlock"
 #define DEPLOY_KIND_RESUME "resume"
+/* `berth backup restore`: the release that serves, with a database
+ * restored from a backup (docs/backups.md); not a last good deployment. */
+#define DEPLOY_KIND_RESTORE "restore"
+
+/* A database restore done by a deployment (a revert, `berth rollback`, or
+ * the rollback of a failed deployment; docs/backups.md). */
+struct restore_record {
+	char *step;           /* owned; the step that restored: "migrate",
+				 "rollback" */
+	char *backup;         /* owned; path of the dump restored */
+	char *reason;         /* owned or NULL; why this dump: "paired backup
+				 of deployment 6", "--backup" */
+	char *safety_backup;  /* owned or NULL; path of the dump of the
+				 database taken just before (kind
+				 pre-rollback); NULL when none could be
+				 taken, and then nothing was restored */
+	bool ok;              /* the restore committed */
+	int64_t rows_written_since; /* rows written since backup was taken
+				       and discarded by the restore (kept in
+				       safety_backup); -1 unknown */
+	char *tables;         /* owned or NULL; per table, for people:
+				 "public.sales 12, public.notes unknown" */
+};
 
 /* One deployment: what it put in place, why, and what happened. Strings are
  * owned and may be NULL unless noted; commits are 40 hex digits or "". */
@@ -2348,6 +2377,8 @@ struct deployment {
 	size_t nsteps;
 	struct service_record *services; /* owned */
 	size_t nservices;
+	struct restore_record *restores; /* owned, in the order they ran */
+	size_t nrestores;
 };
 
 /* Zeroes d (status DEPLOY_RUNNING, no strings, no steps). */
@@ -2362,6 +2393,9 @@ void deployment_add_service(struct deployment *d, const char *name,
 			    const char *hash);
 /* Sets *field (one of d's owned strings) to a copy of value (NULL clears). */
 void deployment_set(char **field, const char *value);
+/* Appends an empty restore record (rows_written_since -1) and returns it
+ * (borrowed, valid until the next append). */
+struct restore_record *deployment_add_restore(struct deployment *d);
 
 /*
  * The record as JSON (new reference), with SPEC §5's field names; the format
@@ -2888,6 +2922,234 @@ struct json_t *sched_backup_to_json(const struct sched_backup *b,
  * Returns 0, BERTH_ENOTFOUND (never), or -1. */
 int sched_backup_last(int64_t *at, struct state *st, struct berr *err);
 
+/* envdb.c — an environment's database as berth's tools reach it
+ * (docs/backups.md) */
+
+struct pipeline;
+
+struct envdb {
+	struct pgtool tool;       /* url borrowed from the env file; env and
+				     prefix borrowed from below */
+	struct kvlist env;        /* owned; the tools' base environment
+				     (driver_env with the env file) */
+	struct strv prefix;       /* owned; runs the tools in the database's
+				     container (database.service); empty:
+				     on this host */
+	char *dir;                /* owned; the backup directory (backup_dir) */
+	char *display;            /* owned; "postgresql://host:port/db" */
+	const struct manifest *m; /* borrowed */
+};
+
+/*
+ * The database of m (which must have one) for ctx's environment: the URL of
+ * the env file variable database.url_env, the tools' environment, and with
+ * database.service the prefix that runs them in that service's container
+ * of release_dir, or of the serving release when release_dir is NULL
+ * (envdb_prefix). Release with envdb_close, also on
+ * failure. Returns 0, or -1 ("DATABASE_URL is not set in the env file").
+ */
+int envdb_open(struct envdb *out, struct envctx *ctx, const struct manifest *m,
+	       const char *release_dir, struct berr *err);
+void envdb_close(struct envdb *db);
+/*
+ * The argv prefix (appended to out) that runs PostgreSQL's tools inside
+ * the running container of m's database.service (compose driver:
+ * driver_compose_exec_argv of release_dir's project), with the PG*
+ * variables of url (pg_url_env) and those pgtool adds passed by name —
+ * compose takes their values from the tools' environment, so none is on
+ * a command line; env finds compose. Nothing when the manifest names no
+ * service. Returns 0, or -1 (no release_dir: nothing runs; no compose).
+ */
+int envdb_prefix(struct strv *out, const struct manifest *m,
+		 const char *release_dir, const char *url,
+		 const struct kvlist *env, struct berr *err);
+/* backup_create options for a backup of kind into db's directory, naming
+ * deployment d (may be NULL). */
+void envdb_backup_opts(struct backup_create_opts *o, const struct envdb *db,
+		       enum backup_kind kind, const struct deployment *d);
+/*
+ * Ends every other client session of db's database that its role may end
+ * (pg_terminate_backend): what is left once the services are stopped, whose
+ * locks would hold a restore up. Each one ended is appended to ended, "pid
+ * 123 'worker'". Returns 0 or -1.
+ */
+int envdb_terminate(struct strv *ended, const struct envdb *db,
+		    struct berr *err);
+/*
+ * The backups that pruning must keep, appended to out as paths: the paired
+ * backups of the current deployment and of the last good one before it
+ * (SPEC §9), and for each the backup that `berth rollback` to it would
+ * restore (undo_since); and the paired and safety backups named by the
+ * newest records, back to the keep-th that put a release in place (the
+ * releases kept can come back with their database; the rows a restore
+ * discarded stay). Returns 0 or -1.
+ */
+int envdb_protected(struct strv *out, struct state *st, int keep,
+		    struct berr *err);
+/* backup_prune of dir with m's retention windows, protecting
+ * envdb_protected's (keep: m's releases.keep). *out as backup_prune's.
+ * Call it holding the lock. */
+int envdb_prune(struct backup_pruned **out, size_t *n, struct state *st,
+		const struct manifest *m, const char *dir, bool dry_run,
+		struct berr *err);
+
+/* undo.c — what putting an earlier deployment back undoes (SPEC §6;
+ * docs/backups.md) */
+
+struct undo {
+	struct deployment target; /* owned; the deployment whose release
+				     comes back (the newest good record of
+				     its commit) */
+	int64_t from_id;          /* the deployment that serves now */
+	int64_t introducer;       /* the first good deployment after target
+				     that ran migrations; 0: none */
+	struct strv undone;       /* what ran since: migration files, or
+				     "the migration command of deployment N" */
+	char *backup;             /* owned or NULL; the introducer's paired
+				     backup: the database as target left it */
+	char *why;                /* owned; for people: "paired backup of
+				     deployment 6", or why there is none */
+	bool no_backup;           /* migrations ran since, but the
+				     introducer has no paired backup */
+};
+
+/*
+ * What going back to target undoes, from the journal: target becomes the
+ * newest good record of its commit; introducer, undone and backup come from
+ * the good records after it. Release *out with undo_release, also on
+ * failure. Returns 0 or -1.
+ */
+int undo_since(struct undo *out, struct state *st,
+	       const struct deployment *target, struct berr *err);
+/*
+ * `berth rollback [--to TO]`: TO is a deployment id (when the journal has
+ * it) or a commit of the mirror that was deployed successfully; NULL is
+ * the last good deployment, of another commit, before the one that put the
+ * serving release in place (following rollback records back). Then as
+ * undo_since. Errors for people: nothing deployed, no earlier deployment,
+ * a failed deployment, the release that runs now. Returns 0 or -1.
+ */
+int undo_resolve(struct undo *out, struct envctx *ctx, const char *to,
+		 struct berr *err);
+/* The deployment that serves now as the target, nothing undone (`berth
+ * backup restore`). Returns 0, BERTH_ENOTFOUND (nothing deployed) or -1. */
+int undo_current(struct undo *out, struct state *st, struct berr *err);
+/*
+ * A revert (SPEC §6): when an apply's commit has tree, the same tree as an
+ * earlier good deployment and not the serving one's, *out says what coming
+ * back to it undoes. Returns 0 for a revert, BERTH_ENOTFOUND when it is
+ * not one, or -1.
+ */
+int undo_revert(struct undo *out, struct state *st, const char *tree,
+		struct berr *err);
+void undo_release(struct undo *u);
+
+struct apply_opts;
+
+/*
+ * The database half of putting u->target back, for apply: *restore (new
+ * path, or NULL) is o->backup (a path, or a name in m's backup directory),
+ * else — unless o->code_only, m's rollback.database is "keep", or no
+ * migration ran since — u->backup; *why (new or NULL) says which. Lines on
+ * p say what happens to the database and which migrations it undoes. A
+ * rollback or restore (o->kind) fails when migrations must be undone and
+ * no paired backup holds the database as it was; a revert goes on without
+ * a restore, with a warning. Returns 0 or -1.
+ */
+int undo_choose(char **restore, char **why, struct pipeline *p,
+		const struct undo *u, const struct manifest *m,
+		const struct apply_opts *o, struct berr *err);
+/*
+ * For `berth plan`: when applying a commit with tree and manifest m is a
+ * revert (undo_revert), *name (the backup restored, or "database") and
+ * *detail ("revert of deployment 4 (1a2b3c4): restores backup_X.dump
+ * (paired backup of deployment 5; rows written since: 12 rows
+ * (public.sales 12))"), both new. Returns 0, BERTH_ENOTFOUND when it is
+ * not a revert, or -1.
+ */
+int undo_plan_revert(char **name, char **detail, struct envctx *ctx,
+		     const struct manifest *m, const char *tree);
+
+/* dbrestore.c — restoring an environment's database without silently
+ * losing a row (SPEC §6; docs/backups.md) */
+
+/* Whether a restore that would discard rows goes ahead. */
+enum dbrestore_ask {
+	DBRESTORE_UNATTENDED, /* nobody to ask (a daemon, a hook, an automatic
+				 rollback): go ahead, report loudly */
+	DBRESTORE_ASK,        /* ask on the terminal (stdin) */
+	DBRESTORE_YES,        /* --yes */
+	DBRESTORE_REFUSE,     /* a command run by a script without --yes:
+				 refuse */
+};
+
+/* The rows written since the backup at path (backup_writes_since; a dump
+ * without a sidecar gives no_stats). Returns 0 or -1. */
+int dbrestore_writes(struct backup_writes *out, const struct envdb *db,
+		     const char *path, struct berr *err);
+/* True when restoring would (or might) discard rows. */
+bool dbrestore_discards(const struct backup_writes *w);
+/* Per table, "public.sales 12, public.notes unknown (dropped since the
+ * backup)"; tables without writes left out. New string, or NULL. */
+char *dbrestore_tables(const struct backup_writes *w);
+/* "none", "12 rows (public.sales 12)", "unknown (…)". New string. */
+char *dbrestore_describe(const struct backup_writes *w);
+/*
+ * Counts the rows written since the backup at path and says so as a line
+ * of p's step; when some would be discarded, decides by ask: YES and
+ * UNATTENDED go on (UNATTENDED with a warning), REFUSE fails, ASK asks
+ * "Type yes to restore" on stderr and reads stdin. Returns 0 to go on,
+ * BERTH_EDECLINED when the answer was not yes, -1 (refused, or the count
+ * failed; err).
+ */
+int dbrestore_confirm(struct pipeline *p, const struct envdb *db,
+		      const char *path, enum dbrestore_ask ask,
+		      struct berr *err);
+/*
+ * Restores the backup at path into db with the services already stopped:
+ * a restore record (step, reason) is added to p->d first; the other
+ * sessions of the database are ended (envdb_terminate); the rows written
+ * since are counted into the record; then backup_restore_safely takes the
+ * safety backup (recorded in the restore and in d->safety_backup) and
+ * restores in one transaction. Every action is a line of p's step.
+ * Returns 0 when restored, -1 when not (the database is unchanged; err).
+ */
+int dbrestore_run(struct pipeline *p, const struct envdb *db, const char *path,
+		  const char *reason, const char *step, struct berr *err);
+/* For notifications and summaries: what d's restores discarded, "restoring
+ * backup_X.dump discarded 12 rows written since it (public.sales 12); they
+ * are kept in backup_Y.dump". New string, or NULL when nothing was. */
+char *dbrestore_warning(const struct deployment *d);
+
+/* dbstep.c — the database steps of the deploy pipeline (SPEC §5 steps 3
+ * and 6) */
+
+/* "1.2 MB", "14 kB", "512 B" for people. New string. */
+char *dbstep_size(int64_t bytes);
+/* The release directory `current` points at (new), or NULL when nothing
+ * is deployed. */
+char *dbstep_serving_dir(struct envctx *ctx);
+/*
+ * Step 3: the paired backup (SPEC §6) of p->d — the database as the
+ * release that runs left it — into m's backup directory, recorded in
+ * p->d->backup as soon as it exists, then verified as
+ * database.backup.verify says. *detail (new) describes it ("backup_X.dump,
+ * 1.2 MB, verified (toc)"). Returns 0, or -1 with err (a dump that failed
+ * leaves nothing behind; one that does not verify stays, recorded).
+ */
+int dbstep_backup(char **detail, struct pipeline *p, const struct manifest *m,
+		  struct berr *err);
+/*
+ * Step 6: m's migrations in release_dir — the sql_dir runner (with m's
+ * lock_timeout_s and statement_timeout_s) or the migration command, each
+ * line of output a line of p's step. p->d->migrations_ran is set as soon
+ * as the database may have changed (docs/migrations.md says when a command
+ * counts), p->d->migrations lists the files applied. *detail (new) sums
+ * it up. Returns 0 or -1 (err).
+ */
+int dbstep_migrate(char **detail, struct pipeline *p, const struct manifest *m,
+		   const char *release_dir, struct berr *err);
+
 /* pipeline.c — one deployment's journal and progress (SPEC §5;
  * docs/pipeline.md)
  *
@@ -3146,12 +3408,16 @@ int rollout_smoke(char **summary, struct pipeline *p, const struct manifest *m);
  * untouched and no migration ran, only checked), healthy, smoke-tested,
  * and `current` switched to it; p->d->rollback_to is its id.
  *
- * The database half of SPEC §6 — a safety backup, then the paired backup
- * p->d->backup restored when p->d->migrations_ran and failed's
- * rollback.database is "restore" — has its place between stopping the
- * failed release and starting the good one (restore_database() in
- * rollback.c); this version says what it would restore and keeps the
- * database as migrated.
+ * The database half (SPEC §6): when p->d changed the database — it ran
+ * migrations, or restored a backup (a revert, `berth rollback`) — and
+ * failed's rollback.database is "restore", the database as p->d found it
+ * comes back between stopping the failed release and starting the good
+ * one: the safety backup of p->d's first restore, else its paired backup,
+ * restored behind a new safety backup (dbrestore_run). Nobody is asked —
+ * the services are down meanwhile, and the safety backup keeps every row
+ * the restore discards —: the rows are counted, shown and recorded
+ * (dbrestore_warning tells the notifiers). A restore that fails fails the
+ * rollback.
  *
  * Returns 0 when the last good release serves again; BERTH_ENOTFOUND when
  * there was none (a first deployment: what it started is stopped and
@@ -3193,6 +3459,18 @@ struct apply_opts {
 	const char *tag;     /* --version TAG (recorded as version), or NULL */
 	bool skip_backup;    /* --skip-backup (recorded in the backup step) */
 	const char *trigger; /* SPEC §5's forms; NULL: "cli" */
+	/* NULL: a deployment (a revert is found and recorded as a rollback);
+	 * DEPLOY_KIND_ROLLBACK: `berth rollback` (to, backup, code_only);
+	 * DEPLOY_KIND_RESTORE: `berth backup restore` (backup) */
+	const char *kind;
+	const char *to;      /* --to DEPLOYMENT|COMMIT, or NULL (undo_resolve) */
+	const char *backup;  /* --backup FILE: a path, or a backup's name in
+				the backup directory; restored instead of the
+				paired backup undo_resolve finds */
+	bool code_only;      /* --code-only: the database is left as it is */
+	enum dbrestore_ask ask; /* a restore that would discard rows: ask,
+				   refuse, or go on (the rollback of a
+				   failed deployment never asks) */
 	void *out;           /* FILE * for progress, or NULL: quiet */
 	/* Whether berth was asked to stop (SIGTERM, SIGINT): looked at
 	 * between steps; before migrate the deployment fails, at migrate to
@@ -3216,6 +3494,16 @@ bool apply_trigger_ok(const char *trigger);
  * migrate, deploy, smoke, cleanup, notify, unlock, each recorded in the
  * record *out (initialised here; release it with deployment_release).
  * Interrupted deployments found under the lock are recovered first.
+ *
+ * Putting an earlier deployment back runs the same pipeline (docs/
+ * backups.md): with o->kind set, and when the commit's tree is an earlier
+ * good deployment's (a revert: recorded as kind rollback, trigger revert),
+ * validate decides which backup to restore (undo.c) and confirms it by
+ * o->ask (dbrestore_confirm); the backup step then leaves the pairing to
+ * the safety backup, and migrate stops the services and restores
+ * (dbrestore_run) before it runs the commit's pending migrations. On
+ * success out->rollback_to is the deployment put back.
+ *
  * Returns 0 when it succeeded; BERTH_ELOCKED when another process holds the
  * lock (err names it; no record); -1 otherwise: out->status says failed,
  * rolled_back or rollback_failed, or out->id is 0 when it could not begin
@@ -3225,6 +3513,19 @@ int apply_run(struct deployment *out, struct envctx *ctx,
 	      const struct apply_opts *o, struct berr *err);
 /* The exit status (SPEC §4) for apply_run's return and record. */
 int apply_exit_status(int rc, const struct deployment *d);
+
+/* cmd_apply.c — in the berth binary, for the commands that run the
+ * pipeline (rollback, backup restore) */
+
+/* apply_run with progress on stdout (json: the record as JSON instead),
+ * SIGTERM/SIGINT/SIGHUP caught as apply does, a lock or refusal on stderr.
+ * Returns the exit status (SPEC §4). */
+int cmd_apply_pipeline(struct envctx *ctx, const struct apply_opts *o,
+		       bool json);
+/* How a restore that discards rows is confirmed: yes (--yes); ask when
+ * stdin is a terminal; else refuse (script_refuses: rollback, backup
+ * restore) or go on (apply, whose revert must run unattended). */
+enum dbrestore_ask cmd_apply_ask(bool yes, bool script_refuses);
 
 /* queued.c — the deployment the daemon queued for an environment and has
  * not started yet: envs/<env>/queued.json (docs/state.md). One at most per

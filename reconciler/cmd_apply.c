@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -18,7 +19,8 @@ static const struct cli_opt opts[] = {
      "deploy the tag TAG, recorded as the deployment's version"},
     {"dry-run", NULL, "show the pipeline that would run; change nothing"},
     {"skip-backup", NULL, "do not back up the database first (recorded)"},
-    {"yes", NULL, "answer yes to questions (apply asks none on its own)"},
+    {"yes", NULL,
+     "answer yes to questions (a revert's restore that discards rows)"},
     {"json", NULL, "print the deployment record as JSON instead of progress"},
     {"trigger", "TRIGGER",
      "what started it: cli (default), hook:post-receive, poll, drift, revert, "
@@ -194,25 +196,61 @@ out:
 	return status;
 }
 
+enum dbrestore_ask cmd_apply_ask(bool yes, bool script_refuses)
+{
+	if (yes)
+		return DBRESTORE_YES;
+	if (isatty(STDIN_FILENO))
+		return DBRESTORE_ASK;
+	return script_refuses ? DBRESTORE_REFUSE : DBRESTORE_UNATTENDED;
+}
+
+int cmd_apply_pipeline(struct envctx *ctx, const struct apply_opts *ao,
+                       bool json)
+{
+	struct apply_opts o = *ao;
+	struct deployment d;
+	struct berr err;
+	int status, rc;
+
+	deployment_init(&d);
+	o.out = json ? NULL : stdout;
+	o.stop_requested = cli_stop_requested;
+	cli_catch_stop_signals();
+	rc = apply_run(&d, ctx, &o, &err);
+	if (rc == BERTH_ELOCKED || (rc != 0 && d.id == 0)) {
+		fprintf(stderr, "berth: %s\n", err.msg);
+		status = apply_exit_status(rc, &d);
+		goto out;
+	}
+	if (json) {
+		json_t *j = deployment_to_json(&d);
+
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(j);
+	}
+	status = apply_exit_status(rc, &d);
+out:
+	deployment_release(&d);
+	return status;
+}
+
 static int run(struct cli *cli)
 {
 	const char *env = cli_env(cli);
 	bool json = cli_flag(cli, "json");
 	struct apply_opts o;
-	struct deployment d;
 	struct merrs errs = {0};
 	struct envctx ctx;
-	struct berr err;
-	int status = EXIT_FAILED, rc;
+	int status = EXIT_FAILED;
 
-	deployment_init(&d);
 	memset(&o, 0, sizeof(o));
 	o.rev = cli_value(cli, "commit");
 	o.tag = cli_value(cli, "version");
 	o.skip_backup = cli_flag(cli, "skip-backup");
 	o.trigger = cli_value(cli, "trigger");
-	o.out = json ? NULL : stdout;
-	o.stop_requested = cli_stop_requested;
+	o.ask = cmd_apply_ask(cli_flag(cli, "yes"), false);
 	if (o.rev != NULL && o.tag != NULL) {
 		fprintf(stderr, "berth: apply: --commit and --version exclude "
 		                "each other\n");
@@ -234,23 +272,8 @@ static int run(struct cli *cli)
 		status = dry_run(&ctx, cli, json);
 		goto out;
 	}
-	cli_catch_stop_signals();
-	rc = apply_run(&d, &ctx, &o, &err);
-	if (rc == BERTH_ELOCKED || (rc != 0 && d.id == 0)) {
-		fprintf(stderr, "berth: %s\n", err.msg);
-		status = apply_exit_status(rc, &d);
-		goto out;
-	}
-	if (json) {
-		json_t *j = deployment_to_json(&d);
-
-		json_dumpf(j, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(j);
-	}
-	status = apply_exit_status(rc, &d);
+	status = cmd_apply_pipeline(&ctx, &o, json);
 out:
-	deployment_release(&d);
 	merrs_release(&errs);
 	envctx_close(&ctx);
 	return status;

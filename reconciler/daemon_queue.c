@@ -334,6 +334,8 @@ static void deploy_argv(struct strv *av, const struct daemon *d,
 			strv_push(av, q->rev);
 		}
 		strv_push(av, "--yes");
+		strv_push(av, "--trigger");
+		strv_push(av, "api");
 		return;
 	}
 	strv_push(av, "apply");

@@ -105,6 +105,14 @@ void deployment_release(struct deployment *d)
 		free(d->services[i].hash);
 	}
 	free(d->services);
+	for (i = 0; i < d->nrestores; i++) {
+		free(d->restores[i].step);
+		free(d->restores[i].backup);
+		free(d->restores[i].reason);
+		free(d->restores[i].safety_backup);
+		free(d->restores[i].tables);
+	}
+	free(d->restores);
 	deployment_init(d);
 }
 
@@ -142,6 +150,18 @@ void deployment_add_service(struct deployment *d, const char *name,
 	s = &d->services[d->nservices++];
 	s->name = xstrdup(name);
 	s->hash = hash != NULL ? xstrdup(hash) : NULL;
+}
+
+struct restore_record *deployment_add_restore(struct deployment *d)
+{
+	struct restore_record *r;
+
+	d->restores = xrealloc(d->restores,
+			       (d->nrestores + 1) * sizeof(*d->restores));
+	r = &d->restores[d->nrestores++];
+	memset(r, 0, sizeof(*r));
+	r->rows_written_since = -1;
+	return r;
 }
 
 /* Writing. */
@@ -204,6 +224,23 @@ static json_t *step_to_json(const struct step_record *s)
 	return j;
 }
 
+static json_t *restore_to_json(const struct restore_record *r)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "step", str_or_null(r->step));
+	json_object_set_new(j, "backup", str_or_null(r->backup));
+	json_object_set_new(j, "reason", str_or_null(r->reason));
+	json_object_set_new(j, "safety_backup", str_or_null(r->safety_backup));
+	json_object_set_new(j, "ok", json_boolean(r->ok));
+	json_object_set_new(j, "rows_written_since",
+			    r->rows_written_since >= 0
+				    ? json_integer(r->rows_written_since)
+				    : json_null());
+	json_object_set_new(j, "tables", str_or_null(r->tables));
+	return j;
+}
+
 json_t *deployment_to_json(const struct deployment *d)
 {
 	json_t *j = json_object(), *a;
@@ -244,6 +281,10 @@ json_t *deployment_to_json(const struct deployment *d)
 	for (i = 0; i < d->nsteps; i++)
 		json_array_append_new(a, step_to_json(&d->steps[i]));
 	json_object_set_new(j, "steps", a);
+	a = json_array();
+	for (i = 0; i < d->nrestores; i++)
+		json_array_append_new(a, restore_to_json(&d->restores[i]));
+	json_object_set_new(j, "restores", a);
 	return j;
 }
 
@@ -401,6 +442,30 @@ static int service_from_json(struct deployment *d, const json_t *j,
 	return 0;
 }
 
+static int restore_from_json(struct deployment *d, const json_t *j,
+			     const char *at, struct berr *err)
+{
+	struct restore_record *r;
+	const json_t *ok;
+
+	if (!json_is_object(j))
+		return berr_set(err, "%s: expected an object", at);
+	r = deployment_add_restore(d);
+	ok = json_object_get(j, "ok");
+	if (ok != NULL && !json_is_null(ok) && !json_is_boolean(ok))
+		return berr_set(err, "%s.ok: expected true or false", at);
+	r->ok = json_is_true(ok);
+	if (get_str(&r->step, j, "step", at, false, err) != 0 ||
+	    get_str(&r->backup, j, "backup", at, true, err) != 0 ||
+	    get_str(&r->reason, j, "reason", at, false, err) != 0 ||
+	    get_str(&r->safety_backup, j, "safety_backup", at, false, err) != 0 ||
+	    get_int(&r->rows_written_since, j, "rows_written_since", at,
+		    INT64_MAX, err) != 0 ||
+	    get_str(&r->tables, j, "tables", at, false, err) != 0)
+		return -1;
+	return 0;
+}
+
 static int migration_from_json(struct deployment *d, const json_t *j,
 			       const char *at, struct berr *err)
 {
@@ -463,7 +528,8 @@ int deployment_from_json(struct deployment *d, const json_t *j,
 	    get_str(&d->env_file_hash, j, "env_file_hash", "$", false, err) != 0 ||
 	    get_int(&pid, j, "pid", "$", INT32_MAX, err) != 0 ||
 	    each_element(d, j, "services", service_from_json, err) != 0 ||
-	    each_element(d, j, "steps", step_from_json, err) != 0)
+	    each_element(d, j, "steps", step_from_json, err) != 0 ||
+	    each_element(d, j, "restores", restore_from_json, err) != 0)
 		goto fail;
 	if (d->kind == NULL)
 		d->kind = xstrdup(DEPLOY_KIND_DEPLOY);

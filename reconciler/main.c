@@ -11,11 +11,13 @@
 static const struct cli_cmd *const commands[] = {
 	&cmd_plan,
 	&cmd_apply,
+	&cmd_rollback,
 	&cmd_status,
 	&cmd_history,
 	&cmd_validate,
 	&cmd_smoke,
 	&cmd_drift,
+	&cmd_backup,
 	&cmd_unlock,
 	&cmd_resume,
 	&cmd_serve,

@@ -100,6 +100,10 @@ static char *slack_text(const struct notify_event *ev)
 		buf_puts(&b, ", trigger ");
 		notify_slack_escape(&b, ev->trigger);
 	}
+	if (ev->warning != NULL) {
+		buf_puts(&b, "\n:warning: ");
+		notify_slack_escape(&b, ev->warning);
+	}
 	return buf_detach(&b);
 }
 
@@ -128,6 +132,9 @@ char *notify_payload(enum manifest_notify_type type,
 		json_object_set_new(o, "deployment_id",
 		                    json_integer(ev->deployment_id));
 		json_object_set_new(o, "finished_at", json_string(when));
+		if (ev->warning != NULL)
+			json_object_set_new(o, "warning",
+			                    json_string(ev->warning));
 	}
 	/* Ten significant digits print 42.5 as 42.5, not 42.500000000000001. */
 	out = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));

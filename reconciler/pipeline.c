@@ -304,6 +304,7 @@ size_t pipeline_notify(struct pipeline *p, const struct manifest *m,
 	struct notify_result *results = NULL;
 	struct notify_event ev;
 	struct buf *bufs = NULL;
+	char *warning = NULL;
 	size_t n, i, sent = 0;
 
 	if (pipeline_begin(p, 10, "notify", NULL) != 0)
@@ -322,6 +323,8 @@ size_t pipeline_notify(struct pipeline *p, const struct manifest *m,
 	ev.deployment_id = d->id;
 	ev.duration_ms = duration_ms;
 	ev.finished_at = strnum_now_ms() / 1000;
+	warning = dbrestore_warning(d);
+	ev.warning = warning;
 	results = xcalloc(n, sizeof(*results));
 	sent = notify_send_all(results, targets, n, &ev, NULL);
 	for (i = 0; i < n; i++) {
@@ -336,6 +339,7 @@ size_t pipeline_notify(struct pipeline *p, const struct manifest *m,
 out:
 	pipeline_notify_targets_free(targets, bufs, n);
 	free(results);
+	free(warning);
 	return sent;
 }
 

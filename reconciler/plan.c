@@ -209,6 +209,27 @@ out:
 	strv_release(&names);
 }
 
+/* A commit whose tree an earlier good deployment had is a revert: the
+ * backup it would restore, first among the database changes. */
+static void plan_revert(struct manifest_changes *out, struct envctx *ctx,
+			struct git_mirror *gm, const struct manifest *to,
+			const char *to_sha)
+{
+	struct manifest_changes first = {0};
+	char tree[41], *name, *detail;
+	struct berr err;
+
+	if (git_mirror_tree_id(gm, to_sha, tree, &err) != 0 ||
+	    undo_plan_revert(&name, &detail, ctx, to, tree) != 0)
+		return;
+	manifest_changes_add(&first, "restore", name, detail);
+	append_all(&first, out);
+	manifest_changes_release(out);
+	*out = first;
+	free(name);
+	free(detail);
+}
+
 int plan_build(struct plan *p, struct envctx *ctx, const char *to_sha,
 	       struct merrs *errs)
 {
@@ -286,6 +307,7 @@ int plan_build(struct plan *p, struct envctx *ctx, const char *to_sha,
 	}
 	if (p->to->db.present)
 		plan_migrations(p, &migrations, ctx, gm);
+	plan_revert(&migrations, ctx, gm, p->to, to_sha);
 	p->service_changes = services.n;
 	if (p->to->db.present && (services.n > 0 || p->migrations_pending > 0)) {
 		char *d = xasprintf("pg_dump (%s) before anything changes",

@@ -1,10 +1,11 @@
 /*
  * rollback.c — putting the last good release back after a deployment failed
  * at steps 6–8, or was interrupted (SPEC §5, §6; docs/pipeline.md): stop
- * what the failed deployment started, restore the database when that is the
- * policy, start the last good release from its own release directory with
- * its own manifest, wait for health, smoke it, switch `current` back. A
- * rollback that fails freezes the environment.
+ * what the failed deployment started, put the database back as the failed
+ * deployment found it when that is the policy (behind a safety backup,
+ * docs/backups.md), start the last good release from its own release
+ * directory with its own manifest, wait for health, smoke it, switch
+ * `current` back. A rollback that fails freezes the environment.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,40 +13,107 @@
 
 #include "berth.h"
 
-/*
- * The database half of a rollback (SPEC §6). When deployment d ran
- * migrations (d->migrations_ran, d->migrations; the database also records
- * d->id with each file in berth_schema_migrations) and the failed
- * manifest's rollback.database is "restore", this is where the paired
- * backup d->backup is restored: after the failed release's services are
- * stopped and before the last good release starts, behind a safety backup
- * recorded in d->safety_backup. Restoring is not part of this version yet:
- * the database keeps what the migrations did, and the rollback says so.
- * Returns 0 (nothing restored), or -1 when the restore failed (err).
- */
-static int restore_database(struct pipeline *p, const struct manifest *failed,
-                            struct berr *err)
+/* The database as deployment d found it: the safety backup of its first
+ * restore (a revert or `berth rollback` restored before migrating), else
+ * its paired backup. NULL when d left the database as it found it. */
+static const char *found_as(const struct deployment *d, const char **why)
 {
-	const struct deployment *d = p->d;
 	size_t i;
 
-	(void)err;
-	if (!d->migrations_ran)
-		return 0;
-	if (failed != NULL &&
-	    failed->rollback_database == MANIFEST_ROLLBACK_DB_KEEP) {
+	for (i = 0; i < d->nrestores; i++)
+		if (d->restores[i].ok && d->restores[i].safety_backup != NULL) {
+			*why = "the safety backup taken before this "
+			       "deployment's restore";
+			return d->restores[i].safety_backup;
+		}
+	*why = "this deployment's paired backup";
+	return d->migrations_ran ? d->backup : NULL;
+}
+
+/* True when d changed the database. */
+static bool changed_database(const struct deployment *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nrestores; i++)
+		if (d->restores[i].ok)
+			return true;
+	return d->migrations_ran;
+}
+
+/*
+ * Decides the database half of the rollback (SPEC §6) before anything is
+ * stopped: *path is the backup to restore, or NULL, with a line saying why
+ * not; the rows it would discard are counted and shown. Nobody is asked:
+ * the shop is down until the rollback ends, and the safety backup keeps
+ * those rows. db is opened for the restore when *path is set, from
+ * release_dir (NULL: the release `current` points at).
+ */
+static void plan_database(const char **path, const char **why,
+                          struct envdb *db, struct pipeline *p,
+                          const struct manifest *failed,
+                          const struct manifest *good,
+                          const char *release_dir)
+{
+	const struct deployment *d = p->d;
+	const struct manifest *m = failed != NULL ? failed : good;
+	char *serving = NULL;
+	struct berr err;
+	size_t i;
+
+	*path = NULL;
+	memset(db, 0, sizeof(*db));
+	if (!changed_database(d))
+		return;
+	if (m == NULL || !m->db.present) {
+		pipeline_line(p, "database: left as it is (no database in "
+		                 "the manifest)");
+		return;
+	}
+	if (m->rollback_database == MANIFEST_ROLLBACK_DB_KEEP) {
 		pipeline_line(p,
 		              "database: kept as migrated (rollback.database "
 		              "is \"keep\")");
-		return 0;
+		return;
 	}
-	pipeline_line(p,
-	              "database: not restored: this berth cannot restore "
-	              "the paired backup yet (%s); the database keeps the "
-	              "migrations of %.7s:",
-	              d->backup ? d->backup : "none taken", d->commit);
-	for (i = 0; i < d->migrations.n; i++)
-		pipeline_line(p, "  %s", d->migrations.v[i]);
+	*path = found_as(d, why);
+	if (*path == NULL) {
+		pipeline_line(p,
+		              "database: not restored: %.7s has no paired "
+		              "backup (--skip-backup); the database keeps the "
+		              "migrations of %.7s:",
+		              d->commit, d->commit);
+		for (i = 0; i < d->migrations.n; i++)
+			pipeline_line(p, "  %s", d->migrations.v[i]);
+		return;
+	}
+	if (release_dir == NULL)
+		release_dir = serving = dbstep_serving_dir(p->ctx);
+	if (envdb_open(db, p->ctx, m, release_dir, &err) != 0) {
+		pipeline_line(p, "cannot reach the database: %s", err.msg);
+		envdb_close(db);
+		free(serving);
+		return;
+	}
+	free(serving);
+	if (dbrestore_confirm(p, db, *path, DBRESTORE_UNATTENDED, &err) != 0)
+		pipeline_line(p, "warning: %s", err.msg);
+}
+
+/* Restores path (plan_database's) into db: the database as the failed
+ * deployment found it. */
+static int restore_database(struct pipeline *p, struct envdb *db,
+                            const char *path, const char *why,
+                            struct berr *err)
+{
+	if (path == NULL)
+		return 0;
+	if (db->m == NULL)
+		return berr_set(err, "cannot restore '%s': the database "
+		                     "cannot be reached (see above)",
+		                path);
+	if (dbrestore_run(p, db, path, why, "rollback", err) != 0)
+		return berr_prefix(err, "the database could not be put back");
 	return 0;
 }
 
@@ -57,13 +125,17 @@ static int nothing_to_put_back(struct pipeline *p,
 	const struct driver_ops *ops =
 	    failed && driver_for(failed) ? driver_for(failed) : &driver_process;
 	struct driver_ctx dctx;
+	const char *path, *why;
+	struct envdb db;
+	int rc = -1;
 
 	pipeline_driver_ctx(&dctx, p);
-	if (rollout_stop_all(p, ops, &dctx, failed, err) != 0)
-		return -1;
-	if (restore_database(p, failed, err) != 0)
-		return -1;
-	return state_clear_current(&p->ctx->st, err);
+	plan_database(&path, &why, &db, p, failed, NULL, NULL);
+	if (rollout_stop_all(p, ops, &dctx, failed, err) == 0 &&
+	    restore_database(p, &db, path, why, err) == 0)
+		rc = state_clear_current(&p->ctx->st, err);
+	envdb_close(&db);
+	return rc;
 }
 
 /* Makes sure the good release's directory is there, exporting and building
@@ -94,9 +166,12 @@ int rollback_run(struct pipeline *p, const struct manifest *failed,
 	struct merrs errs = {0};
 	struct driver_ctx dctx;
 	char *dir = NULL, *summary = NULL, *reason = NULL;
+	const char *path = NULL, *why = NULL;
+	struct envdb db;
 	struct berr ferr;
 	int rc;
 
+	memset(&db, 0, sizeof(db));
 	pipeline_begin(p, 0, "rollback", NULL);
 	pipeline_driver_ctx(&dctx, p);
 	rc = state_last_good(&p->ctx->st, d->id, &good, err);
@@ -127,7 +202,8 @@ int rollback_run(struct pipeline *p, const struct manifest *failed,
 	failed_ops = failed && driver_for(failed) ? driver_for(failed) : ops;
 	if (good_release(p, &good, m, ops, &dctx, &dir, err) != 0)
 		goto failed;
-	if (!d->migrations_ran &&
+	plan_database(&path, &why, &db, p, failed, m, dir);
+	if (!changed_database(d) &&
 	    rollout_in_place(ops, &dctx, m, good.commit)) {
 		pipeline_line(p, "%.7s still runs: checking its health",
 		              good.commit);
@@ -135,7 +211,7 @@ int rollback_run(struct pipeline *p, const struct manifest *failed,
 			goto failed;
 	} else {
 		if (rollout_stop_all(p, failed_ops, &dctx, failed, err) != 0 ||
-		    restore_database(p, failed, err) != 0 ||
+		    restore_database(p, &db, path, why, err) != 0 ||
 		    rollout_start_all(p, ops, &dctx, m, dir, good.commit,
 		                      err) != 0)
 			goto failed;
@@ -160,6 +236,7 @@ failed:
 		             ferr.msg);
 	rc = -1;
 out:
+	envdb_close(&db);
 	deployment_release(&good);
 	manifest_free(m);
 	merrs_release(&errs);

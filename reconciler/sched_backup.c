@@ -27,33 +27,6 @@ void sched_backup_release(struct sched_backup *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* The paired backups of the running deployment and of the last two good
- * ones (the one a rollback would put back), NULL-terminated in *out. */
-static void protected_backups(struct strv *out, struct state *st)
-{
-	struct deployment d;
-	struct berr err;
-	int64_t id = 0, before = 0;
-	char commit[41];
-	int i;
-
-	deployment_init(&d);
-	if (state_get_current(st, commit, &id, &err) == 0 &&
-	    state_load_deployment(st, id, &d, &err) == 0 && d.backup != NULL)
-		strv_push(out, d.backup);
-	deployment_release(&d);
-	for (i = 0; i < 2; i++) {
-		if (state_last_good(st, before, &d, &err) != 0) {
-			deployment_release(&d);
-			break;
-		}
-		if (d.backup != NULL)
-			strv_push(out, d.backup);
-		before = d.id;
-		deployment_release(&d);
-	}
-}
-
 /* Tells every notifier that the scheduled backup failed. */
 static size_t notify_failure(struct envctx *ctx, const struct manifest *m,
                              const char *commit, const char *error)
@@ -104,47 +77,38 @@ static size_t notify_failure(struct envctx *ctx, const struct manifest *m,
 	return sent;
 }
 
-/* Dump, verify, prune. Returns 0 or -1 (out->error). */
+/* Dump, verify, prune — with the database reached as the deploy pipeline
+ * reaches it (envdb: on this host, or in database.service's container) and
+ * the backups a rollback needs protected (envdb_protected). Returns 0 or -1
+ * (out->error). */
 static int take(struct sched_backup *out, struct envctx *ctx,
                 const struct manifest *m, const char *commit, int64_t now)
 {
 	const struct manifest_database *db = &m->db;
-	const char *url = envctx_var(ctx, db->url_env);
 	struct backup_create_opts bo;
 	struct backup_prune_opts po;
 	struct backup_info checked;
 	struct strv protect = {0};
-	struct pgtool tool;
-	struct kvlist env;
+	struct envdb edb;
 	struct berr err;
-	char *dir = backup_dir(ctx->st.env_dir, db->backup_dir);
 	int rc = -1;
 
 	memset(&checked, 0, sizeof(checked));
-	kvlist_init(&env);
-	if (url == NULL || url[0] == '\0') {
-		out->error =
-		    xasprintf("%s is not set in the env file", db->url_env);
+	if (envdb_open(&edb, ctx, m, NULL, &err) != 0) {
+		out->error = xstrdup(err.msg);
 		goto out;
 	}
-	driver_env(&env, &ctx->vars, NULL);
-	memset(&tool, 0, sizeof(tool));
-	tool.url = url;
-	tool.env = &env;
-	memset(&bo, 0, sizeof(bo));
-	bo.dir = dir;
-	bo.format = db->backup_format;
-	bo.kind = BACKUP_SCHEDULED;
+	envdb_backup_opts(&bo, &edb, BACKUP_SCHEDULED, NULL);
 	bo.commit = commit[0] ? commit : NULL;
 	bo.env = ctx->env->name;
 	bo.now = now;
-	if (backup_create(&out->info, &tool, &bo, &err) != 0) {
+	if (backup_create(&out->info, &edb.tool, &bo, &err) != 0) {
 		out->error = xstrdup(err.msg);
 		goto out;
 	}
 	out->taken = true;
 	if (db->backup_verify != MANIFEST_VERIFY_NONE) {
-		if (backup_verify(&checked, &tool, out->info.path,
+		if (backup_verify(&checked, &edb.tool, out->info.path,
 		                  db->backup_verify, &err) != 0) {
 			out->error = xasprintf("%s does not verify: %s",
 			                       out->info.file, err.msg);
@@ -152,22 +116,26 @@ static int take(struct sched_backup *out, struct envctx *ctx,
 		}
 		out->verified = true;
 	}
-	protected_backups(&protect, &ctx->st);
+	rc = 0;
+	/* The backup is fine whatever pruning does. */
+	if (envdb_protected(&protect, &ctx->st, m->releases_keep, &err) != 0) {
+		out->prune_error = xasprintf(
+		    "cannot tell which backups are protected: %s", err.msg);
+		goto out;
+	}
 	memset(&po, 0, sizeof(po));
-	po.dir = dir;
+	po.dir = edb.dir;
 	po.keep.daily = db->retention_daily;
 	po.keep.weekly = db->retention_weekly;
 	po.keep.monthly = db->retention_monthly;
 	po.protect = (const char *const *)protect.v;
 	po.now = now;
 	if (backup_prune(&out->pruned, &out->npruned, &po, &err) != 0)
-		out->prune_error = xstrdup(err.msg); /* the backup is fine */
-	rc = 0;
+		out->prune_error = xstrdup(err.msg);
 out:
 	strv_release(&protect);
 	backup_info_release(&checked);
-	kvlist_release(&env);
-	free(dir);
+	envdb_close(&edb);
 	return rc;
 }
 

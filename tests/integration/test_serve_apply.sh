@@ -3,7 +3,8 @@
 # signed push is deployed with its webhook trigger; pushes during a
 # deployment coalesce into one follow-up that deploys the last commit; a
 # push accepted right before a SIGKILL of the daemon is deployed after the
-# restart; a push nobody announced is deployed by the poll.
+# restart; a push nobody announced is deployed by the poll; /api/rollback
+# puts an earlier release back with berth rollback.
 . "$BERTH_SRC/tests/integration/lib.sh"
 . "$BERTH_SRC/tests/fixtures/deploy_app.sh"
 . "$BERTH_SRC/tests/integration/serve_lib.sh"
@@ -85,6 +86,18 @@ c15=$(app_commit "v15, no webhook")
 s_wait "the poll's deployment" '[ "$(latest commit)" = "$c15" ] && [ "$(latest status)" = succeeded ]' 1200
 t_eq "$(latest trigger)" poll "trigger"
 t_eq "$(app_version)" '{"version":"15"}' "the service's version"
+
+t_log "/api/rollback runs berth rollback: an earlier release back, trigger api"
+sed -i 's/"poll_interval_s": 1/"poll_interval_s": 0/' "$T_DIR/config.json"
+kill -HUP "$S_PID"
+s_wait "the reload" "[ \"\$(s_metric 'berth_config_reloads_total{result=\"ok\"}')\" = 2 ]"
+out=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $S_TOKEN" \
+	--data "{\"env\":\"production\",\"to\":\"$last\"}" "$S_URL/api/rollback")
+t_contains "$out" " 202"
+s_wait "the rollback" '[ "$(latest kind)" = rollback ] && [ "$(latest status)" = succeeded ]' 1200
+t_eq "$(latest commit)" "$last" "commit put back"
+t_eq "$(latest trigger)" api "trigger of the rollback"
+t_eq "$(app_version)" '{"version":"12"}' "the service's version after the rollback"
 
 s_stop
 echo "ok: $T_NAME"

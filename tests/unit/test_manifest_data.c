@@ -171,6 +171,10 @@ static void dump(struct text *t, const struct manifest *m)
 		add_str(t, " schedule=", db->backup_schedule);
 		add(t, " (%d) verify=%s\n", db->backup_schedule_min,
 		    verifies[db->backup_verify]);
+		if (db->service != NULL)
+			add_str(t, "database service=", db->service);
+		if (db->service != NULL)
+			add(t, "\n");
 	} else {
 		add(t, "database none\n");
 	}

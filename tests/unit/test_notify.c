@@ -132,6 +132,21 @@ static void test_payloads(void)
 	          "42.5 s, trigger webhook:generic:&lt;!channel&gt;&amp;x");
 	json_decref(j);
 	free(s);
+
+	/* A warning (rows a restore discarded) goes with the result. */
+	ev = event;
+	ev.warning = "restoring backup_1.dump discarded 3 rows <x>";
+	s = notify_payload(MANIFEST_NOTIFY_WEBHOOK, &ev);
+	j = json_loads(s, 0, NULL);
+	CHECK_STR(jstr(j, "warning"), ev.warning);
+	json_decref(j);
+	free(s);
+	s = notify_payload(MANIFEST_NOTIFY_SLACK, &ev);
+	j = json_loads(s, 0, NULL);
+	CHECK(strstr(jstr(j, "text"), "\n:warning: restoring backup_1.dump "
+	                              "discarded 3 rows &lt;x&gt;") != NULL);
+	json_decref(j);
+	free(s);
 }
 
 static void test_webhook_delivered(void)
