@@ -18,8 +18,6 @@ static const struct cli_opt opts[] = {
      "pushed)"},
     {"chain", "PATH",
      "run the hook at PATH first, with the same input, when it exists"},
-    {"wait", "SECONDS",
-     "post-receive: longest wait for a running deployment (default 3600)"},
     {NULL, NULL, NULL},
 };
 
@@ -49,7 +47,6 @@ static int read_stdin(struct buf *b, struct berr *err)
 static int run(struct cli *cli)
 {
 	const char *which = cli->args[0], *chain = cli_value(cli, "chain");
-	const char *wait = cli_value(cli, "wait");
 	struct hook_opts o;
 	struct berr err;
 	struct buf input;
@@ -63,13 +60,6 @@ static int run(struct cli *cli)
 		        "berth: hook: expected pre-receive or "
 		        "post-receive, got '%s'\n",
 		        which);
-		return EXIT_USAGE;
-	}
-	if (wait != NULL && strnum_int(&o.wait_s, wait, 1, 7 * 86400) != 0) {
-		fprintf(stderr,
-		        "berth: hook: --wait expects seconds (1 to "
-		        "604800), got '%s'\n",
-		        wait);
 		return EXIT_USAGE;
 	}
 	/* The pusher may go away (Ctrl-C, a dropped connection): the hook
