@@ -229,11 +229,16 @@ void cli_usage(const struct cli_cmd *cmd, void *f);
 
 /* cmd_*.c — the commands compiled into the berth binary (not berth_core),
  * one file each, listed in main.c's table. */
+extern const struct cli_cmd cmd_apply;
 extern const struct cli_cmd cmd_history;
 extern const struct cli_cmd cmd_hook;
 extern const struct cli_cmd cmd_hooks;
 extern const struct cli_cmd cmd_plan;
+extern const struct cli_cmd cmd_resume;
+extern const struct cli_cmd cmd_smoke;
 extern const struct cli_cmd cmd_status;
+extern const struct cli_cmd cmd_unlock;
+extern const struct cli_cmd cmd_validate;
 extern const struct cli_cmd cmd_version;
 
 /* spawn.c — running commands: posix_spawn with an argv vector, never a shell
@@ -2178,6 +2183,14 @@ int state_get_current(struct state *st, char commit[41], int64_t *deployment_id,
 int state_set_current(struct state *st, const char *commit,
 		      int64_t deployment_id, struct berr *err);
 
+/*
+ * Forgets what serves: removes current.json, then the symlink "current"
+ * (a first deployment that failed after its deploy step switched them; no
+ * release is left to point at). Missing files are fine. Call it holding
+ * the lock. Returns 0 or -1.
+ */
+int state_clear_current(struct state *st, struct berr *err);
+
 /* Freezes the environment (SPEC §5: after a failed rollback) with a reason
  * for humans. Returns 0 or -1. */
 int state_freeze(struct state *st, const char *reason, struct berr *err);
@@ -2326,5 +2339,310 @@ void plan_release(struct plan *p);
 void plan_print(const struct plan *p, const char *env, void *f);
 /* The plan as SPEC §4's JSON (new reference). */
 struct json_t *plan_to_json(const struct plan *p, const char *env);
+
+
+/* pipeline.c — one deployment's journal and progress (SPEC §5;
+ * docs/pipeline.md)
+ *
+ * A deployment is a sequence of named steps. Each is written to the
+ * deployment record (the journal) when it begins and when it ends, so that
+ * after a crash the record says which step was running; and each is shown
+ * to people as it happens, flushed line by line (a Git hook streams them to
+ * the pusher):
+ *
+ *   [3/11] backup … backup_20260105_120000.dump, 1.2 MB 1.2 s
+ *
+ * What a step prints (build output, check results, one line per service)
+ * goes under it indented by four spaces, after a header line "[5/11]
+ * build" printed before the first of them, and into the step's output
+ * tail in the record. A rollback's step shows as "[rollback]".
+ *
+ * Debugging aid: with BERTH_DEBUG_PAUSE=POINT and BERTH_DEBUG_PAUSE_DIR=DIR
+ * in berth's environment, berth stops at POINT — "STEP:begin" just after a
+ * step is recorded running, or "STEP" when its work is done but before it
+ * is recorded ok — writes "POINT PID" to DIR/paused and waits until
+ * DIR/continue exists. The tests kill it there. Commands berth runs never
+ * see these variables.
+ */
+
+#define PIPELINE_STEPS 11
+/* Bytes of a step's output kept in its record. */
+#define PIPELINE_TAIL ((size_t)8 << 10)
+/* A step's output reaches the record at least this often while it runs. */
+#define PIPELINE_SAVE_MS 1000
+
+struct pipeline {
+	struct envctx *ctx;   /* borrowed */
+	struct deployment *d; /* borrowed; the record, saved at every change */
+	void *out;            /* borrowed FILE * for progress; NULL: quiet */
+	size_t step;          /* index in d->steps of the running step */
+	bool in_step;         /* a step is running */
+	int number;           /* its number in SPEC §5, 0 for a rollback */
+	bool header;          /* its header line was printed */
+	int64_t t0;           /* CLOCK_MONOTONIC ms when it began */
+	struct buf tail;      /* its output (the last PIPELINE_TAIL bytes) */
+	bool save_failed;     /* a save of the record failed (logged) */
+	int64_t saved_ms;     /* CLOCK_MONOTONIC ms of the last save */
+};
+
+/* Prepares p for deployment d (which must have been created in ctx's
+ * journal before the first step). Release with pipeline_release. */
+void pipeline_init(struct pipeline *p, struct envctx *ctx,
+		   struct deployment *d, void *out);
+void pipeline_release(struct pipeline *p);
+/* Saves the record now. Returns 0, or -1 (logged; err may be NULL). */
+int pipeline_save(struct pipeline *p, struct berr *err);
+/*
+ * Begins step name (number 1..PIPELINE_STEPS, or 0): recorded running with
+ * its start time, saved, then the pause point "NAME:begin". Returns 0, or
+ * -1 when the record could not be saved (the step is running in memory
+ * anyway; the caller decides).
+ */
+int pipeline_begin(struct pipeline *p, int number, const char *name,
+		   struct berr *err);
+/* A line of the running step's output (printf format). */
+void pipeline_line(struct pipeline *p, const char *fmt, ...) BERTH_PRINTF(2, 3);
+/* Each line of text as pipeline_line. */
+void pipeline_text(struct pipeline *p, const char *text);
+/* pipeline_line for spawn_opts.on_line and driver_ctx.on_line; arg is the
+ * struct pipeline. */
+void pipeline_on_line(const char *line, size_t len, void *arg);
+/*
+ * Ends the running step: unless it failed, the pause point "NAME" first;
+ * then status, finish time, detail (printf format) and output tail are
+ * recorded and saved, and "[N/11] NAME … DETAIL TIME" printed ("failed: "
+ * or "skipped: " before the detail when so).
+ */
+void pipeline_end(struct pipeline *p, enum step_status status,
+		  const char *fmt, ...) BERTH_PRINTF(3, 4);
+/* A line of its own (no indentation), flushed. */
+void pipeline_say(struct pipeline *p, const char *fmt, ...) BERTH_PRINTF(2, 3);
+/* The pause point of the debugging aid above; a no-op unless asked. */
+void pipeline_pause(const char *point);
+/* A driver context for p's environment whose build output goes to p. */
+void pipeline_driver_ctx(struct driver_ctx *dctx, struct pipeline *p);
+/*
+ * Step 10, notify: sends status (the deployment's final status, which the
+ * record does not hold yet), with env, commit, previous commit, trigger and
+ * duration, to the host config's notifiers and m's (m may be NULL), each
+ * URL resolved from its secret reference or the env file and wiped after.
+ * Bounded per notifier (notify.c); never fails: the step is ok, its detail
+ * says how many were sent and each result is a line. Returns how many were
+ * sent.
+ */
+size_t pipeline_notify(struct pipeline *p, const struct manifest *m,
+		       enum deploy_status status, int64_t duration_ms);
+
+/* Records an operator's action (kind DEPLOY_KIND_UNLOCK or
+ * DEPLOY_KIND_RESUME, SPEC §4) in the journal: a finished record with one
+ * step of that name whose detail says what was done. *out is initialised
+ * here (deployment_release). Returns 0 or -1. */
+int pipeline_record_action(struct deployment *out, struct envctx *ctx,
+			   const char *kind, const char *detail,
+			   struct berr *err);
+
+/* preflight.c — the commit to deploy and the pre-deploy checks against it
+ * (SPEC §5 step 2), for apply and `berth validate` */
+
+struct preflight {
+	char commit[41];
+	char tree[41];
+	char *subject;     /* owned; first line of the commit message */
+	char *asked;       /* owned; what was resolved: "branch main", "tag
+			      v1.2", or the --commit value */
+	struct manifest *m; /* owned; NULL when missing or invalid (errs) */
+	struct merrs errs; /* every manifest problem */
+	char *release_dir; /* owned; absolute envs/<env>/releases/<commit>,
+			      which may not exist yet */
+};
+
+/*
+ * Fetches the mirror (unless !fetch), resolves tag (as refs/tags/TAG), else
+ * rev (a branch, tag or commit id), else the environment's branch, and
+ * reads the manifest at that commit from Git. Lines for people ("fetched …
+ * in 120 ms", forced updates as warnings, "commit 5d6e7f8 \"subject\"
+ * (branch main)") go to on_line (may be NULL). Returns 0 — with out->m
+ * NULL and out->errs filled when the manifest is missing or invalid, which
+ * the checks then report — or -1 when fetching or resolving failed (err:
+ * "no branch 'main' in URL", "no tag 'v9' in URL", the fetch error).
+ * Release out with preflight_release, also on failure.
+ */
+int preflight_resolve(struct preflight *out, struct envctx *ctx,
+		      const char *rev, const char *tag, bool fetch,
+		      void (*on_line)(const char *line, size_t len, void *arg),
+		      void *arg, struct berr *err);
+void preflight_release(struct preflight *t);
+/*
+ * checks_run for t: the manifest (valid when it parsed and, once the
+ * release directory exists, its paths fit it), migrations looked up in the
+ * commit, what runs now (so its ports are not "busy"). Returns what
+ * checks_run returns; *out as checks_run's.
+ */
+int preflight_checks(struct checks_report *out, struct envctx *ctx,
+		     const struct preflight *t,
+		     void (*on_result)(const struct checks_item *c, void *arg),
+		     void *arg);
+
+/* release.c — release directories, envs/<env>/releases/<commit>/ */
+
+/* The release directory of commit (absolute; new string). */
+char *release_path(const struct envctx *ctx, const char *commit);
+/*
+ * Checks commit out of the mirror into its release directory, unless a
+ * complete checkout is there already (*reused: exports are renamed into
+ * place whole, so a directory under the final name is complete). Never
+ * touches another release. Returns 0 or -1.
+ */
+int release_export(bool *reused, struct envctx *ctx, const char *commit,
+		   struct berr *err);
+
+/* The pid in the name of a temporary checkout, "<commit>.tmp.<pid>"
+ * (git_mirror_export's), or 0 for any other name. */
+int release_leftover_pid(const char *name);
+
+struct release_prune_report {
+	struct strv removed; /* commits whose release directory was removed */
+	size_t kept;         /* release directories left */
+	size_t leftovers;    /* temporary exports of dead processes removed */
+};
+
+/*
+ * Removes release directories (SPEC §5 step 9) except the `keep` newest by
+ * deployment (the journal's commits, newest first, that still have one)
+ * and those of the commits in protect (may be NULL), and the temporary
+ * exports ("<commit>.tmp.<pid>") whose process is gone. Call it holding the
+ * lock. Returns 0, or -1 (err; what was removed is in *out, released with
+ * release_prune_report_release also on failure).
+ */
+int release_prune(struct release_prune_report *out, struct envctx *ctx,
+		  int keep, const struct strv *protect, struct berr *err);
+void release_prune_report_release(struct release_prune_report *r);
+
+/* rollout.c — a release's services through a driver (SPEC §5 steps 7, 8);
+ * every action is a line of the running step of p */
+
+/*
+ * Stops every service the driver records, running or not: m's services in
+ * reverse start order (dependents first; m may be NULL), then the others.
+ * Each gets SIGTERM, then SIGKILL after its stop_timeout_s (the one it was
+ * started with), and a line: "stopped backend in 0.3 s", "stopped backend
+ * with SIGKILL after 5.0 s: …". Stops all it can; returns 0, or -1 with the
+ * first failure in err.
+ */
+int rollout_stop_all(struct pipeline *p, const struct driver_ops *ops,
+		     const struct driver_ctx *dctx, const struct manifest *m,
+		     struct berr *err);
+/*
+ * Starts m's services from release_dir (absolute) in dependency order,
+ * recorded with commit, each healthy (driver_wait_healthy) before the next
+ * starts; health_describe of each is shown. On the first failure returns
+ * -1 with err "backend never became healthy (HTTP 503)" / "backend exited
+ * during its start period: exited 1" / the start error; what was started
+ * keeps running for the caller to stop.
+ */
+int rollout_start_all(struct pipeline *p, const struct driver_ops *ops,
+		      const struct driver_ctx *dctx, const struct manifest *m,
+		      const char *release_dir, const char *commit,
+		      struct berr *err);
+/* True when exactly m's services run, all from commit with m's hashes. */
+bool rollout_in_place(const struct driver_ops *ops,
+		      const struct driver_ctx *dctx, const struct manifest *m,
+		      const char *commit);
+/* driver_wait_healthy of each of m's services, already running, in start
+ * order. Returns 0, or -1 at the first that is not ("backend is not
+ * healthy (HTTP 503)"). */
+int rollout_wait_healthy(struct pipeline *p, const struct driver_ops *ops,
+			 const struct driver_ctx *dctx,
+			 const struct manifest *m, struct berr *err);
+/* m's smoke tests, one line each (smoke_format). *summary (new) is
+ * smoke_summary's. Returns 0 when all passed, -1 otherwise. */
+int rollout_smoke(char **summary, struct pipeline *p, const struct manifest *m);
+
+/* rollback.c — putting the last good release back (SPEC §5, §6) */
+
+/*
+ * Rolls deployment p->d back, as a step "rollback" of its record: after it
+ * failed at migrate, deploy or smoke, or was interrupted. failed is the
+ * manifest of p->d's commit (NULL when unknown). The last good deployment
+ * before p->d (state_last_good) comes back: its release directory
+ * (exported and built again if something removed it), its manifest read
+ * from its commit, its services started (or, when they still run
+ * untouched and no migration ran, only checked), healthy, smoke-tested,
+ * and `current` switched to it; p->d->rollback_to is its id.
+ *
+ * The database half of SPEC §6 — a safety backup, then the paired backup
+ * p->d->backup restored when p->d->migrations_ran and failed's
+ * rollback.database is "restore" — has its place between stopping the
+ * failed release and starting the good one (restore_database() in
+ * rollback.c); this version says what it would restore and keeps the
+ * database as migrated.
+ *
+ * Returns 0 when the last good release serves again; BERTH_ENOTFOUND when
+ * there was none (a first deployment: what it started is stopped and
+ * `current` cleared: nothing runs); -1 when the rollback failed (err), in
+ * which case the environment has been frozen (state_freeze) with the
+ * reason. Call it holding the lock.
+ */
+int rollback_run(struct pipeline *p, const struct manifest *failed,
+		 struct berr *err);
+
+/* recover.c — deployments interrupted by a crash or kill -9 (SPEC §5) */
+
+/*
+ * Finds the deployments of ctx's environment that are still `running`
+ * while nobody holds its lock (their berth process died), rolls the newest
+ * back with rollback_run, notifies, and marks each `interrupted` (or
+ * `rollback_failed`, with the environment frozen). Progress goes to out (a
+ * FILE *). lock_fd is the lock when the caller holds it (apply), else -1:
+ * then a cheap test (the lock held? a holder description left in the lock
+ * file? the newest record running?) returns at once when there is nothing
+ * to do, and otherwise the lock is taken for the recovery (someone holding
+ * it means a live deployment: nothing to do). Returns how many deployments
+ * were recovered (0 most of the time), or -1 (err).
+ */
+int recover_env(struct envctx *ctx, int lock_fd, void *out, struct berr *err);
+/*
+ * envctx_open, then recover_env with progress on stderr: how every command
+ * that touches an environment starts, so an interrupted deployment is
+ * dealt with before anything else runs. Returns what envctx_open returns;
+ * a recovery that fails is reported on stderr, not returned.
+ */
+int recover_open(struct envctx *ctx, const char *config_path,
+		 const char *env_name, struct merrs *errs);
+
+/* apply.c — the deploy pipeline (SPEC §5; docs/pipeline.md) */
+
+struct apply_opts {
+	const char *rev;     /* --commit REV, or NULL: the branch head */
+	const char *tag;     /* --version TAG (recorded as version), or NULL */
+	bool skip_backup;    /* --skip-backup (recorded in the backup step) */
+	const char *trigger; /* SPEC §5's forms; NULL: "cli" */
+	void *out;           /* FILE * for progress, or NULL: quiet */
+	/* Whether berth was asked to stop (SIGTERM, SIGINT): looked at
+	 * between steps; before migrate the deployment fails, at migrate to
+	 * smoke it rolls back. NULL: never. */
+	bool (*stop_requested)(void);
+};
+
+/* True for the triggers of SPEC §5: cli, hook:post-receive, poll, drift,
+ * revert, api, webhook:<provider>:<delivery> (a provider of the config's
+ * list, a delivery of 1 to 128 printable characters without spaces). */
+bool apply_trigger_ok(const char *trigger);
+
+/*
+ * Runs the pipeline for ctx's environment: lock, validate (fetch, resolve,
+ * manifest, checks), backup, fetch (the release directory), build,
+ * migrate, deploy, smoke, cleanup, notify, unlock, each recorded in the
+ * record *out (initialised here; release it with deployment_release).
+ * Interrupted deployments found under the lock are recovered first.
+ * Returns 0 when it succeeded; BERTH_ELOCKED when another process holds the
+ * lock (err names it; no record); -1 otherwise: out->status says failed,
+ * rolled_back or rollback_failed, or out->id is 0 when it could not begin
+ * (frozen, bad trigger, journal not writable; err says why).
+ */
+int apply_run(struct deployment *out, struct envctx *ctx,
+	      const struct apply_opts *o, struct berr *err);
+/* The exit status (SPEC §4) for apply_run's return and record. */
+int apply_exit_status(int rc, const struct deployment *d);
 
 #endif /* BERTH_H */

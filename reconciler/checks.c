@@ -544,17 +544,6 @@ static void check_database(struct run *run)
 	pg_close(c);
 }
 
-/* The pid in a temporary export's name "<commit>.tmp.<pid>", or 0. */
-static int export_pid(const char *name)
-{
-	const char *p = strstr(name, ".tmp.");
-	int pid;
-
-	if (p == NULL || strnum_int(&pid, p + 5, 1, INT32_MAX) != 0)
-		return 0;
-	return pid;
-}
-
 static bool pid_exists(int pid)
 {
 	return kill(pid, 0) == 0 || errno == EPERM;
@@ -568,7 +557,7 @@ static void release_entry(struct buf *bad, int *removed, const char *dir,
 	char *path = fs_join(dir, name);
 	struct stat st;
 	struct berr err;
-	int pid = export_pid(name);
+	int pid = release_leftover_pid(name);
 
 	if (lstat(path, &st) < 0) {
 		if (errno != ENOENT)

@@ -62,7 +62,7 @@ static int run(struct cli *cli)
 			limit_s);
 		return EXIT_USAGE;
 	}
-	if (envctx_open(&ctx, cli->config_path, env, &errs) != 0) {
+	if (recover_open(&ctx, cli->config_path, env, &errs) != 0) {
 		config_print_errors(&errs, stderr);
 		goto out;
 	}

@@ -34,7 +34,7 @@ static int run(struct cli *cli)
 
 	memset(&p, 0, sizeof(p));
 	memset(&rep, 0, sizeof(rep));
-	if (envctx_open(&ctx, cli->config_path, env, &errs) != 0) {
+	if (recover_open(&ctx, cli->config_path, env, &errs) != 0) {
 		config_print_errors(&errs, stderr);
 		goto out;
 	}

@@ -16,38 +16,118 @@ static const struct cli_opt opts[] = {
 	{NULL, NULL, NULL},
 };
 
+/* One health probe's bound: status is read often and must stay quick. */
+#define STATUS_PROBE_MS 2000
+
 /* One service as status shows it. */
 struct status_service {
 	char *name;   /* owned */
-	char *state;  /* owned: "running", "stopped", "unknown" */
+	char *state;  /* owned: "running", "stopped", "not started" */
+	char *detail; /* owned or NULL: the driver's words, health's */
+	int pid;
 	bool healthy;
 };
 
-/* The services of the deployment that runs now. Their live state comes from
- * the driver once one has started them; until then they are "unknown". */
-static int status_services(struct status_service **out, size_t *n,
-			   struct envctx *ctx, const char *commit,
-			   int64_t current_id, struct berr *err)
+/* One GET of svc's health URL (no check: running is healthy). *why (new)
+ * says what failed. */
+static bool probe(const struct manifest_service *svc, char **why)
 {
-	struct deployment d;
-	size_t i;
-	int rc;
+	struct http_request req = {0};
+	struct http_response res;
+	struct berr err;
+	int timeout_ms;
+	bool ok = false;
+
+	*why = NULL;
+	if (!svc->has_health || svc->health.http == NULL)
+		return true;
+	timeout_ms = svc->health.timeout_s * 1000;
+	req.url = svc->health.http;
+	req.timeout_ms = timeout_ms > 0 && timeout_ms < STATUS_PROBE_MS
+				 ? timeout_ms
+				 : STATUS_PROBE_MS;
+	if (http_request(&res, &req, &err) != 0)
+		*why = xstrdup(err.msg);
+	else if (!(ok = res.status == svc->health.expect_status))
+		*why = xasprintf("HTTP %ld", res.status);
+	http_response_release(&res);
+	return ok;
+}
+
+static void add_service(struct status_service **out, size_t *n,
+			const char *name, const struct service_live *l,
+			const struct manifest_service *svc)
+{
+	struct status_service *s;
+	char *why = NULL;
+
+	*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+	s = &(*out)[(*n)++];
+	memset(s, 0, sizeof(*s));
+	s->name = xstrdup(name);
+	if (l == NULL) {
+		s->state = xstrdup("not started");
+		return;
+	}
+	s->pid = l->pid;
+	s->state = xstrdup(l->running ? "running" : "stopped");
+	if (l->running)
+		s->healthy = svc != NULL ? probe(svc, &why) : true;
+	if (why != NULL)
+		s->detail = xasprintf("unhealthy: %s", why);
+	else if (!l->running && l->detail != NULL)
+		s->detail = xstrdup(l->detail);
+	else if (svc == NULL)
+		s->detail = xstrdup("not in the running commit's manifest");
+	free(why);
+}
+
+/*
+ * The services: those of the running commit's manifest in start order,
+ * then any other the driver knows of, each with the driver's live state and
+ * one health probe. Without a readable manifest, what the driver knows.
+ */
+static void status_services(struct status_service **out, size_t *n,
+			    struct envctx *ctx, const char *commit)
+{
+	const struct driver_ops *ops = &driver_process;
+	struct service_live *live = NULL;
+	struct manifest *m = NULL;
+	struct merrs errs = {0};
+	struct driver_ctx dctx;
+	struct berr err;
+	size_t nlive = 0, i, k;
+	bool *shown;
 
 	*out = NULL;
 	*n = 0;
-	if (commit[0] == '\0')
-		return 0;
-	rc = state_load_deployment(&ctx->st, current_id, &d, err);
-	if (rc != 0)
-		return rc == BERTH_ENOTFOUND ? 0 : -1;
-	*out = xcalloc(d.nservices, sizeof(**out));
-	for (i = 0; i < d.nservices; i++) {
-		(*out)[i].name = xstrdup(d.services[i].name);
-		(*out)[i].state = xstrdup("unknown");
+	if (commit[0] != '\0' && envctx_manifest(&m, ctx, commit, &errs) == 0 &&
+	    driver_for(m) != NULL)
+		ops = driver_for(m);
+	merrs_release(&errs);
+	memset(&dctx, 0, sizeof(dctx));
+	dctx.st = &ctx->st;
+	dctx.vars = &ctx->vars;
+	if (ops->live(&live, &nlive, &dctx, &err) != 0)
+		fprintf(stderr, "berth: warning: %s\n", err.msg);
+	shown = xcalloc(nlive + 1, sizeof(*shown));
+	for (i = 0; m != NULL && i < m->nservices; i++) {
+		const struct manifest_service *svc = &m->services[m->order[i]];
+		const struct service_live *l = NULL;
+
+		for (k = 0; k < nlive; k++)
+			if (strcmp(live[k].name, svc->name) == 0) {
+				l = &live[k];
+				shown[k] = true;
+			}
+		add_service(out, n, svc->name, l, svc);
 	}
-	*n = d.nservices;
-	deployment_release(&d);
-	return 0;
+	for (k = 0; k < nlive; k++)
+		if (!shown[k])
+			add_service(out, n, live[k].name, &live[k], NULL);
+	free(shown);
+	driver_live_free(live, nlive);
+	manifest_free(m);
 }
 
 static void status_services_free(struct status_service *s, size_t n)
@@ -57,6 +137,7 @@ static void status_services_free(struct status_service *s, size_t n)
 	for (i = 0; i < n; i++) {
 		free(s[i].name);
 		free(s[i].state);
+		free(s[i].detail);
 	}
 	free(s);
 }
@@ -94,8 +175,8 @@ static int status_load(struct status *s, struct envctx *ctx, struct berr *err)
 		return -1;
 	if (state_frozen(&ctx->st, &s->frozen) == 0)
 		s->frozen = NULL;
-	return status_services(&s->services, &s->nservices, ctx, s->commit,
-			       s->current_id, err);
+	status_services(&s->services, &s->nservices, ctx, s->commit);
+	return 0;
 }
 
 static void status_release(struct status *s)
@@ -117,10 +198,18 @@ static json_t *status_json(const struct status *s, const char *env)
 			    s->have_latest ? deployment_to_json(&s->latest)
 					   : json_null());
 	for (i = 0; i < s->nservices; i++)
-		json_array_append_new(svc, json_pack("{s:s, s:s, s:b}", "name",
-						     s->services[i].name, "state",
-						     s->services[i].state, "healthy",
-						     s->services[i].healthy));
+		json_array_append_new(
+		    svc, json_pack("{s:s, s:s, s:b, s:o, s:o}", "name",
+				   s->services[i].name, "state",
+				   s->services[i].state, "healthy",
+				   s->services[i].healthy, "pid",
+				   s->services[i].pid > 0
+					   ? json_integer(s->services[i].pid)
+					   : json_null(),
+				   "detail",
+				   s->services[i].detail
+					   ? json_string(s->services[i].detail)
+					   : json_null()));
 	json_object_set_new(o, "services", svc);
 	json_object_set_new(o, "locked", json_boolean(s->locked));
 	if (s->locked) {
@@ -159,10 +248,16 @@ static void status_print(const struct status *s, const char *env)
 	}
 	if (s->nservices > 0)
 		printf("  services:\n");
-	for (i = 0; i < s->nservices; i++)
-		printf("    %-20s %-10s %s\n", s->services[i].name,
-		       s->services[i].state,
-		       s->services[i].healthy ? "healthy" : "not healthy");
+	for (i = 0; i < s->nservices; i++) {
+		const struct status_service *v = &s->services[i];
+		char pid[32] = "";
+
+		if (v->pid > 0 && strcmp(v->state, "running") == 0)
+			snprintf(pid, sizeof(pid), " (pid %d)", v->pid);
+		printf("    %-20s %-11s %s%s%s%s\n", v->name, v->state,
+		       v->healthy ? "healthy" : "not healthy", pid,
+		       v->detail ? ": " : "", v->detail ? v->detail : "");
+	}
 	if (s->locked) {
 		char who[256];
 
@@ -189,7 +284,7 @@ static int run(struct cli *cli)
 
 	memset(&s, 0, sizeof(s));
 	deployment_init(&s.latest);
-	if (envctx_open(&ctx, cli->config_path, env, &errs) != 0) {
+	if (recover_open(&ctx, cli->config_path, env, &errs) != 0) {
 		config_print_errors(&errs, stderr);
 		goto out;
 	}

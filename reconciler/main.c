@@ -1,6 +1,7 @@
 /*
  * main.c — global options and dispatch to the command table.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,13 @@
 
 static const struct cli_cmd *const commands[] = {
 	&cmd_plan,
+	&cmd_apply,
 	&cmd_status,
 	&cmd_history,
+	&cmd_validate,
+	&cmd_smoke,
+	&cmd_unlock,
+	&cmd_resume,
 	&cmd_hooks,
 	&cmd_version,
 };
@@ -58,6 +64,9 @@ int main(int argc, char **argv)
 	struct berr err;
 	int i = 1;
 
+	/* A reader that goes away (a pusher's connection, `| head`) must never
+	 * kill a deployment half-way: writes then fail with EPIPE instead. */
+	signal(SIGPIPE, SIG_IGN);
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			config_path = argv[i + 1];

@@ -637,6 +637,27 @@ out:
 	return rc;
 }
 
+int state_clear_current(struct state *st, struct berr *err)
+{
+	static const char *const names[] = {"current.json", "current"};
+	size_t i;
+	int rc = 0;
+
+	/* current.json first: it is what berth reads, so a crash in between
+	 * leaves "nothing deployed" with a symlink that the next switch
+	 * replaces. */
+	for (i = 0; i < BERTH_ARRAY_LEN(names) && rc == 0; i++) {
+		char *path = state_path(st, names[i]);
+
+		if (unlink(path) != 0 && errno != ENOENT)
+			rc = berr_errno(err, errno, "cannot remove '%s'", path);
+		free(path);
+	}
+	if (rc == 0)
+		rc = fs_fsync_dir(st->env_dir, err);
+	return rc;
+}
+
 /* The freeze marker: present means frozen. */
 
 int state_freeze(struct state *st, const char *reason, struct berr *err)
