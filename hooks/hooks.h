@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "berth.h"
 
@@ -151,6 +152,65 @@ int postreceive_run(const struct hook_opts *o);
 int follow_apply(int *exit_code, int *pid, struct state *st,
                  const char *config_path, const char *env, const char *sha,
                  int poll_ms, struct berr *err);
+
+/* daemonapi.c — handing a push to `berth serve` and following it */
+
+/* A connection to the daemon's API: its base URL and the API token. */
+struct daemonapi {
+	char *base;      /* owned; "http://127.0.0.1:8470" */
+	struct buf auth; /* owned secret; "Authorization: Bearer …", wiped by
+	                    daemonapi_close */
+	bool have_token; /* the config names a token this user can read */
+};
+
+/*
+ * Asks whether `berth serve` runs: GET /health on the config's listen
+ * address (a wildcard address is reached on loopback), 2 s at most, and
+ * loads the API token. Returns 0 when it answers 200 (api->have_token says
+ * whether the token could be loaded; when not, err says why);
+ * BERTH_ENOTFOUND when nothing listens there (or the port is 0); -1 when
+ * something listens but does not answer as berth (err says what). api is
+ * always initialised: release it with daemonapi_close.
+ */
+int daemonapi_open(struct daemonapi *api, const struct config *cfg,
+                   struct berr *err);
+void daemonapi_close(struct daemonapi *api);
+
+/*
+ * POST /api/deploy {"env", "commit", "trigger": "hook:post-receive"}: the
+ * daemon queues a deployment of sha to env (coalescing with what waits).
+ * *seq is the inbox sequence number of the request, which names it for
+ * daemonapi_follow. Returns 0, or -1 with the daemon's answer in err.
+ */
+int daemonapi_deploy(uint64_t *seq, struct daemonapi *api, const char *env,
+                     const char *sha, struct berr *err);
+
+/* What GET /api/deployments/follow says about a request. */
+struct daemonapi_progress {
+	char *state;        /* owned; "queued", "running", "done", or
+	                       "unknown" (the daemon no longer knows it) */
+	char *waiting;      /* owned; while queued, why: "running" (behind a
+	                       deployment of the daemon), "locked" (another
+	                       process holds the lock), "frozen"; or "" */
+	struct strv lines;  /* output lines from the offset asked for */
+	int64_t offset;     /* where the next call continues */
+	int64_t deployment; /* once done: the deployment record's id, or 0 */
+	char commit[41];    /* once done: what it deployed, or "" */
+	char *status;       /* owned; once done: the record's status
+	                       ("succeeded", …) or how the process ended */
+	char current[41];   /* once done: what runs now, or "" */
+};
+
+/*
+ * The output of the deployment that covers request seq of env, from line
+ * offset on, and its state. out is always initialised (release with
+ * daemonapi_progress_release). Returns 0, or -1 (transport, or an answer
+ * other than 200, in err).
+ */
+int daemonapi_follow(struct daemonapi_progress *out, struct daemonapi *api,
+                     const char *env, uint64_t seq, int64_t offset,
+                     struct berr *err);
+void daemonapi_progress_release(struct daemonapi_progress *p);
 
 /* install.c — `berth hooks install` */
 

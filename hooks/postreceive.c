@@ -155,9 +155,41 @@ static int find_record(struct deployment *d, struct state *st, int pid)
 	return rc;
 }
 
-/* The last line the pusher reads: what happened and what runs now. */
-static void postreceive_report(struct state *st, const char *env,
-                               const struct deployment *d)
+/* The last line the pusher reads: what happened and what runs now. status
+ * is a record's status name, or how the process ended. */
+static void report(const char *env, int64_t id, const char *status,
+                   const char *commit, const char *current)
+{
+	if (id <= 0) {
+		pusher_say("%s: the deployment ended (%s) before it wrote a "
+		           "record: nothing was deployed",
+		           env, status);
+	} else if (strcmp(status, "succeeded") == 0) {
+		pusher_say("%s: deployment %lld succeeded: %.7s runs now", env,
+		           (long long)id, commit);
+	} else if (strcmp(status, "rollback_failed") == 0) {
+		pusher_say("%s: deployment %lld of %.7s failed and so did the "
+		           "rollback: %s is frozen until 'berth resume %s'",
+		           env, (long long)id, commit, env, env);
+	} else if (current != NULL && current[0] != '\0') {
+		pusher_say(
+		    "%s: deployment %lld of %.7s %s: %.7s runs now%s", env,
+		    (long long)id, commit,
+		    strcmp(status, "rolled_back") == 0 ? "was rolled back"
+		                                       : status,
+		    current, strcmp(current, commit) != 0 ? ", as before" : "");
+	} else {
+		pusher_say("%s: deployment %lld of %.7s %s: nothing runs", env,
+		           (long long)id, commit,
+		           strcmp(status, "rolled_back") == 0
+		               ? "was rolled back"
+		               : status);
+	}
+}
+
+/* report() from the record d of env's state. */
+static void report_record(struct state *st, const char *env,
+                          const struct deployment *d)
 {
 	struct berr err;
 	char current[41] = "";
@@ -165,25 +197,7 @@ static void postreceive_report(struct state *st, const char *env,
 
 	if (state_get_current(st, current, &cur_id, &err) != 0)
 		current[0] = '\0';
-	if (d->status == DEPLOY_SUCCEEDED) {
-		pusher_say("%s: deployment %lld succeeded: %.7s runs now", env,
-		           (long long)d->id, d->commit);
-	} else if (d->status == DEPLOY_ROLLBACK_FAILED) {
-		pusher_say("%s: deployment %lld of %.7s failed and so did the "
-		           "rollback: %s is frozen until 'berth resume %s'",
-		           env, (long long)d->id, d->commit, env, env);
-	} else if (current[0] != '\0') {
-		pusher_say("%s: deployment %lld of %.7s %s: %.7s runs now, as "
-		           "before",
-		           env, (long long)d->id, d->commit,
-		           d->status == DEPLOY_ROLLED_BACK ? "was rolled back"
-		                                           : "failed",
-		           current);
-	} else {
-		pusher_say("%s: deployment %lld of %.7s %s: nothing runs", env,
-		           (long long)d->id, d->commit,
-		           deploy_status_name(d->status));
-	}
+	report(env, d->id, deploy_status_name(d->status), d->commit, current);
 }
 
 /* Deploys sha to environment e by running apply here. Returns 0 when it
@@ -243,7 +257,7 @@ static int deploy_here(const struct hook_opts *o, const struct config *cfg,
 		           e->name, exit_code < 0 ? "was killed" : "exited");
 		goto out;
 	}
-	postreceive_report(&st, e->name, &d);
+	report_record(&st, e->name, &d);
 	status = d.status == DEPLOY_SUCCEEDED ? 0 : 1;
 out:
 	deployment_release(&d);
@@ -252,14 +266,141 @@ out:
 	return status;
 }
 
+/* Whether the daemon runs and can take pushes, asked once per hook run. */
+struct daemon_probe {
+	bool asked;
+	bool usable;
+	struct daemonapi api;
+};
+
+static bool daemon_usable(struct daemon_probe *p, const struct config *cfg)
+{
+	struct berr err;
+	int rc;
+
+	if (p->asked)
+		return p->usable;
+	p->asked = true;
+	rc = daemonapi_open(&p->api, cfg, &err);
+	if (rc == BERTH_ENOTFOUND)
+		return false;
+	if (rc != 0)
+		pusher_say("no berth serve at %s (%s): deploying from the hook",
+		           cfg->listen, err.msg);
+	else if (!p->api.have_token)
+		pusher_say("berth serve runs at %s, but %s: deploying from the "
+		           "hook (the environment's lock keeps the two apart)",
+		           cfg->listen, err.msg);
+	else
+		p->usable = true;
+	return p->usable;
+}
+
+/* Tells the pusher, once per reason, why the push waits in the daemon's
+ * queue. Returns false when it will not be deployed any time soon. */
+static bool say_waiting(char **told, const char *waiting, const char *env)
+{
+	if (*told != NULL && strcmp(*told, waiting) == 0)
+		return true;
+	free(*told);
+	*told = xstrdup(waiting);
+	if (strcmp(waiting, "frozen") == 0) {
+		pusher_say("%s is frozen: berth serve deploys this push after "
+		           "'berth resume %s'",
+		           env, env);
+		return false;
+	}
+	if (strcmp(waiting, "locked") == 0)
+		pusher_say("%s is busy: another process holds its lock; this "
+		           "push is queued and deploys when it is free",
+		           env);
+	else if (waiting[0] != '\0')
+		pusher_say("%s is busy: a deployment is running; this push is "
+		           "queued and deploys when it ends",
+		           env);
+	return true;
+}
+
+/* Deploys sha to e through the daemon and follows it. Returns 0 when it
+ * succeeded, 1 when it did not, -1 when the daemon did not take it. */
+static int deploy_daemon(const struct hook_opts *o, struct daemonapi *api,
+                         const struct env_config *e, const char *sha)
+{
+	struct daemonapi_progress p;
+	struct berr err;
+	int64_t offset = 0, t0 = strnum_mono_ms();
+	int wait_s = o->wait_s > 0 ? o->wait_s : HOOK_WAIT_S;
+	int poll_ms = o->poll_ms > 0 ? o->poll_ms : 200;
+	char *told = NULL;
+	uint64_t seq;
+	int failures = 0, status = 1;
+	size_t i;
+
+	if (daemonapi_deploy(&seq, api, e->name, sha, &err) != 0) {
+		pusher_say("berth serve did not take the push (%s): deploying "
+		           "from the hook",
+		           err.msg);
+		return -1;
+	}
+	pusher_say("berth serve queued it (request %llu)",
+	           (unsigned long long)seq);
+	memset(&p, 0, sizeof(p));
+	for (;;) {
+		daemonapi_progress_release(&p);
+		if (daemonapi_follow(&p, api, e->name, seq, offset, &err) !=
+		    0) {
+			if (++failures < 10) {
+				sleep_ms(1000);
+				continue;
+			}
+			pusher_say("lost touch with berth serve (%s); the "
+			           "deployment goes on without you: see "
+			           "'berth status %s'",
+			           err.msg, e->name);
+			goto out;
+		}
+		failures = 0;
+		for (i = 0; i < p.lines.n; i++)
+			pusher_line(p.lines.v[i], strlen(p.lines.v[i]));
+		offset = p.offset;
+		if (strcmp(p.state, "done") == 0) {
+			report(e->name, p.deployment, p.status, p.commit,
+			       p.current);
+			status = strcmp(p.status, "succeeded") == 0 ? 0 : 1;
+			goto out;
+		}
+		if (strcmp(p.state, "unknown") == 0) {
+			pusher_say("berth serve no longer knows request %llu "
+			           "(did it restart?): see 'berth status %s'",
+			           (unsigned long long)seq, e->name);
+			goto out;
+		}
+		if (strcmp(p.state, "queued") == 0 &&
+		    !say_waiting(&told, p.waiting, e->name))
+			goto out;
+		if (strnum_mono_ms() - t0 >= (int64_t)wait_s * 1000) {
+			pusher_say(
+			    "stopped watching after %d s; the deployment "
+			    "goes on: see 'berth status %s'",
+			    wait_s, e->name);
+			goto out;
+		}
+		sleep_ms(poll_ms);
+	}
+out:
+	daemonapi_progress_release(&p);
+	free(told);
+	return status;
+}
+
 /* Deploys one pushed ref to every environment that deploys its branch. */
 static int deploy_ref(const struct hook_opts *o, const struct config *cfg,
-                      const struct hook_ref *r)
+                      struct daemon_probe *daemon, const struct hook_ref *r)
 {
 	const char *branch = refs_branch(r);
 	const struct env_config *e;
 	bool tracked = false;
-	int status = 0;
+	int status = 0, rc;
 
 	if (branch == NULL || refs_is_delete(r))
 		return 0;
@@ -282,7 +423,12 @@ static int deploy_ref(const struct hook_opts *o, const struct config *cfg,
 		           subj ? " \"" : "", subj ? subj : "",
 		           subj ? "\"" : "", e->name);
 		free(subj);
-		if (deploy_here(o, cfg, e, branch, r->new_sha) != 0)
+		rc = -1;
+		if (daemon_usable(daemon, cfg))
+			rc = deploy_daemon(o, &daemon->api, e, r->new_sha);
+		if (rc < 0)
+			rc = deploy_here(o, cfg, e, branch, r->new_sha);
+		if (rc != 0)
 			status = 1;
 	}
 	if (!tracked)
@@ -297,12 +443,14 @@ int postreceive_run(const struct hook_opts *o)
 	struct hook_refs refs;
 	struct config cfg;
 	struct merrs errs = {0};
+	struct daemon_probe daemon;
 	struct berr err;
 	bool loaded = false, checked = false;
 	size_t i;
 	int status = 1;
 
 	memset(&refs, 0, sizeof(refs));
+	memset(&daemon, 0, sizeof(daemon));
 	if (refs_parse(&refs, o->input, o->input_len, &err) != 0) {
 		pusher_say("cannot read the push: %s", err.msg);
 		goto out;
@@ -325,10 +473,12 @@ int postreceive_run(const struct hook_opts *o)
 			check_repo_url(&cfg);
 			checked = true;
 		}
-		if (deploy_ref(o, &cfg, &refs.items[i]) != 0)
+		if (deploy_ref(o, &cfg, &daemon, &refs.items[i]) != 0)
 			status = 1;
 	}
 out:
+	if (daemon.asked)
+		daemonapi_close(&daemon.api);
 	if (loaded)
 		config_release(&cfg);
 	merrs_release(&errs);

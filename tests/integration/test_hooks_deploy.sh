@@ -11,6 +11,7 @@
 . "$BERTH_SRC/tests/fixtures/hooks_push.sh"
 
 app_init
+set_listen "$(t_free_port)"
 cd "$T_DIR"
 t_run 0 B hooks install --bare-repo app.git
 t_contains "$T_OUT" "production   push to 'main': berth.json is checked, then deployed"

@@ -13,6 +13,7 @@
 APP_ENV="GATE=$T_DIR/gate"
 APP_BUILD='[["sh", "-c", "echo waiting for the gate; while [ ! -e \"$GATE\" ]; do sleep 0.05; done; echo built"]]'
 app_init
+set_listen "$(t_free_port)"
 cd "$T_DIR"
 t_run 0 B hooks install --bare-repo app.git
 
