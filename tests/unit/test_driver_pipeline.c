@@ -4,12 +4,42 @@
  * build, start in dependency order, wait for health, smoke, check again
  * while the release runs, stop in reverse order. Real processes, real HTTP.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "berth.h"
 #include "check.h"
 #include "receiver.h"
 #include "service_fixture.h"
 
 static struct sf f;
+
+/* Waits (at most 60 s) until something listens on 127.0.0.1:port: a service
+ * without a health check counts as started before it has bound its port,
+ * and on a loaded machine that can take a while. */
+static int wait_listening(int port)
+{
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		struct sockaddr_in sa;
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons((uint16_t)port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -1;
+}
 
 static struct manifest *parse(int api_port, int worker_port)
 {
@@ -146,6 +176,8 @@ int main(void)
 
 	/* The next deployment's checks: the release's own ports are not
 	 * busy, but they are to anyone else. */
+	CHECK_INT(wait_listening(api), 0);
+	CHECK_INT(wait_listening(worker), 0);
 	CHECK_INT(run_checks(m, live, n, &ports), 0);
 	want =
 	    xasprintf("%d held by the current release, %d held by the "
