@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 . contrib/deps.sh
 
 berth_install_deps "${BERTH_BUILD_DEPS[@]}" python3 python3-jsonschema clang libclang-rt-14-dev \
-	openssh-server openssh-client openssl
+	openssh-server openssh-client openssl docker.io docker-compose libc6-dev
+# The compose driver's tests run containers on a real engine.
+berth_start_docker
 
 bash contrib/check-style.sh
 

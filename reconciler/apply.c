@@ -615,6 +615,31 @@ static int step_smoke(struct apply *a)
 	return rc;
 }
 
+/* What the driver keeps for releases (compose: images, override files)
+ * goes with their release directories; said in b. A failure is only
+ * reported. */
+static void cleanup_driver(struct buf *b, struct apply *a,
+                           const struct strv *left, const struct strv *protect)
+{
+	struct strv keep = {0}, removed = {0};
+	struct berr err;
+	size_t i;
+
+	if (a->ops == NULL || a->ops->cleanup == NULL)
+		return;
+	for (i = 0; i < left->n; i++)
+		strv_push(&keep, left->v[i]);
+	for (i = 0; i < protect->n; i++)
+		if (!strv_contains(&keep, protect->v[i]))
+			strv_push(&keep, protect->v[i]);
+	if (a->ops->cleanup(&removed, &a->dctx, a->t.m, &keep, &err) != 0)
+		buf_printf(b, "; %s driver: %s", a->ops->name, err.msg);
+	else if (removed.n > 0)
+		buf_printf(b, "; %s: %zu removed", a->ops->name, removed.n);
+	strv_release(&removed);
+	strv_release(&keep);
+}
+
 /* 9. cleanup: keep the last releases.keep releases, never the one that
  * serves, the one that served before, or the last good one. Its failure
  * is reported, never the deployment's. */
@@ -649,6 +674,7 @@ static void step_cleanup(struct apply *a)
 			buf_printf(&b, "; %zu leftover export%s removed",
 			           rep.leftovers,
 			           rep.leftovers == 1 ? "" : "s");
+		cleanup_driver(&b, a, &rep.left, &protect);
 		pipeline_end(&a->p, STEP_OK, "%s", buf_str(&b));
 		buf_release(&b);
 	}

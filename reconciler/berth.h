@@ -240,6 +240,7 @@ extern const struct cli_cmd cmd_status;
 extern const struct cli_cmd cmd_unlock;
 extern const struct cli_cmd cmd_validate;
 extern const struct cli_cmd cmd_version;
+extern const struct cli_cmd cmd_serve;
 
 /* spawn.c — running commands: posix_spawn with an argv vector, never a shell
  *
@@ -764,8 +765,9 @@ void proc_socket_owners(pid_t *owners, const unsigned long *inodes, size_t n);
 /* driver.c — what the deploy pipeline asks of a driver (docs/drivers.md)
  *
  * A driver runs the application's services one way: "process" (berth
- * starts and supervises the commands itself, driver_process.c), later
- * "compose". The pipeline only ever goes through struct driver_ops, so
+ * starts and supervises the commands itself, driver_process.c) or
+ * "compose" (containers of a docker compose project, driver_compose.c).
+ * The pipeline only ever goes through struct driver_ops, so
  * nothing here is specific to one driver. Every operation blocks; start
  * and stop change the environment's runtime state and are called holding
  * the environment lock; live, status and logs only read.
@@ -791,6 +793,18 @@ struct service_live {
 	int64_t started_at; /* unix seconds, 0 when unknown */
 	char *detail;       /* owned; for people: "running", "exited 1", "not
 			       running: pid 123 is now another process" */
+	/* The driver's own health verdict, when it has one (a container's
+	 * HEALTHCHECK): "starting", "healthy" or "unhealthy"; NULL when
+	 * there is none (the process driver never has one). */
+	char *health;        /* owned or NULL */
+	char *health_output; /* owned or NULL; the last check's output, one
+				line */
+	char *image;         /* owned or NULL; the image id it runs */
+	int *ports;          /* owned or NULL; host TCP ports the driver
+				publishes for it through a proxy process
+				(docker-proxy), which the port check counts
+				as the service's */
+	size_t nports;
 };
 
 /* Frees the n entries of l and l itself. NULL ok. */
@@ -851,6 +865,17 @@ struct driver_ops {
 	 * started. Returns 0, BERTH_ENOTFOUND (no output yet), or -1. */
 	int (*logs)(struct buf *out, const struct driver_ctx *ctx,
 		    const char *service, size_t lines, struct berr *err);
+	/*
+	 * The cleanup step's part (SPEC §5 step 9), after the release
+	 * directories were pruned; NULL when the driver keeps nothing of
+	 * its own. Removes what the driver made for releases whose commit
+	 * is not in keep (compose: images and override files), appending a
+	 * name for each thing removed to removed. Returns 0 or -1; the
+	 * pipeline reports a failure and goes on.
+	 */
+	int (*cleanup)(struct strv *removed, const struct driver_ctx *ctx,
+		       const struct manifest *m, const struct strv *keep,
+		       struct berr *err);
 };
 
 /* The driver for m's "driver", or NULL when this build has none for it. */
@@ -882,6 +907,28 @@ void driver_need_program(struct strv *missing, const char *argv0,
 int driver_run_build(struct buf *output, const struct driver_ctx *ctx,
 		     const struct manifest *m, const char *release_dir,
 		     struct berr *err);
+
+/* jansson's json_t (declared again further down, for deployment.c). */
+struct json_t;
+
+/*
+ * A driver's runtime state, envs/<env>/<name>: a JSON object with
+ * "version" and an object "services". Loads it into *root (new); a missing
+ * file gives {"version": version, "services": {}}. Returns 0, or -1 when
+ * it cannot be read, is not such an object, or was written by a newer
+ * berth (its version above `version`; rewriting it would lose what that
+ * berth recorded): "invalid runtime state '<path>': line 3: ...".
+ */
+int driver_state_load(struct json_t **root, const struct state *st,
+		      const char *name, int version, struct berr *err);
+/* Writes root to envs/<env>/<name> atomically (mode 0640), indented, keys
+ * sorted. Returns 0 or -1. */
+int driver_state_save(const struct state *st, const char *name,
+		      struct json_t *root, struct berr *err);
+
+/* The last non-empty line of out, at most 200 bytes, or "": new string.
+ * For messages about a command that failed. */
+char *driver_last_line(const struct buf *out);
 
 /* argv for messages: "make -C 'my dir'" (arguments with spaces or quotes
  * quoted), at most max bytes ("..." when cut). New string. */
@@ -916,6 +963,231 @@ extern const struct driver_ops driver_process;
 /* Lines of a service's log shown when it fails to start. */
 #define DRIVER_LOG_TAIL_LINES 20
 
+/* docker.c — the Docker Engine API over its unix socket (docs/drivers.md)
+ *
+ * Through http_client, blocking, each request bounded in time and size.
+ * Answers are parsed defensively: fields of the wrong type are ignored,
+ * entries without a valid id dropped, sizes capped.
+ */
+
+/* Labels berth puts on the containers it starts. */
+#define DOCKER_LABEL_HASH   "berth.hash"   /* the service's manifest hash */
+#define DOCKER_LABEL_COMMIT "berth.commit" /* the commit it runs */
+#define DOCKER_LABEL_ENV    "berth.env"    /* the environment */
+
+/* Where the engine is. */
+struct docker {
+	char *socket; /* owned; the unix socket's path */
+};
+
+/*
+ * The engine of an environment: DOCKER_HOST of vars (the env file's
+ * variables, as compose sees them) when it is unix:///path, else
+ * /var/run/docker.sock. Other DOCKER_HOST forms are refused. Returns 0 or
+ * -1; release d with docker_release either way.
+ */
+int docker_init(struct docker *d, const struct kvlist *vars, struct berr *err);
+void docker_release(struct docker *d);
+
+/* GET /_ping. Returns 0 when the engine answers, else -1: "docker engine
+ * at '/var/run/docker.sock': cannot connect to ...: No such file or
+ * directory". */
+int docker_ping(const struct docker *d, struct berr *err);
+
+/* A container as the engine describes it (list, then inspect). */
+struct docker_container {
+	char *id;            /* owned; hex */
+	char *name;          /* owned; without the leading '/' */
+	char *project;       /* owned or NULL: label com.docker.compose.project */
+	char *service;       /* owned or NULL: label com.docker.compose.service */
+	bool oneoff;         /* a `compose run` container */
+	char *state;         /* owned: "running", "exited", "restarting",
+				"paused", "created", "dead", "removing" or
+				"unknown" */
+	bool running;        /* running, neither paused nor restarting */
+	int pid;             /* its main process on the host, 0 when not
+				running */
+	int exit_code;       /* of its last run */
+	bool oom_killed;
+	int64_t started_at;  /* unix seconds, 0 when never started */
+	int64_t created;     /* unix seconds */
+	char *health;        /* owned or NULL: "starting", "healthy",
+				"unhealthy"; NULL without a HEALTHCHECK */
+	char *health_output; /* owned or NULL: the last check's output, one
+				line, at most 300 bytes */
+	char *image;         /* owned or NULL: the reference it was created
+				from */
+	char *image_id;      /* owned or NULL: "sha256:..." */
+	char *hash;          /* owned or NULL: label berth.hash */
+	char *commit;        /* owned or NULL: label berth.commit */
+	char *env;           /* owned or NULL: label berth.env */
+	bool tty;            /* its output is not multiplexed */
+	int *ports;          /* owned or NULL: published host TCP ports */
+	size_t nports;
+};
+
+void docker_container_release(struct docker_container *c);
+void docker_containers_free(struct docker_container *c, size_t n);
+
+/*
+ * The containers of compose project `project` (and of `service` when not
+ * NULL), one-off containers excepted, each inspected, into *out (a new
+ * array, docker_containers_free; NULL when *n is 0), sorted by service,
+ * then running first, then newest first. A container that disappears
+ * meanwhile is left out. Returns 0 or -1.
+ */
+int docker_list(struct docker_container **out, size_t *n,
+		const struct docker *d, const char *project,
+		const char *service, struct berr *err);
+
+/* POST /containers/{id}/stop: the container's stop signal, SIGKILL after
+ * timeout_s. *killed: the stop took the whole timeout (the engine then
+ * sent SIGKILL). A container already stopped or gone is success. */
+int docker_stop(bool *killed, const struct docker *d,
+		const struct docker_container *c, int timeout_s,
+		struct berr *err);
+/* DELETE /containers/{id}?force=1 (its anonymous volumes stay). A
+ * container already gone is success. */
+int docker_remove(const struct docker *d, const struct docker_container *c,
+		  struct berr *err);
+/* Appends the last `lines` lines c wrote since it last started, stdout
+ * and stderr together. Returns 0 or -1. */
+int docker_logs(struct buf *out, const struct docker *d,
+		const struct docker_container *c, size_t lines,
+		struct berr *err);
+/* Appends to out every image tag ("repo:tag") starting with prefix, once
+ * each. Returns 0 or -1. */
+int docker_image_tags(struct strv *out, const struct docker *d,
+		      const char *prefix, struct berr *err);
+/* DELETE /images/{ref}: untags it, and removes the image when no other tag
+ * and no container uses it. Returns 0, BERTH_ENOTFOUND, or -1 (in use by
+ * a container: "... HTTP 409: conflict: ..."). */
+int docker_image_remove(const struct docker *d, const char *ref,
+			struct berr *err);
+
+/* The parsers behind the calls above, for the fuzzers: untrusted (json,
+ * len), need not be NUL-terminated. */
+/* GET /containers/json: entries without a valid Id are dropped. *out is
+ * new (NULL when *n is 0). Returns 0, or -1 when it is not a JSON array or
+ * lists more than 4096 containers. */
+int docker_parse_list(struct docker_container **out, size_t *n,
+		      const char *json, size_t len, struct berr *err);
+/* GET /containers/{id}/json into c (whose id must match): state, pid,
+ * health, labels, image. Returns 0 or -1. */
+int docker_parse_inspect(struct docker_container *c, const char *json,
+			 size_t len, struct berr *err);
+/* GET /images/json: RepoTags starting with prefix, appended to out. */
+int docker_parse_image_tags(struct strv *out, const char *json, size_t len,
+			    const char *prefix, struct berr *err);
+/* A log stream without a TTY: frames of [stream, 0, 0, 0, size (32-bit
+ * big endian)] and size bytes. Appends the payloads; stops at anything
+ * that is not a frame; a cut last frame gives what there is. */
+void docker_demux_logs(struct buf *out, const char *data, size_t len);
+
+/* compose.c — docker compose's command line and configuration
+ * (docs/drivers.md) */
+
+/* Images berth builds are named under a registry that cannot exist (the
+ * .invalid top-level domain, RFC 2606): one is never pulled from, or
+ * pushed to, anywhere. */
+#define COMPOSE_IMAGE_PREFIX "berth.invalid/"
+
+/*
+ * The compose program as an argv prefix, appended to out: "docker",
+ * "compose" or "docker-compose", found with env's PATH (once per PATH:
+ * `docker compose version` is run to tell). Returns 0, or -1 when there is
+ * neither.
+ */
+int compose_cli(struct strv *out, const struct kvlist *env, struct berr *err);
+
+/* The services of a project, from `compose config`. */
+struct compose_config {
+	struct strv services; /* every service, in the order printed */
+	struct strv built;    /* those with a build section */
+	char *version;        /* owned or NULL: the file format's version */
+};
+
+/* Reads what `compose config` prints (normalised YAML, block style) of
+ * (yaml, len), untrusted: top-level "version" and the names of
+ * "services" and whether each has a "build" key. Names that compose would
+ * not accept are skipped. Always returns 0; release out either way. */
+int compose_parse_config(struct compose_config *out, const char *yaml,
+			 size_t len);
+void compose_config_release(struct compose_config *c);
+
+/* The image berth gives a service it builds: "berth.invalid/<project>/
+ * <service, lower case, [a-z0-9] runs joined by '-'>:<commit>". New. */
+char *compose_image(const char *project, const char *service,
+		    const char *commit);
+
+/* The override file berth adds to a release's compose file, as text
+ * (new): for each service of cfg, the image
+ * COMPOSE_IMAGE_PREFIX<project>/<service>:<commit> when it is built, the
+ * labels berth.commit and berth.env, and for the services of m also
+ * berth.hash and the names (never the values) of their manifest env. */
+char *compose_override(const struct compose_config *cfg,
+		       const struct manifest *m, const char *env_name,
+		       const char *commit);
+
+/* driver_compose.c — the compose driver: services as the containers of a
+ * docker compose project (docs/drivers.md)
+ *
+ * `docker compose` (v2) when the docker CLI has it, else `docker-compose`
+ * (v1), found on the PATH commands get. Every invocation is
+ *   compose -p <compose.project> -f <release>/<compose.file>
+ *           -f <state>/compose/<commit>.yml --project-directory <release> ...
+ * with driver_env as its environment (compose interpolates ${VAR} from it;
+ * no value is ever on a command line). The second file is an override
+ * berth writes: every service the release builds gets the image
+ * COMPOSE_IMAGE_PREFIX<project>/<service>:<commit>, so each release
+ * keeps its own images and starting an earlier one rebuilds nothing, and
+ * every container gets the labels berth.commit and berth.env, and
+ * berth.hash (the service's manifest hash) for the manifest's services;
+ * a service's manifest env is added by name (values from the
+ * environment). build runs the manifest's build commands, then `compose
+ * build`; start `compose up -d --no-deps --no-build --force-recreate
+ * <service>`; stop stops and removes the service's containers through the
+ * Engine API; live, status and logs read the Engine API. A container
+ * without berth's labels (made by hand) is reported with hash NULL and a
+ * detail that says so. Release directories must be named by their commit
+ * (releases/<commit>), which build takes the image tag from.
+ */
+extern const struct driver_ops driver_compose;
+
+/* Runtime state file and override directory, under the environment's
+ * directory. */
+#define DRIVER_COMPOSE_RUNTIME   "compose.json"
+#define DRIVER_COMPOSE_OVERRIDES "compose"
+
+/*
+ * The argv prefix that runs a command inside the running container of
+ * service (SPEC §3: backups and migrations in a container), appended to
+ * out: compose -p P -f <release>/<file> --project-directory <release>
+ * exec -T [-e NAME]... <service>; append the command (pgtool's prefix).
+ * The command gets the container's environment plus each variable named
+ * in pass_env (NULL-terminated, or NULL), whose value compose takes from
+ * its own environment: run the prefix with driver_env(ctx->vars, NULL)
+ * plus those variables (PGPASSWORD...) as its environment, so no value is
+ * on the command line. env is used to find compose. stdin and stdout pass
+ * through (-T: no TTY). Returns 0, or -1 for an invalid service or
+ * variable name or no compose.
+ */
+int driver_compose_exec_argv(struct strv *out, const struct manifest *m,
+			     const char *release_dir, const char *service,
+			     const char *const *pass_env,
+			     const struct kvlist *env, struct berr *err);
+
+/*
+ * The cleanup step's part for compose: removes every image berth built
+ * for m's project whose commit is not in keep (commits, 40 hex digits),
+ * appending each removed tag to removed, and the override files of those
+ * commits. An image a container still uses is kept (and logged). Returns
+ * 0, or -1 when the engine cannot list images.
+ */
+int driver_compose_cleanup(struct strv *removed, const struct driver_ctx *ctx,
+			   const struct manifest *m, const struct strv *keep,
+			   struct berr *err);
+
 /* health.c — waiting for a started service to be healthy (docs/drivers.md)
  *
  * With an HTTP check: a GET every interval_s, each bounded by timeout_s,
@@ -927,6 +1199,17 @@ extern const struct driver_ops driver_process;
  */
 
 #define HEALTH_GRACE_MS 2000
+/* Longest wait for a driver's own health check to leave "starting" once
+ * the manifest's check passed. */
+#define HEALTH_VERDICT_MAX_MS 600000
+
+/* A driver's own verdict on a service: a container's HEALTHCHECK. */
+enum health_verdict {
+	HEALTH_VERDICT_NONE,      /* it has none */
+	HEALTH_VERDICT_STARTING,  /* not decided yet */
+	HEALTH_VERDICT_HEALTHY,
+	HEALTH_VERDICT_UNHEALTHY,
+};
 
 struct health_opts {
 	const struct manifest_service *svc; /* borrowed: name and health */
@@ -936,6 +1219,11 @@ struct health_opts {
 	bool (*alive)(struct buf *why, void *arg);
 	/* Appends the service's last lines of output. NULL: none. */
 	void (*log_tail)(struct buf *out, void *arg);
+	/* The driver's own verdict, asked with alive; when unhealthy, may
+	 * append why. Unhealthy ends the wait at once; once the HTTP check
+	 * (or the grace period) passed, the wait goes on while it says
+	 * starting. NULL: none. */
+	enum health_verdict (*verdict)(struct buf *why, void *arg);
 	void *arg;
 	int grace_ms; /* no HTTP check: how long it must stay up; 0:
 			 HEALTH_GRACE_MS */
@@ -944,6 +1232,8 @@ struct health_opts {
 struct health_result {
 	bool healthy;
 	bool exited;          /* the service stopped running meanwhile */
+	bool verdict_failed;  /* the driver's own check said unhealthy (or
+				 never decided) */
 	bool in_start_period; /* the verdict came within start_period_s */
 	int checks;           /* HTTP checks made */
 	int failures;         /* consecutive failures counted (after the start
@@ -956,7 +1246,8 @@ struct health_result {
 				 127.0.0.1:3000 timed out after 5000 ms",
 				 "exited during its start period: exited 1",
 				 after the start period the driver's words:
-				 "killed by SIGSEGV" */
+				 "killed by SIGSEGV"; the driver's verdict:
+				 "its container's health check says unhealthy: ..." */
 	char *log_tail;       /* owned or NULL; set when it exited */
 };
 
@@ -968,7 +1259,8 @@ void health_result_release(struct health_result *res);
 /*
  * One line for people, new string: "backend healthy in 1.3 s (2 checks)",
  * "backend unhealthy after 3 failed checks (12.0 s): HTTP 503", "backend
- * exited during its start period (0.4 s): exited 1", followed, when there
+ * exited during its start period (0.4 s): exited 1", "backend unhealthy
+ * (4.2 s): its container's health check says unhealthy", followed, when there
  * is a log tail, by its lines indented by four spaces.
  */
 char *health_describe(const struct health_result *res, const char *service);
@@ -2503,6 +2795,7 @@ int release_leftover_pid(const char *name);
 struct release_prune_report {
 	struct strv removed; /* commits whose release directory was removed */
 	size_t kept;         /* release directories left */
+	struct strv left;    /* their commits (for the driver's cleanup) */
 	size_t leftovers;    /* temporary exports of dead processes removed */
 };
 
@@ -2644,5 +2937,223 @@ int apply_run(struct deployment *out, struct envctx *ctx,
 	      const struct apply_opts *o, struct berr *err);
 /* The exit status (SPEC §4) for apply_run's return and record. */
 int apply_exit_status(int rc, const struct deployment *d);
+
+/* queued.c — the deployment the daemon queued for an environment and has
+ * not started yet: envs/<env>/queued.json (docs/state.md). One at most per
+ * environment: a newer request replaces it (SPEC §7: pushes coalesce). */
+
+enum queued_kind { QUEUED_DEPLOY, QUEUED_ROLLBACK };
+
+struct queued {
+	enum queued_kind kind;
+	char *trigger;   /* owned or NULL; the deployment's trigger: "poll",
+			    "webhook:github:<delivery>", "api" */
+	char hint[41];   /* the commit the newest push announced, for people
+			    (the deployment reads the branch head): 40 hex
+			    digits or "" */
+	char *rev;       /* owned or NULL; deploy: the exact revision asked
+			    for (apply --commit); rollback: --to; NULL: the
+			    branch head / the last good deployment */
+	int64_t since;   /* unix seconds of the first request it holds */
+	int64_t requests; /* requests coalesced into it */
+	uint64_t seq;    /* the newest inbox record it stands for, 0: none */
+};
+
+void queued_init(struct queued *q);
+void queued_release(struct queued *q);
+/* Deep copy of src into dst (which is overwritten, not released). */
+void queued_copy(struct queued *dst, const struct queued *src);
+/* "deploy", "rollback". */
+const char *queued_kind_name(enum queued_kind k);
+/* True when rev may be passed as a revision argument: 1-255 characters of
+ * [A-Za-z0-9._/-], not starting with '-' (never taken for an option). */
+bool queued_rev_ok(const char *rev);
+/* {"kind", "trigger", "commit", "rev", "since", "requests", "seq"}: new
+ * reference; the value of `berth status --json`'s "queued". */
+struct json_t *queued_to_json(const struct queued *q);
+/* Parses what queued_to_json writes into out (initialised here). Returns 0,
+ * or -1 with err naming the field ($.kind: …); out is then empty. */
+int queued_parse(struct queued *out, const char *data, size_t len,
+		 struct berr *err);
+/* Reads envs/<env>/queued.json. Returns 0, BERTH_ENOTFOUND when nothing is
+ * queued, or -1 (unreadable or invalid; the message names the file). */
+int queued_read(struct queued *out, struct state *st, struct berr *err);
+/* Writes it atomically and durably (fs_write_atomic). Returns 0 or -1. */
+int queued_write(struct state *st, const struct queued *q, struct berr *err);
+/* Removes it (nothing queued any more); a missing file is fine. */
+int queued_clear(struct state *st, struct berr *err);
+
+/* daemon.c, daemon_queue.c, daemon_poll.c — `berth serve` (SPEC §7;
+ * docs/webhooks.md). Compiled into the berth binary, like cmd_*.c.
+ *
+ * One event loop (libevent) runs everything: the HTTP server (webhooks/),
+ * signals, timers, and the supervision of child processes. Deployments and
+ * polls run as children of the berth binary itself (/proc/self/exe, an
+ * argv vector), never in the loop; their output comes through pipes and
+ * their end through SIGCHLD (waitpid with WNOHANG).
+ */
+
+struct event;
+struct event_base;
+struct server;
+struct server_job;
+struct inbox;
+struct metrics;
+
+/* A running child: a deployment or a poll. */
+struct daemon_child {
+	int pid;
+	int fd;                 /* read end of its output pipe; -1 at EOF */
+	struct event *ev;       /* owned; read event on fd */
+	struct buf line;        /* owned; partial output line */
+	struct buf out;         /* owned; poll: what it printed */
+	uint64_t job;           /* number for the log */
+	int64_t started_ms;     /* monotonic */
+	int64_t started_at;     /* unix seconds */
+	bool exited;
+	int wstatus;            /* from waitpid */
+};
+
+/* What the daemon keeps per environment. */
+struct daemon_env {
+	struct daemon *d;         /* borrowed */
+	char *name;               /* owned */
+	bool configured;          /* in the current config */
+	struct envctx *ctx;       /* owned; its config, state, env file; NULL
+				     when it could not be opened */
+	struct queued pending;    /* owned; valid when has_pending */
+	bool has_pending;
+	bool queue_dirty;         /* queued.json must be rewritten */
+	struct daemon_child *run; /* owned; the running deployment, or NULL */
+	struct queued running;    /* owned; what run deploys */
+	char last_seen[41];       /* newest commit announced, polled or
+				     deployed for its branch; "" unknown */
+	struct event *retry;      /* owned; waits for the lock or a resume */
+	bool waiting;             /* the retry timer is armed */
+};
+
+/* Test hook: when set, deployments run this program instead of berth,
+ * with the same arguments after argv[0] ("--config", FILE, "apply", ENV,
+ * "--trigger", T, …). For the integration tests only. */
+#define DAEMON_DEPLOY_PROGRAM_ENV "BERTH_DEPLOY_PROGRAM"
+
+/* Options of `berth serve`. */
+struct daemon_opts {
+	const char *config_path; /* --config, or NULL */
+	const char *port_file;   /* write the bound port there, or NULL */
+};
+
+/* Runs the daemon until SIGTERM/SIGINT and every running deployment has
+ * ended. Returns the exit status (0; 1 when it could not start). */
+int daemon_run(const struct daemon_opts *o);
+
+/* The daemon's process-wide state (daemon.c owns it; daemon_*.c share
+ * it). */
+struct daemon {
+	struct event_base *base;   /* owned */
+	char *config_path;         /* owned; absolute, as loaded */
+	struct config cfg;         /* owned; the config in force */
+	struct buf secrets[PROVIDER_COUNT]; /* owned; webhook secrets */
+	struct buf tokens[PROVIDER_COUNT];  /* owned; gitlab tokens */
+	struct buf api_token;      /* owned; empty: API disabled */
+	struct server *srv;        /* owned */
+	struct inbox *ib;          /* owned */
+	struct metrics *m;         /* owned */
+	struct daemon_env **envs;  /* owned; every environment seen since the
+				      start, configured or not */
+	size_t nenvs;
+	struct event *sigs[4];     /* owned; TERM, INT, HUP, CHLD */
+	struct event *maint;       /* owned; inbox maintenance, every minute */
+	struct event *flush;       /* owned; writes queued.json, debounced */
+	struct event *poll_timer;  /* owned */
+	struct event *poll_deadline; /* owned */
+	struct daemon_child *poll; /* owned; the running poll, or NULL */
+	struct daemon_status_run *status_run; /* owned; GET /api/status in
+						 progress, or NULL */
+	const char *deploy_program; /* DAEMON_DEPLOY_PROGRAM_ENV, or NULL */
+	uint64_t next_job;
+	bool starting;             /* restoring: nothing starts yet, so
+				      what was queued before coalesces */
+	bool stopping;
+};
+
+/* The environment called name (configured or not), or NULL. */
+struct daemon_env *daemon_env_find(struct daemon *d, const char *name);
+/* Called when a child ended; ends the loop when stopping and nothing runs
+ * any more. */
+void daemon_child_gone(struct daemon *d);
+
+/* daemon_queue.c: one deployment at a time per environment, and at most one
+ * queued behind it, which a newer request replaces (SPEC §7). */
+
+/* Starts a child: the berth binary (or program, when not NULL) with argv
+ * (argv[0] is replaced), all its output into a pipe read by the loop, its
+ * own process group, default signals except SIGPIPE (ignored, so a daemon
+ * that dies cannot kill a deployment halfway by closing the pipe), stdin
+ * /dev/null, no descriptor above 2. Returns 0 with *out new, or -1. */
+int daemon_child_start(struct daemon_child **out, struct daemon *d,
+		       const char *program, char *const *argv, int flags,
+		       void (*on_output)(int, short, void *),
+		       void *arg, struct berr *err);
+/* flags of daemon_child_start: only stdout into the pipe, stderr to
+ * /dev/null (output that must parse as JSON). */
+#define DAEMON_CHILD_STDOUT_ONLY 1
+/* Reads what is available; returns false at EOF or error (fd closed). */
+bool daemon_child_read(struct daemon_child *c, void (*line)(const char *l,
+							   void *arg),
+		       void *arg);
+void daemon_child_free(struct daemon_child *c);
+
+/* Queues job for e: becomes e's pending deployment, or replaces it (the
+ * request count adds up, the newest trigger, hint and revision win), and
+ * starts it when e is idle. */
+void daemon_queue_add(struct daemon *d, struct daemon_env *e,
+		      const struct queued *job);
+/* server_ops.enqueue. */
+void daemon_queue_job(const struct server_job *job, void *arg);
+/* Starts e's pending deployment when nothing runs, the lock is free and
+ * the environment is not frozen; else waits (timer) and tries again. */
+void daemon_queue_kick(struct daemon *d, struct daemon_env *e);
+/* A child exited (from the SIGCHLD loop): returns true when it was a
+ * deployment, and handles its end. */
+bool daemon_queue_reaped(struct daemon *d, int pid, int wstatus);
+/* Writes queued.json of every environment whose queue changed. */
+void daemon_queue_flush(struct daemon *d);
+/* Deployments running now. */
+size_t daemon_queue_running(struct daemon *d);
+/* A new environment entry (not configured yet, no envctx). */
+struct daemon_env *daemon_env_new(struct daemon *d, const char *name);
+void daemon_env_free(struct daemon_env *e);
+/* Creates the queue's timers. */
+void daemon_queue_init(struct daemon *d);
+
+/* daemon_status.c: GET /api/status. `berth status ENV --json` runs in a
+ * child process per environment (it probes services' health, which takes
+ * time), and requests arriving meanwhile share the answer. */
+
+struct daemon_status_run;
+struct server_reply;
+
+/* server_ops.status. */
+void daemon_status_request(struct server_reply *r, void *arg);
+/* A child exited: true when it was one of a status run's. */
+bool daemon_status_reaped(struct daemon *d, int pid, int wstatus);
+/* Kills a status run's children (stopping); the answers follow. */
+void daemon_status_stop(struct daemon *d);
+
+/* daemon_poll.c: the poll of the remote's branch heads, a safety net for
+ * lost webhooks. */
+
+/* Arms the poll timer for cfg's poll_interval_s (0: off), with ±10 %
+ * jitter. */
+void daemon_poll_schedule(struct daemon *d);
+/* A child exited: true when it was the poll, whose result is handled. */
+bool daemon_poll_reaped(struct daemon *d, int pid, int wstatus);
+/* Stops the timer and kills a running poll. */
+void daemon_poll_stop(struct daemon *d);
+/* `berth serve --heads`: prints "head BRANCH SHA" (or "head BRANCH -")
+ * for each branch an auto_deploy environment tracks, asking the remote.
+ * Exit status 0, or 1 when a branch could not be read. */
+int daemon_poll_heads(const char *config_path);
 
 #endif /* BERTH_H */

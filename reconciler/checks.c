@@ -335,6 +335,26 @@ static bool owned_by_current(const struct run *run, pid_t pid)
 	return false;
 }
 
+/* True when pid is a docker-proxy (the engine's process that listens on a
+ * container's published port) and a running service of the current
+ * release publishes port through it. */
+static bool proxied_for_current(const struct run *run,
+                                const struct proc_stat *ps, int port)
+{
+	size_t i, k;
+
+	if (strcmp(ps->comm, "docker-proxy") != 0)
+		return false;
+	for (i = 0; i < run->in->ncurrent; i++) {
+		const struct service_live *s = &run->in->current[i];
+
+		for (k = 0; s->running && k < s->nports; k++)
+			if (s->ports[k] == port)
+				return true;
+	}
+	return false;
+}
+
 /* Describes who holds port (listening sockets inodes[0..n)) into b.
  * Returns true when it is free for the deployment. */
 static bool port_state(struct buf *b, const struct run *run, int port,
@@ -361,7 +381,9 @@ static bool port_state(struct buf *b, const struct run *run, int port,
 			free(owners);
 			return false;
 		}
-		if (!owned_by_current(run, owners[i])) {
+		if (!owned_by_current(run, owners[i]) &&
+		    !(proc_stat_read(&ps, owners[i], &err) == 0 &&
+		      proxied_for_current(run, &ps, port))) {
 			if (proc_stat_read(&ps, owners[i], &err) == 0)
 				buf_printf(b, "%d in use by pid %d (%s)", port,
 				           (int)owners[i], ps.comm);

@@ -152,7 +152,24 @@ struct status {
 	char *frozen;              /* owned reason, NULL when not frozen */
 	struct status_service *services;
 	size_t nservices;
+	json_t *queued;            /* owned; what the daemon queued, or NULL */
 };
+
+/* What `berth serve` queued for the environment (queued.json), or NULL. */
+static int status_queued(json_t **out, struct state *st, struct berr *err)
+{
+	struct queued q;
+	int rc = queued_read(&q, st, err);
+
+	*out = NULL;
+	if (rc == BERTH_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return -1;
+	*out = queued_to_json(&q);
+	queued_release(&q);
+	return 0;
+}
 
 static int status_load(struct status *s, struct envctx *ctx, struct berr *err)
 {
@@ -175,6 +192,8 @@ static int status_load(struct status *s, struct envctx *ctx, struct berr *err)
 		return -1;
 	if (state_frozen(&ctx->st, &s->frozen) == 0)
 		s->frozen = NULL;
+	if (status_queued(&s->queued, &ctx->st, err) != 0)
+		return -1;
 	status_services(&s->services, &s->nservices, ctx, s->commit);
 	return 0;
 }
@@ -184,6 +203,7 @@ static void status_release(struct status *s)
 	deployment_release(&s->latest);
 	free(s->frozen);
 	status_services_free(s->services, s->nservices);
+	json_decref(s->queued);
 }
 
 static json_t *status_json(const struct status *s, const char *env)
@@ -221,7 +241,8 @@ static json_t *status_json(const struct status *s, const char *env)
 	json_object_set_new(o, "frozen", json_boolean(s->frozen != NULL));
 	if (s->frozen != NULL)
 		json_object_set_new(o, "frozen_reason", json_string(s->frozen));
-	json_object_set_new(o, "queued", json_null());
+	json_object_set_new(o, "queued",
+			    s->queued ? json_incref(s->queued) : json_null());
 	return o;
 }
 
@@ -271,6 +292,17 @@ static void status_print(const struct status *s, const char *env)
 		       s->frozen, env);
 	else
 		printf("  frozen: no\n");
+	if (s->queued != NULL) {
+		const char *trigger = json_string_value(
+		    json_object_get(s->queued, "trigger"));
+		const char *kind = json_string_value(
+		    json_object_get(s->queued, "kind"));
+
+		printf("  queued: %s (trigger %s)\n", kind ? kind : "deploy",
+		       trigger ? trigger : "-");
+	} else {
+		printf("  queued: nothing\n");
+	}
 }
 
 static int run(struct cli *cli)

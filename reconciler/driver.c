@@ -4,6 +4,7 @@
  * up the programs they need, running the manifest's build commands, and
  * waiting for a service to be healthy through the driver's own view of it.
  */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,9 @@
 #define DRIVER_BUILD_TAIL ((size_t)16 << 10)
 /* Longest last line quoted in a build failure message. */
 #define DRIVER_LAST_LINE 200
+/* A driver's runtime state file: its size limit and mode. */
+#define DRIVER_STATE_MAX  ((size_t)4 << 20)
+#define DRIVER_STATE_MODE 0640
 
 const struct driver_ops *driver_for(const struct manifest *m)
 {
@@ -21,7 +25,7 @@ const struct driver_ops *driver_for(const struct manifest *m)
 	case MANIFEST_DRIVER_PROCESS:
 		return &driver_process;
 	case MANIFEST_DRIVER_COMPOSE:
-		break;
+		return &driver_compose;
 	}
 	return NULL;
 }
@@ -45,6 +49,10 @@ void driver_live_release(struct service_live *l)
 	free(l->hash);
 	free(l->commit);
 	free(l->detail);
+	free(l->health);
+	free(l->health_output);
+	free(l->image);
+	free(l->ports);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -130,8 +138,7 @@ char *driver_argv_str(const char *const *argv, size_t max)
 	return buf_detach(&b);
 }
 
-/* The last non-empty line of out, at most DRIVER_LAST_LINE bytes, or "". */
-static char *last_line(const struct buf *out)
+char *driver_last_line(const struct buf *out)
 {
 	const char *s = buf_str(out);
 	size_t end = out->len, start;
@@ -174,7 +181,7 @@ int driver_run_build(struct buf *output, const struct driver_ctx *ctx,
 			rc = berr_prefix(err, "build command '%s'", shown);
 		} else if (res.exit_code != 0 || res.timed_out) {
 			char *status = spawn_describe_status(&res);
-			char *line = last_line(&res.output);
+			char *line = driver_last_line(&res.output);
 
 			rc = berr_set(err, "build command '%s' %s%s%s", shown,
 			              status, line[0] ? ": " : "", line);
@@ -194,12 +201,34 @@ int driver_run_build(struct buf *output, const struct driver_ctx *ctx,
 	return rc;
 }
 
+/* How long one answer of the driver's status serves both callbacks. */
+#define WATCH_CACHE_MS 50
+
 /* What driver_wait_healthy's callbacks need to ask the driver. */
 struct watch {
 	const struct driver_ops *ops;
 	const struct driver_ctx *ctx;
 	const char *service;
+	struct service_live last; /* the last status answer */
+	int rc;                   /* what status returned */
+	struct berr err;
+	int64_t at;  /* when (monotonic ms), 0: never */
+	bool warned; /* a failure to ask was logged */
 };
+
+/* The driver's status of the service, asked at most every WATCH_CACHE_MS:
+ * alive and verdict are called one after the other. */
+static int watch_status(struct watch *w)
+{
+	int64_t now = strnum_mono_ms();
+
+	if (w->at != 0 && now - w->at < WATCH_CACHE_MS)
+		return w->rc;
+	driver_live_release(&w->last);
+	w->rc = w->ops->status(&w->last, w->ctx, w->service, &w->err);
+	w->at = now;
+	return w->rc;
+}
 
 static void log_failure(const char *what, const char *service,
                         const char *error)
@@ -216,27 +245,42 @@ static void log_failure(const char *what, const char *service,
 static bool watch_alive(struct buf *why, void *arg)
 {
 	struct watch *w = arg;
-	struct service_live l;
-	struct berr err;
-	bool alive;
-	int rc;
+	int rc = watch_status(w);
 
-	rc = w->ops->status(&l, w->ctx, w->service, &err);
 	if (rc == BERTH_ENOTFOUND) {
 		buf_puts(why, "no longer recorded as started");
 		return false;
 	}
 	if (rc < 0) {
-		/* Cannot tell: let the health check decide. */
-		log_failure("cannot read a service's state", w->service,
-		            err.msg);
+		/* Cannot tell: let the health check decide. Said once per
+		 * wait: it is asked ten times a second. */
+		if (!w->warned)
+			log_failure("cannot read a service's state", w->service,
+			            w->err.msg);
+		w->warned = true;
 		return true;
 	}
-	alive = l.running;
-	if (!alive && l.detail != NULL)
-		buf_puts(why, l.detail);
-	driver_live_release(&l);
-	return alive;
+	if (!w->last.running && w->last.detail != NULL)
+		buf_puts(why, w->last.detail);
+	return w->last.running;
+}
+
+static enum health_verdict watch_verdict(struct buf *why, void *arg)
+{
+	struct watch *w = arg;
+	const char *h;
+
+	if (watch_status(w) != 0 || w->last.health == NULL)
+		return HEALTH_VERDICT_NONE;
+	h = w->last.health;
+	if (strcmp(h, "starting") == 0)
+		return HEALTH_VERDICT_STARTING;
+	if (strcmp(h, "healthy") == 0)
+		return HEALTH_VERDICT_HEALTHY;
+	buf_printf(why, "its container's health check says %s", h);
+	if (w->last.health_output != NULL && w->last.health_output[0] != '\0')
+		buf_printf(why, ": %s", w->last.health_output);
+	return HEALTH_VERDICT_UNHEALTHY;
 }
 
 static void watch_log_tail(struct buf *out, void *arg)
@@ -254,12 +298,87 @@ int driver_wait_healthy(struct health_result *res, const struct driver_ops *ops,
                         const struct driver_ctx *ctx,
                         const struct manifest_service *svc)
 {
-	struct watch w = {ops, ctx, svc->name};
+	struct watch w;
 	struct health_opts o = {0};
+	int rc;
 
+	memset(&w, 0, sizeof(w));
+	w.ops = ops;
+	w.ctx = ctx;
+	w.service = svc->name;
 	o.svc = svc;
 	o.alive = watch_alive;
 	o.log_tail = watch_log_tail;
+	o.verdict = watch_verdict;
 	o.arg = &w;
-	return health_wait(res, &o);
+	rc = health_wait(res, &o);
+	driver_live_release(&w.last);
+	return rc;
+}
+
+int driver_state_load(struct json_t **root, const struct state *st,
+                      const char *name, int version, struct berr *err)
+{
+	char *path = state_path(st, name);
+	json_error_t jerr;
+	json_int_t found;
+	struct buf b;
+	int rc;
+
+	*root = NULL;
+	buf_init(&b, DRIVER_STATE_MAX);
+	rc = fs_read_file(&b, path, DRIVER_STATE_MAX, err);
+	if (rc == BERTH_ENOTFOUND) {
+		*root =
+		    json_pack("{s:i, s:{}}", "version", version, "services");
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	*root = json_loadb(buf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*root == NULL) {
+		rc = berr_set(err, "invalid runtime state '%s': line %d: %s",
+		              path, jerr.line, jerr.text);
+		goto out;
+	}
+	found = json_integer_value(json_object_get(*root, "version"));
+	if (!json_is_object(*root) ||
+	    !json_is_object(json_object_get(*root, "services")))
+		rc = berr_set(err,
+		              "invalid runtime state '%s': $.services: "
+		              "expected an object",
+		              path);
+	else if (found > version)
+		/* Rewriting it would lose what a newer berth recorded. */
+		rc = berr_set(err,
+		              "runtime state '%s' was written by a newer berth "
+		              "(version %lld)",
+		              path, (long long)found);
+	if (rc != 0) {
+		json_decref(*root);
+		*root = NULL;
+	}
+out:
+	buf_release(&b);
+	free(path);
+	return rc;
+}
+
+int driver_state_save(const struct state *st, const char *name,
+                      struct json_t *root, struct berr *err)
+{
+	char *path = state_path(st, name);
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 0);
+	buf_puts(&b, text);
+	buf_putc(&b, '\n');
+	rc = fs_write_atomic(path, b.data, b.len, DRIVER_STATE_MODE, err);
+	buf_release(&b);
+	free(text);
+	free(path);
+	return rc;
 }

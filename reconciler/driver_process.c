@@ -24,8 +24,6 @@
 
 #include "berth.h"
 
-#define RUNTIME_MAX          ((size_t)4 << 20)
-#define RUNTIME_MODE         0640
 #define RUNTIME_VERSION      1
 #define LOG_MODE             0640
 #define LOG_TAIL_READ        ((size_t)64 << 10)
@@ -83,71 +81,16 @@ static int check_name(const char *service, struct berr *err)
 	return 0;
 }
 
-/* Loads services.json into *root (new); a missing file is no service. */
+/* services.json into *root (new); a missing file is no service. */
 static int runtime_load(json_t **root, const struct state *st, struct berr *err)
 {
-	char *path = runtime_path(st);
-	json_error_t jerr;
-	json_int_t version;
-	struct buf b;
-	int rc;
-
-	*root = NULL;
-	buf_init(&b, RUNTIME_MAX);
-	rc = fs_read_file(&b, path, RUNTIME_MAX, err);
-	if (rc == BERTH_ENOTFOUND) {
-		*root = json_pack("{s:i, s:{}}", "version", RUNTIME_VERSION,
-		                  "services");
-		rc = 0;
-		goto out;
-	}
-	if (rc != 0)
-		goto out;
-	*root = json_loadb(buf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (*root == NULL) {
-		rc = berr_set(err, "invalid runtime state '%s': line %d: %s",
-		              path, jerr.line, jerr.text);
-		goto out;
-	}
-	version = json_integer_value(json_object_get(*root, "version"));
-	if (!json_is_object(*root) ||
-	    !json_is_object(json_object_get(*root, "services")))
-		rc =
-		    berr_set(err,
-		             "invalid runtime state '%s': $.services: expected "
-		             "an object",
-		             path);
-	else if (version > RUNTIME_VERSION)
-		/* Rewriting it would lose what a newer berth recorded. */
-		rc = berr_set(err,
-		              "runtime state '%s' was written by a newer berth "
-		              "(version %lld)",
-		              path, (long long)version);
-	if (rc != 0) {
-		json_decref(*root);
-		*root = NULL;
-	}
-out:
-	buf_release(&b);
-	free(path);
-	return rc;
+	return driver_state_load(root, st, DRIVER_PROCESS_RUNTIME,
+	                         RUNTIME_VERSION, err);
 }
 
 static int runtime_save(const struct state *st, json_t *root, struct berr *err)
 {
-	char *path = runtime_path(st);
-	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
-	struct buf b;
-	int rc;
-
-	buf_init(&b, 0);
-	buf_puts(&b, text);
-	buf_putc(&b, '\n');
-	rc = fs_write_atomic(path, b.data, b.len, RUNTIME_MODE, err);
-	buf_release(&b);
-	free(text);
-	free(path);
-	return rc;
+	return driver_state_save(st, DRIVER_PROCESS_RUNTIME, root, err);
 }
 
 static const char *opt_string(json_t *j, const char *key, bool *bad)

@@ -35,20 +35,69 @@ static void sleep_ms(int64_t ms)
 		;
 }
 
-/* Whether the service still runs; when not, res says so and why. */
-static bool still_alive(struct health_result *res, const struct health_opts *o,
-                        int64_t start, int64_t period_end, const char *when)
+static void add_log_tail(struct health_result *res, const struct health_opts *o)
 {
-	struct buf why, tail;
+	struct buf tail;
+
+	if (o->log_tail == NULL)
+		return;
+	buf_init(&tail, (size_t)1 << 20);
+	o->log_tail(&tail, o->arg);
+	if (tail.len > 0)
+		res->log_tail = buf_detach(&tail);
+	buf_release(&tail);
+}
+
+/* Asks the driver's own verdict into *v; when it is unhealthy, res says
+ * so and why, and it returns false. */
+static bool verdict_ok(struct health_result *res, enum health_verdict *v,
+                       const struct health_opts *o, int64_t start,
+                       int64_t period_end)
+{
+	struct buf why;
+
+	*v = HEALTH_VERDICT_NONE;
+	if (o->verdict == NULL)
+		return true;
+	buf_init(&why, 1024);
+	*v = o->verdict(&why, o->arg);
+	if (*v != HEALTH_VERDICT_UNHEALTHY) {
+		buf_release(&why);
+		return true;
+	}
+	res->healthy = false;
+	res->verdict_failed = true;
+	res->in_start_period = strnum_mono_ms() < period_end;
+	free(res->reason);
+	res->reason = why.len > 0 ? buf_detach(&why)
+	                          : xstrdup("its own health check failed");
+	add_log_tail(res, o);
+	res->duration_ms = strnum_mono_ms() - start;
+	buf_release(&why);
+	return false;
+}
+
+/* Whether the service still runs and its driver does not call it
+ * unhealthy; when not, res says so and why. *v (may be NULL) receives the
+ * driver's verdict. */
+static bool still_alive(struct health_result *res, enum health_verdict *v,
+                        const struct health_opts *o, int64_t start,
+                        int64_t period_end, const char *when)
+{
+	enum health_verdict ignored;
+	struct buf why;
 	int64_t now;
 	bool known;
 
+	if (v == NULL)
+		v = &ignored;
+	*v = HEALTH_VERDICT_NONE;
 	if (o->alive == NULL)
-		return true;
+		return verdict_ok(res, v, o, start, period_end);
 	buf_init(&why, 1024);
 	if (o->alive(&why, o->arg)) {
 		buf_release(&why);
-		return true;
+		return verdict_ok(res, v, o, start, period_end);
 	}
 	now = strnum_mono_ms();
 	res->healthy = false;
@@ -64,13 +113,7 @@ static bool still_alive(struct health_result *res, const struct health_opts *o,
 		res->reason =
 		    xasprintf("exited%s%s%s", res->in_start_period ? when : "",
 		              known ? ": " : "", known ? buf_str(&why) : "");
-	if (o->log_tail != NULL) {
-		buf_init(&tail, (size_t)1 << 20);
-		o->log_tail(&tail, o->arg);
-		if (tail.len > 0)
-			res->log_tail = buf_detach(&tail);
-		buf_release(&tail);
-	}
+	add_log_tail(res, o);
 	res->duration_ms = now - start;
 	buf_release(&why);
 	return false;
@@ -85,12 +128,46 @@ static bool wait_alive(struct health_result *res, const struct health_opts *o,
 	for (;;) {
 		int64_t left = until - strnum_mono_ms();
 
-		if (!still_alive(res, o, start, period_end, when))
+		if (!still_alive(res, NULL, o, start, period_end, when))
 			return false;
 		if (left <= 0)
 			return true;
 		sleep_ms(left < HEALTH_POLL_MS ? left : HEALTH_POLL_MS);
 	}
+}
+
+/*
+ * After the manifest's check passed: while the driver's own check is still
+ * starting, waits for its verdict (at most HEALTH_VERDICT_MAX_MS), still
+ * watching the process. Returns 0 healthy, -1 not (res says why).
+ */
+static int wait_verdict(struct health_result *res, const struct health_opts *o,
+                        int64_t start, int64_t period_end, const char *when)
+{
+	int64_t deadline = strnum_mono_ms() + HEALTH_VERDICT_MAX_MS;
+	enum health_verdict v;
+
+	for (;;) {
+		if (!still_alive(res, &v, o, start, period_end, when))
+			return -1;
+		if (v != HEALTH_VERDICT_STARTING)
+			break;
+		if (strnum_mono_ms() >= deadline) {
+			res->healthy = false;
+			res->verdict_failed = true;
+			free(res->reason);
+			res->reason =
+			    xasprintf("its own health check still says "
+			              "starting after %d s",
+			              HEALTH_VERDICT_MAX_MS / 1000);
+			res->duration_ms = strnum_mono_ms() - start;
+			return -1;
+		}
+		sleep_ms(HEALTH_POLL_MS);
+	}
+	res->healthy = true;
+	res->duration_ms = strnum_mono_ms() - start;
+	return 0;
 }
 
 /* No health check: healthy once it stayed up for the grace period. */
@@ -105,9 +182,7 @@ static int wait_grace(struct health_result *res, const struct health_opts *o,
 	         (double)grace / 1000.0);
 	if (!wait_alive(res, o, start, end, end, when))
 		return -1;
-	res->healthy = true;
-	res->duration_ms = strnum_mono_ms() - start;
-	return 0;
+	return wait_verdict(res, o, start, end, when);
 }
 
 /* One HTTP check. Returns true when healthy; otherwise *reason (new) says
@@ -158,23 +233,21 @@ int health_wait(struct health_result *res, const struct health_opts *o)
 		int64_t began = strnum_mono_ms();
 		char *reason;
 
-		if (!still_alive(res, o, start, period_end, when))
+		if (!still_alive(res, NULL, o, start, period_end, when))
 			return -1;
 		next = began + (int64_t)interval * 1000;
 		if (check_once(res, &reason, h, timeout)) {
 			free(res->reason);
 			res->reason = NULL;
-			res->healthy = true;
 			res->in_start_period = began < period_end;
-			res->duration_ms = strnum_mono_ms() - start;
-			return 0;
+			return wait_verdict(res, o, start, period_end, when);
 		}
 		free(res->reason);
 		res->reason = reason;
 		/* A check begun within the start period does not count. */
 		if (began >= period_end && ++res->failures >= retries) {
 			/* It may have failed because it died meanwhile. */
-			if (still_alive(res, o, start, period_end, when))
+			if (still_alive(res, NULL, o, start, period_end, when))
 				res->duration_ms = strnum_mono_ms() - start;
 			return -1;
 		}
@@ -223,6 +296,9 @@ char *health_describe(const struct health_result *res, const char *service)
 	else if (res->exited)
 		buf_printf(&b, "%s %s (after %.1f s)", service,
 		           res->reason ? res->reason : "exited", s);
+	else if (res->verdict_failed)
+		buf_printf(&b, "%s unhealthy (%.1f s): %s", service, s,
+		           res->reason ? res->reason : "unknown");
 	else
 		buf_printf(
 		    &b, "%s unhealthy after %d failed check%s (%.1f s): %s",

@@ -17,6 +17,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_smoke,
 	&cmd_unlock,
 	&cmd_resume,
+	&cmd_serve,
 	&cmd_hooks,
 	&cmd_version,
 };

@@ -55,6 +55,7 @@ void release_prune_report_release(struct release_prune_report *r)
 	if (r == NULL)
 		return;
 	strv_release(&r->removed);
+	strv_release(&r->left);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -135,6 +136,7 @@ int release_prune(struct release_prune_report *out, struct envctx *ctx,
 		if (strv_contains(&kept, c) ||
 		    (protect != NULL && strv_contains(protect, c))) {
 			out->kept++;
+			strv_push(&out->left, c);
 			continue;
 		}
 		path = fs_join(dir, c);

@@ -196,4 +196,339 @@ bool push_ref_valid(const char *ref);
 /* "push", "tag", "ping", "other" (static strings). */
 const char *push_kind_name(enum push_kind k);
 
+/* inbox.c — the durable inbox of deliveries, state_dir/inbox/ (SPEC §7;
+ * docs/webhooks.md "The inbox")
+ *
+ * Segment files of JSON lines. A delivery is appended (inbox_append) and
+ * made durable by inbox_sync (fdatasync) before it is answered; the server
+ * syncs once per batch of requests handled in one turn of the event loop.
+ * Deliveries are kept, with their dedupe key, at least INBOX_KEEP_S.
+ * Not thread-safe: the event loop's thread only.
+ */
+
+#define INBOX_KEEP_S (3 * 86400)    /* dedupe window */
+#define INBOX_MAX_ENTRIES 200000    /* beyond this the oldest segment goes
+				       early, with a warning */
+#define INBOX_SEGMENT_LINES 20000   /* a new segment after this many lines */
+#define INBOX_LINE_MAX 4096         /* longest record */
+#define INBOX_ENVS_MAX 8            /* environments one delivery queues */
+
+enum inbox_status {
+	INBOX_QUEUED,  /* a deployment must still act on it */
+	INBOX_DONE,    /* the deployment that covers it has finished */
+	INBOX_IGNORED, /* nothing to do: reason says why */
+	INBOX_STORED,  /* kept for later use (Stripe, Sentry events) */
+};
+
+/* What inbox_append stores; everything borrowed. */
+struct inbox_delivery {
+	const char *provider;  /* "github", …, or "api" */
+	const char *delivery;  /* the dedupe key: printable, no spaces */
+	const char *event;     /* "push", "invoice.paid", or NULL */
+	enum inbox_status status;
+	const char *reason;    /* why ignored, or NULL */
+	const char *branch;    /* the branch pushed, or NULL */
+	const char *after;     /* the commit pushed (40 hex), or NULL */
+	const char *const *envs; /* environments queued (status queued) */
+	size_t nenvs;          /* at most INBOX_ENVS_MAX */
+	enum queued_kind kind; /* api: deploy or rollback */
+	const char *rev;       /* api: the revision asked for, or NULL */
+};
+
+/* A queued delivery, as inbox_foreach_queued shows it; borrowed. */
+struct inbox_view {
+	uint64_t seq;
+	int64_t received;
+	const char *provider, *delivery;
+	const char *envs;    /* names joined by ',' (NULL: none) */
+	uint32_t pending;    /* bit i: the i-th of envs still to deploy */
+	enum queued_kind kind;
+	const char *rev;     /* or NULL */
+	const char *after;   /* "" when unknown */
+};
+
+/* One line of a segment, as inbox_line_parse reads it. */
+struct inbox_line {
+	bool update;         /* {"seq","status"}: a status change only */
+	uint64_t seq;
+	enum inbox_status status;
+	char *provider, *delivery, *event, *reason, *branch, *rev, *envs;
+				/* owned or NULL */
+	int64_t received;
+	char after[41];
+	enum queued_kind kind;
+};
+
+struct inbox;
+
+/*
+ * Opens (creating) the inbox in dir and loads every segment; a line that
+ * does not parse (the torn end of a crashed append) is logged and skipped.
+ * Starts a new segment and deletes expired ones. *out is new (inbox_close).
+ * One process owns an inbox at a time (a kernel lock on dir/lock, released
+ * when it exits). Returns 0, BERTH_ELOCKED when another process has it
+ * open, or -1.
+ */
+int inbox_open(struct inbox **out, const char *dir, int64_t now,
+	       struct berr *err);
+void inbox_close(struct inbox *ib);
+/* Whether (provider, delivery) is in the inbox (the dedupe check). */
+bool inbox_seen(const struct inbox *ib, const char *provider,
+		const char *delivery);
+/*
+ * Appends d, received at now (unix seconds), with the next sequence number
+ * into *seq. Written, not yet durable: call inbox_sync before answering.
+ * Returns 0, or -1 (a key already there, an invalid key, a write error).
+ */
+int inbox_append(uint64_t *seq, struct inbox *ib,
+		 const struct inbox_delivery *d, int64_t now, struct berr *err);
+/* fdatasync of what was appended since the last sync. Returns 0 or -1. */
+int inbox_sync(struct inbox *ib, struct berr *err);
+/* After a failed inbox_sync: forgets the records appended since the last
+ * good sync (their senders were told to retry) and continues in a new
+ * segment. Returns 0 or -1. */
+int inbox_forget_unsynced(struct inbox *ib, int64_t now, struct berr *err);
+/* A deployment of env that covers every record up to upto_seq finished:
+ * such records are done once every environment they queued is. The status
+ * lines are written, and made durable by the next inbox_sync. */
+int inbox_mark_done(struct inbox *ib, const char *env, uint64_t upto_seq,
+		    struct berr *err);
+/* Rotates the current segment when it is full or a day old and deletes
+ * segments older than INBOX_KEEP_S (copying queued records forward). Call
+ * it now and then (the daemon: every minute). Returns 0 or -1. */
+int inbox_maintain(struct inbox *ib, int64_t now, struct berr *err);
+/* Calls cb for every queued record, oldest first. */
+void inbox_foreach_queued(struct inbox *ib,
+			  void (*cb)(const struct inbox_view *v, void *arg),
+			  void *arg);
+size_t inbox_count(const struct inbox *ib);
+/* The sequence number of the newest record appended (0: none). */
+uint64_t inbox_last_seq(const struct inbox *ib);
+/* The newest records first, at most limit, only provider's when not NULL:
+ * a JSON array (new) of {"seq", "provider", "delivery", "received",
+ * "status", "event", "reason", "branch", "after", "environments"}. */
+struct json_t *inbox_events_json(const struct inbox *ib, const char *provider,
+				 size_t limit);
+
+/* inbox_line.c — the inbox's line format */
+
+/* For a sync on another thread (syncer.c): the current segment's
+ * descriptor (borrowed), the number of lines appended so far, and, once
+ * the sync of that descriptor started after inbox_appends() returned
+ * appends and inbox_last_seq() returned upto_seq has succeeded, the news
+ * that every record up to upto_seq is durable. */
+int inbox_fd(const struct inbox *ib);
+uint64_t inbox_appends(const struct inbox *ib);
+void inbox_synced(struct inbox *ib, uint64_t upto_seq, uint64_t appends);
+
+/* "queued", "done", "ignored", "stored". */
+const char *inbox_status_name(enum inbox_status s);
+/* Parses one line (without its newline) into out (released with
+ * inbox_line_release, also on failure). Every string is checked as
+ * inbox_append would have written it. Returns 0 or -1 with err. */
+int inbox_line_parse(struct inbox_line *out, const char *line, size_t len,
+		     struct berr *err);
+void inbox_line_release(struct inbox_line *l);
+/* A full record as one line of JSON, without the newline (new string);
+ * the strings of l are borrowed. */
+char *inbox_line_format(const struct inbox_line *l);
+/* True for a provider name or delivery id the inbox stores: 1 to max
+ * printable ASCII characters, no spaces. */
+bool inbox_line_token_ok(const char *s, size_t max);
+
+/* metrics.c — counters, gauges and histograms for GET /metrics
+ *
+ * Series are named by a metric declared in metrics.c (an undeclared name
+ * is a bug: fatal) and a label list: NULL-terminated name, value pairs,
+ * e.g. (const char *[]){"provider", "github", "result", "queued", NULL},
+ * or NULL for none.
+ */
+struct metrics;
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+void metrics_add(struct metrics *m, const char *name, const char *const *labels,
+		 double delta);
+void metrics_set(struct metrics *m, const char *name, const char *const *labels,
+		 double value);
+/* Adds one observation to a histogram. */
+void metrics_observe(struct metrics *m, const char *name,
+		     const char *const *labels, double value);
+/* The value of a counter or gauge (a histogram's sum); 0 when never set. */
+double metrics_value(struct metrics *m, const char *name,
+		     const char *const *labels);
+/* Appends the Prometheus text exposition (version 0.0.4) of every series. */
+void metrics_render(struct buf *out, const struct metrics *m);
+
+/* intake.c — what a verified request asks for: the decision behind the
+ * reply to a webhook or an API request, and the records it stores */
+
+#define SERVER_TRIGGER_MAX 192
+
+/* A deployment to queue once the request is durable. */
+struct server_job {
+	char env[65];
+	enum queued_kind kind;
+	char trigger[SERVER_TRIGGER_MAX]; /* "webhook:github:<delivery>",
+					     "api" */
+	char hint[41];                    /* commit announced, or "" */
+	char rev[256];                    /* exact revision, or "" */
+	uint64_t seq;                     /* its inbox record */
+};
+
+/* What the server needs to answer: borrowed, valid until replaced with
+ * server_set_config. */
+struct server_config {
+	const struct config *cfg;
+	struct verify_secrets secrets[PROVIDER_COUNT]; /* NULL secret and
+							  token: not usable */
+	const void *api_token;  /* NULL: the API is disabled */
+	size_t api_token_len;
+};
+
+/* A decided reply. */
+struct intake_result {
+	int status;               /* HTTP status */
+	struct json_t *body;      /* new; the JSON reply */
+	bool durable;             /* an inbox record was appended: answer
+				     only after inbox_sync */
+	struct server_job jobs[INBOX_ENVS_MAX];
+	size_t njobs;
+	const char *result;       /* static; for the metric and the log:
+				     "queued", "ignored", "duplicate",
+				     "stored", "bad_request", "not_found",
+				     or a verify_status_name */
+	char delivery[VERIFY_KEY_MAX]; /* for the log, "" when unknown */
+	uint64_t seq;             /* the record appended when durable */
+};
+
+void intake_result_release(struct intake_result *r);
+
+/*
+ * Handles a POST to /hooks/<p>: verifies req (401 on failure; 404 when p
+ * has no usable secret), parses it (400), deduplicates (200 duplicate),
+ * decides (200 ignored / 200 stored / 202 queued with jobs), and appends
+ * the record to ib. Never blocks. out is always filled; release it.
+ */
+void intake_webhook(struct intake_result *out, const struct server_config *sc,
+		    struct inbox *ib, enum webhook_provider p,
+		    const struct wh_request *req);
+
+/* A parsed body of POST /api/deploy or /api/rollback. */
+struct api_request {
+	char env[65];
+	char rev[256]; /* "commit" (or for a rollback "to"), "" when absent */
+};
+
+/* Parses an API body: a JSON object with "env" (required, a configured
+ * environment's syntax) and optional "commit" / "to" (queued_rev_ok). At
+ * most 64 KiB. Returns 0, or -1 with a message for the reply. */
+int intake_parse_api(struct api_request *out, const char *body, size_t len,
+		     struct berr *err);
+
+/*
+ * Handles POST /api/deploy (kind deploy) and /api/rollback (kind rollback)
+ * after the token was checked: parses the body (400), checks the
+ * environment (404), appends an "api" record (dedupe key: the
+ * Idempotency-Key header when given, else a new one) and decides 202 with
+ * one job, or 200 duplicate.
+ */
+void intake_api(struct intake_result *out, const struct server_config *sc,
+		struct inbox *ib, enum queued_kind kind,
+		const struct wh_request *req);
+
+/* syncer.c — fdatasync on a thread of its own, so that the event loop
+ * keeps storing requests while the disk makes the previous batch durable */
+
+struct syncer;
+
+/* A syncer reporting to done(error, arg) in base's loop: error is 0 or the
+ * errno of fdatasync. NULL when the thread cannot be started (callers then
+ * sync in the loop). */
+struct syncer *syncer_new(struct event_base *base,
+			  void (*done)(int error, void *arg), void *arg);
+/* Starts fdatasync of (a duplicate of) fd. Returns 0, or -1 when a sync is
+ * running already or fd cannot be duplicated. */
+int syncer_start(struct syncer *s, int fd, struct berr *err);
+bool syncer_busy(const struct syncer *s);
+/* Blocks until the running sync (if any) reported. For shutdown only. */
+void syncer_wait(struct syncer *s);
+/* Waits, stops the thread, frees. NULL ok. */
+void syncer_free(struct syncer *s);
+
+/* conn.c — finds each request head and its Content-Length in the bytes a
+ * connection receives, before libevent parses them, so that the server
+ * refuses a body over the limit with its own JSON 413 at once */
+
+enum conn_verdict {
+	CONN_OK,        /* nothing to refuse so far */
+	CONN_TOO_BIG,   /* a head declares a body over max_body: refuse */
+	CONN_UNTRACKED, /* not a case it decides (chunked, odd lengths, head
+			   over max_header): it stops; libevent enforces */
+};
+
+struct conn_scan {
+	size_t max_body, max_header;
+	struct buf head;      /* owned; the head being received */
+	uint64_t body_left;   /* bytes of the current body still to come */
+	uint64_t requests;    /* heads seen */
+	enum conn_verdict verdict; /* sticky once not CONN_OK */
+};
+
+void conn_scan_init(struct conn_scan *sc, size_t max_body, size_t max_header);
+void conn_scan_release(struct conn_scan *sc);
+/* Feeds the next n bytes the client sent; returns the verdict so far
+ * (once not CONN_OK it stays, and further bytes are ignored). */
+enum conn_verdict conn_scan_feed(struct conn_scan *sc, const char *data,
+				 size_t n);
+
+/* server.c — the HTTP server (libevent evhttp) of `berth serve`
+ *
+ * Every limit set: body size (checked against Content-Length before the
+ * body is read, and while chunks arrive), header size, a read timeout,
+ * the number of open connections (the listener stops accepting at the
+ * limit and resumes when one closes), methods. Every request gets exactly
+ * one reply, JSON except /metrics; nothing in a request waits for
+ * anything but the inbox fsync.
+ */
+
+struct event_base;
+struct server;
+struct server_reply; /* a request that is answered later */
+
+/* How the server hands work to the daemon. */
+struct server_ops {
+	/* Queue job; called once its record is durable. */
+	void (*enqueue)(const struct server_job *job, void *arg);
+	/* GET /api/status: answer r later, exactly once, with
+	 * server_reply_json (the status comes from child processes). */
+	void (*status)(struct server_reply *r, void *arg);
+	void *arg;
+};
+
+/* Answers r with status and the JSON j (stolen); r is freed. */
+void server_reply_json(struct server_reply *r, int status, struct json_t *j);
+
+/*
+ * A server on base, storing into ib and counting into m (both borrowed,
+ * alive until server_free). Not listening yet. sc is copied (its pointers
+ * stay borrowed).
+ */
+struct server *server_new(struct event_base *base, struct inbox *ib,
+			  struct metrics *m, const struct server_ops *ops,
+			  const struct server_config *sc);
+/* Binds host:port (port 0: the kernel picks) with the limits of
+ * sc->cfg->server. *bound_port is the port bound. Returns 0 or -1. */
+int server_listen(struct server *s, const char *host, int port,
+		  int *bound_port, struct berr *err);
+/* Replaces the config, secrets and limits (SIGHUP); sc copied. */
+void server_set_config(struct server *s, const struct server_config *sc);
+/* /ready answers 200 once set. */
+void server_set_ready(struct server *s, bool ready);
+/* Shutting down: webhooks and API requests get 503 from now on, /ready
+ * too. */
+void server_drain(struct server *s);
+/* Closes the listener and every connection. NULL ok. */
+void server_free(struct server *s);
+
 #endif /* BERTH_WEBHOOKS_H */

@@ -174,6 +174,14 @@ int main(void)
 		          manifest_service(m, live[i].name)->hash);
 	}
 
+	/* The worker has no health check: healthy once it stayed up 2 s,
+	 * which on a loaded machine may come before it listens. */
+	s = state_path(&f.st, "logs/worker.log");
+	want = xasprintf("listening on %d", worker);
+	CHECK(sf_wait_for_text(s, want));
+	free(want);
+	free(s);
+
 	/* The next deployment's checks: the release's own ports are not
 	 * busy, but they are to anyone else. */
 	CHECK_INT(wait_listening(api), 0);

@@ -259,6 +259,76 @@ static void test_no_watch(void)
 	mf_free(m);
 }
 
+/* A driver verdict that says `first` for `n` calls, then `then`. */
+struct script {
+	enum health_verdict first, then;
+	int n, calls;
+};
+
+static enum health_verdict scripted(struct buf *why, void *arg)
+{
+	struct script *sc = arg;
+	enum health_verdict v = sc->calls++ < sc->n ? sc->first : sc->then;
+
+	if (v == HEALTH_VERDICT_UNHEALTHY)
+		buf_puts(why, "its container's health check says unhealthy");
+	return v;
+}
+
+static void test_verdict(void)
+{
+	struct manifest *m = mf_new();
+	struct health_opts o = {0};
+	struct health_result res;
+	struct script sc = {HEALTH_VERDICT_STARTING, HEALTH_VERDICT_HEALTHY, 5,
+	                    0};
+	char *url = receiver_url(&rcv, "/status/200"), *s;
+
+	o.svc = mf_service(m, "x", (const char *const[]){"true", NULL});
+	o.verdict = scripted;
+	o.arg = &sc;
+
+	/* The HTTP check passes at once; the driver's own check is still
+	 * starting: the wait goes on until it decides. */
+	mf_health((struct manifest_service *)o.svc, url, 0, 1, 5, 3);
+	CHECK_INT(health_wait(&res, &o), 0);
+	CHECK(res.healthy);
+	CHECK_INT(res.checks, 1);
+	CHECK(sc.calls > 5);
+	health_result_release(&res);
+
+	/* Unhealthy by the driver ends the wait at once, whatever HTTP
+	 * says. */
+	sc = (struct script){HEALTH_VERDICT_STARTING, HEALTH_VERDICT_UNHEALTHY,
+	                     3, 0};
+	CHECK_INT(health_wait(&res, &o), -1);
+	CHECK(!res.healthy && !res.exited && res.verdict_failed);
+	CHECK_STR(res.reason, "its container's health check says unhealthy");
+	s = health_describe(&res, "x");
+	CHECK(starts_with(s, "x unhealthy ("));
+	CHECK(strstr(s, "): its container's health check says unhealthy") !=
+	      NULL);
+	free(s);
+	health_result_release(&res);
+
+	/* Without an HTTP check, the verdict after the grace period. */
+	o.svc = mf_service(m, "y", (const char *const[]){"true", NULL});
+	o.grace_ms = 50;
+	sc = (struct script){HEALTH_VERDICT_HEALTHY, HEALTH_VERDICT_UNHEALTHY,
+	                     1000, 0};
+	CHECK_INT(health_wait(&res, &o), 0);
+	CHECK(res.healthy);
+	health_result_release(&res);
+	sc = (struct script){HEALTH_VERDICT_NONE, HEALTH_VERDICT_UNHEALTHY, 1,
+	                     0};
+	CHECK_INT(health_wait(&res, &o), -1);
+	CHECK(res.verdict_failed);
+	health_result_release(&res);
+
+	free(url);
+	mf_free(m);
+}
+
 int main(void)
 {
 	sf_setup(&f, "test_health");
@@ -267,6 +337,7 @@ int main(void)
 	test_unhealthy();
 	test_services();
 	test_no_watch();
+	test_verdict();
 	receiver_stop(&rcv);
 	sf_teardown(&f);
 	return check_done("test_health");

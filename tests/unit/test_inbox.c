@@ -1,0 +1,243 @@
+/*
+ * test_inbox.c — the durable inbox: records survive a reopen with their
+ * dedupe keys and status, a torn last line is skipped, unsynced records
+ * can be forgotten, deliveries are done once every environment deployed,
+ * segments rotate and expire after three days while queued records are
+ * kept; plus the API body and queue file parsers.
+ */
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "berth.h"
+#include "check.h"
+#include "tmpdir.h"
+#include "webhooks.h"
+
+#define T0 1800000000
+
+static uint64_t add(struct inbox *ib, const char *provider, const char *id,
+		    enum inbox_status status, const char *const *envs,
+		    size_t nenvs, int64_t now)
+{
+	struct inbox_delivery d = {0};
+	struct berr err;
+	uint64_t seq = 0;
+
+	d.provider = provider;
+	d.delivery = id;
+	d.event = "push";
+	d.status = status;
+	d.branch = "main";
+	d.after = "0123456789abcdef0123456789abcdef01234567";
+	d.envs = envs;
+	d.nenvs = nenvs;
+	if (inbox_append(&seq, ib, &d, now, &err) != 0)
+		fprintf(stderr, "append: %s\n", err.msg);
+	return seq;
+}
+
+static void count_queued(const struct inbox_view *v, void *arg)
+{
+	(void)v;
+	(*(int *)arg)++;
+}
+
+static int queued_count(struct inbox *ib)
+{
+	int n = 0;
+
+	inbox_foreach_queued(ib, count_queued, &n);
+	return n;
+}
+
+static struct inbox *reopen(struct inbox *ib, const char *dir, int64_t now)
+{
+	struct berr err;
+
+	inbox_close(ib);
+	ib = NULL;
+	if (inbox_open(&ib, dir, now, &err) != 0) {
+		fprintf(stderr, "reopen: %s\n", err.msg);
+		exit(1);
+	}
+	return ib;
+}
+
+static void test_roundtrip(const char *dir)
+{
+	const char *both[] = {"production", "staging"};
+	struct inbox *ib = NULL;
+	struct berr err;
+	uint64_t s1;
+	json_t *ev;
+
+	struct inbox *other = NULL;
+
+	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
+	/* One owner at a time. */
+	CHECK_INT(inbox_open(&other, dir, T0, &err), BERTH_ELOCKED);
+	CHECK(other == NULL);
+	CHECK(strstr(err.msg, "another berth serve") != NULL);
+	s1 = add(ib, "github", "d-1", INBOX_QUEUED, both, 2, T0);
+	CHECK(s1 > 0);
+	CHECK(add(ib, "github", "d-2", INBOX_IGNORED, NULL, 0, T0) > s1);
+	CHECK(add(ib, "stripe", "evt_1", INBOX_STORED, NULL, 0, T0) > 0);
+	CHECK_INT(add(ib, "github", "d-1", INBOX_QUEUED, both, 2, T0), 0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	ib = reopen(ib, dir, T0 + 10);
+	CHECK(inbox_seen(ib, "github", "d-1"));
+	CHECK(inbox_seen(ib, "github", "d-2"));
+	CHECK(inbox_seen(ib, "stripe", "evt_1"));
+	CHECK(!inbox_seen(ib, "gitea", "d-1"));
+	CHECK_INT(inbox_count(ib), 3);
+	CHECK_INT(queued_count(ib), 1);
+
+	ev = inbox_events_json(ib, "stripe", 10);
+	CHECK_INT(json_array_size(ev), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(ev, 0),
+						    "delivery")),
+		  "evt_1");
+	json_decref(ev);
+	ev = inbox_events_json(ib, NULL, 2);
+	CHECK_INT(json_array_size(ev), 2);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(ev, 0),
+						    "provider")),
+		  "stripe");
+	json_decref(ev);
+
+	/* Done once both environments deployed it. */
+	CHECK_INT(inbox_mark_done(ib, "production", s1, &err), 0);
+	CHECK_INT(queued_count(ib), 1);
+	CHECK_INT(inbox_mark_done(ib, "staging", s1, &err), 0);
+	CHECK_INT(queued_count(ib), 0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	ib = reopen(ib, dir, T0 + 20);
+	CHECK_INT(queued_count(ib), 0);
+	CHECK(inbox_seen(ib, "github", "d-1"));
+	inbox_close(ib);
+}
+
+static void test_torn_line(const char *dir)
+{
+	struct inbox *ib = NULL;
+	struct berr err;
+	char *path;
+	int fd;
+
+	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
+	add(ib, "github", "whole", INBOX_QUEUED,
+	    (const char *[]){"production"}, 1, T0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	inbox_close(ib);
+	/* What a crash in the middle of an append leaves. */
+	path = xasprintf("%s/seg-%016d.jsonl", dir, 1);
+	fd = open(path, O_WRONLY | O_APPEND);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "{\"seq\":9,\"provider\":\"gith", 25) == 25);
+	close(fd);
+	free(path);
+	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
+	CHECK(inbox_seen(ib, "github", "whole"));
+	CHECK_INT(queued_count(ib), 1);
+	/* New records go to a new segment, never after the torn line. */
+	add(ib, "github", "after", INBOX_IGNORED, NULL, 0, T0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	ib = reopen(ib, dir, T0);
+	CHECK(inbox_seen(ib, "github", "after"));
+
+	/* Unsynced records can be forgotten after a failed sync. */
+	add(ib, "github", "unsynced", INBOX_IGNORED, NULL, 0, T0);
+	CHECK(inbox_seen(ib, "github", "unsynced"));
+	CHECK_INT(inbox_forget_unsynced(ib, T0, &err), 0);
+	CHECK(!inbox_seen(ib, "github", "unsynced"));
+	CHECK(inbox_seen(ib, "github", "after"));
+	inbox_close(ib);
+}
+
+static void test_expiry(const char *dir)
+{
+	struct inbox *ib = NULL;
+	struct berr err;
+	int64_t later = T0 + INBOX_KEEP_S + 2 * 86400;
+	int i;
+
+	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
+	add(ib, "github", "old-done", INBOX_IGNORED, NULL, 0, T0);
+	add(ib, "github", "old-queued", INBOX_QUEUED,
+	    (const char *[]){"production"}, 1, T0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	/* Three days later: rotated, and the old segment deleted, but the
+	 * queued record copied forward. */
+	CHECK_INT(inbox_maintain(ib, later, &err), 0);
+	CHECK_INT(inbox_maintain(ib, later, &err), 0);
+	CHECK(!inbox_seen(ib, "github", "old-done"));
+	CHECK(inbox_seen(ib, "github", "old-queued"));
+	ib = reopen(ib, dir, later);
+	CHECK(!inbox_seen(ib, "github", "old-done"));
+	CHECK(inbox_seen(ib, "github", "old-queued"));
+	CHECK_INT(queued_count(ib), 1);
+
+	/* A full segment rotates. */
+	for (i = 0; i < INBOX_SEGMENT_LINES + 5; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "bulk-%d", i);
+		add(ib, "github", id, INBOX_IGNORED, NULL, 0, later);
+	}
+	CHECK_INT(inbox_maintain(ib, later, &err), 0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	ib = reopen(ib, dir, later);
+	CHECK(inbox_seen(ib, "github", "bulk-0"));
+	CHECK(inbox_seen(ib, "github", "bulk-20004"));
+	CHECK_INT(inbox_count(ib), INBOX_SEGMENT_LINES + 6);
+	inbox_close(ib);
+}
+
+static void test_parsers(void)
+{
+	struct api_request ar;
+	struct inbox_line l;
+	struct queued q;
+	struct berr err;
+	const char *good = "{\"env\":\"production\",\"commit\":\"abc123\"}";
+
+	CHECK_INT(intake_parse_api(&ar, good, strlen(good), &err), 0);
+	CHECK_STR(ar.env, "production");
+	CHECK_STR(ar.rev, "abc123");
+	CHECK_INT(intake_parse_api(&ar, "{\"env\":\"p\",\"x\":1}", 17, &err), -1);
+	CHECK_INT(intake_parse_api(&ar, "{\"env\":\"p\",\"commit\":\"-x\"}", 25, &err), -1);
+	CHECK_INT(intake_parse_api(&ar, "[]", 2, &err), -1);
+	CHECK_INT(intake_parse_api(&ar, "{\"env\":\"../x\"}", 14, &err), -1);
+
+	CHECK_INT(inbox_line_parse(&l, "{\"seq\":3,\"status\":\"done\"}", 25, &err), 0);
+	CHECK(l.update);
+	inbox_line_release(&l);
+	CHECK_INT(inbox_line_parse(&l, "{\"seq\":0,\"status\":\"done\"}", 25, &err), -1);
+	inbox_line_release(&l);
+
+	CHECK_INT(queued_parse(&q, "{\"kind\":\"deploy\",\"trigger\":\"poll\"}", 34, &err), 0);
+	CHECK_STR(q.trigger, "poll");
+	queued_release(&q);
+	CHECK_INT(queued_parse(&q, "{\"kind\":\"nuke\"}", 15, &err), -1);
+}
+
+int main(void)
+{
+	char *a, *b, *c;
+
+	tmpdir_make("inbox");
+	a = fs_join(tmpdir, "a");
+	b = fs_join(tmpdir, "b");
+	c = fs_join(tmpdir, "c");
+	test_roundtrip(a);
+	test_torn_line(b);
+	test_expiry(c);
+	test_parsers();
+	free(a);
+	free(b);
+	free(c);
+	tmpdir_remove();
+	return check_done("inbox");
+}
