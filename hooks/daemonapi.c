@@ -1,7 +1,8 @@
 /*
  * daemonapi.c — the post-receive hook talking to `berth serve` over its HTTP
- * API on the config's listen address: is it there, deploy this push, and
- * what has the deployment covering it printed so far. The API token is a
+ * API on the config's listen address (docs/webhooks.md): is it there, queue
+ * a deployment of this push, where that request stands in the daemon's
+ * inbox, and the deployment records as the daemon reads them. The API token is a
  * secret: it lives in one wiped buffer and only ever goes into a request
  * header.
  */
@@ -13,7 +14,7 @@
 
 #include "hooks.h"
 
-/* Largest answer read from the daemon (a batch of output lines). */
+/* Largest answer read from the daemon (a page of events or records). */
 #define API_MAX_RESPONSE ((size_t)4 << 20)
 
 /* The address to reach a daemon listening on host: a wildcard address is
@@ -89,12 +90,13 @@ void daemonapi_close(struct daemonapi *api)
 	memset(api, 0, sizeof(*api));
 }
 
-/* A request to the API with the token; *j is the JSON answer (new). */
+/* A request to the API; headers (NULL-terminated) must include the token,
+ * NULL sends just the token. *j is the JSON answer (new). */
 static int call(json_t **j, long *status, struct daemonapi *api,
                 const char *method, const char *path, const char *body,
-                struct berr *err)
+                const char *const *headers, struct berr *err)
 {
-	const char *headers[2] = {buf_str(&api->auth), NULL};
+	const char *auth[2] = {buf_str(&api->auth), NULL};
 	struct http_request req;
 	struct http_response res;
 	json_error_t jerr;
@@ -108,7 +110,7 @@ static int call(json_t **j, long *status, struct daemonapi *api,
 	req.body = body;
 	req.body_len = body != NULL ? strlen(body) : 0;
 	req.content_type = body != NULL ? "application/json" : NULL;
-	req.headers = headers;
+	req.headers = headers != NULL ? headers : auth;
 	req.timeout_ms = 10000;
 	req.max_response = API_MAX_RESPONSE;
 	rc = http_request(&res, &req, err);
@@ -142,99 +144,141 @@ static int api_error(struct berr *err, const char *what, long status,
 	                status, str_of(j, "error"));
 }
 
-int daemonapi_deploy(uint64_t *seq, struct daemonapi *api, const char *env,
-                     const char *sha, struct berr *err)
+int daemonapi_deploy(struct daemonapi *api, const char *env, const char *sha,
+                     const char *key, struct berr *err)
 {
+	const char *headers[3];
 	json_t *body, *j = NULL;
-	char *text;
+	char *text, *idem = xasprintf("Idempotency-Key: %s", key);
 	long status = 0;
-	json_int_t n;
 	int rc;
 
-	*seq = 0;
-	body = json_pack("{s:s, s:s, s:s}", "env", env, "commit", sha,
-	                 "trigger", "hook:post-receive");
+	headers[0] = buf_str(&api->auth);
+	headers[1] = idem;
+	headers[2] = NULL;
+	body = json_pack("{s:s, s:s}", "env", env, "commit", sha);
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	rc = call(&j, &status, api, "POST", "/api/deploy", text, err);
+	rc = call(&j, &status, api, "POST", "/api/deploy", text, headers, err);
 	free(text);
+	free(idem);
 	if (rc != 0)
 		return -1;
-	if (status != 202) {
+	if (status != 202)
 		rc = api_error(err, "POST /api/deploy", status, j);
+	json_decref(j);
+	return rc;
+}
+
+int daemonapi_request(char status[16], uint64_t *seq, struct daemonapi *api,
+                      const char *key, struct berr *err)
+{
+	json_t *j = NULL, *events;
+	long http = 0;
+	size_t i;
+	int rc;
+
+	status[0] = '\0';
+	*seq = 0;
+	rc = call(&j, &http, api, "GET", "/api/events?provider=api&limit=1000",
+	          NULL, NULL, err);
+	if (rc != 0)
+		return -1;
+	if (http != 200) {
+		rc = api_error(err, "GET /api/events", http, j);
 		goto out;
 	}
-	n = json_integer_value(json_object_get(j, "seq"));
-	if (n <= 0) {
-		rc = berr_set(err, "the daemon's answer to POST /api/deploy "
-		                   "has no \"seq\": is it older than this "
-		                   "berth?");
-		goto out;
+	rc = BERTH_ENOTFOUND;
+	events = json_object_get(j, "events");
+	for (i = 0; i < json_array_size(events); i++) {
+		const json_t *e = json_array_get(events, i);
+		json_int_t n = json_integer_value(json_object_get(e, "seq"));
+
+		if (strcmp(str_of(e, "delivery"), key) != 0 || n <= 0)
+			continue;
+		snprintf(status, 16, "%s", str_of(e, "status"));
+		*seq = (uint64_t)n;
+		rc = 0;
+		break;
 	}
-	*seq = (uint64_t)n;
-	rc = 0;
 out:
 	json_decref(j);
 	return rc;
 }
 
-void daemonapi_progress_release(struct daemonapi_progress *p)
+int daemonapi_deployments(struct deployment **out, size_t *n,
+                          struct daemonapi *api, const char *env,
+                          size_t limit, struct berr *err)
 {
-	if (p == NULL)
-		return;
-	free(p->state);
-	free(p->waiting);
-	free(p->status);
-	strv_release(&p->lines);
-	memset(p, 0, sizeof(*p));
-}
-
-/* Copies a 40-hex commit of j[key] into out, or "". */
-static void sha_of(char out[41], const json_t *j, const char *key)
-{
-	const char *s = str_of(j, key);
-
-	snprintf(out, 41, "%s", strnum_is_sha(s) ? s : "");
-}
-
-int daemonapi_follow(struct daemonapi_progress *out, struct daemonapi *api,
-                     const char *env, uint64_t seq, int64_t offset,
-                     struct berr *err)
-{
-	json_t *j = NULL, *lines;
-	char *path, *q_env;
-	long status = 0;
+	json_t *j = NULL, *arr;
+	char *path;
+	long http = 0;
 	size_t i;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	q_env = xstrdup(env); /* environment names need no escaping */
-	path = xasprintf("/api/deployments/follow?env=%s&seq=%llu&offset=%lld",
-	                 q_env, (unsigned long long)seq, (long long)offset);
-	rc = call(&j, &status, api, "GET", path, NULL, err);
+	*out = NULL;
+	*n = 0;
+	/* Environment names need no escaping (state_env_name_ok). */
+	path = xasprintf("/api/deployments?env=%s&limit=%zu", env, limit);
+	rc = call(&j, &http, api, "GET", path, NULL, NULL, err);
 	free(path);
-	free(q_env);
 	if (rc != 0)
 		return -1;
-	if (status != 200) {
-		rc = api_error(err, "GET /api/deployments/follow", status, j);
+	if (http != 200) {
+		rc = api_error(err, "GET /api/deployments", http, j);
 		goto out;
 	}
-	out->state = xstrdup(str_of(j, "state"));
-	out->waiting = xstrdup(str_of(j, "waiting"));
-	out->status = xstrdup(str_of(j, "status"));
-	out->offset = json_integer_value(json_object_get(j, "offset"));
-	out->deployment = json_integer_value(json_object_get(j, "deployment"));
-	sha_of(out->commit, j, "commit");
-	sha_of(out->current, j, "current");
-	lines = json_object_get(j, "lines");
-	for (i = 0; i < json_array_size(lines); i++) {
-		const char *l = json_string_value(json_array_get(lines, i));
-
-		if (l != NULL)
-			strv_push(&out->lines, l);
+	arr = json_object_get(j, "deployments");
+	*out = xcalloc(json_array_size(arr) + 1, sizeof(**out));
+	for (i = 0; i < json_array_size(arr); i++) {
+		if (deployment_from_json(&(*out)[*n], json_array_get(arr, i),
+		                         err) != 0) {
+			berr_prefix(err, "GET /api/deployments: record %zu", i);
+			rc = -1;
+			goto out;
+		}
+		(*n)++;
 	}
 	rc = 0;
+out:
+	if (rc != 0) {
+		state_history_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	json_decref(j);
+	return rc;
+}
+
+int daemonapi_env_state(bool *frozen, bool *locked, struct daemonapi *api,
+                        const char *env, struct berr *err)
+{
+	json_t *j = NULL, *envs;
+	long http = 0;
+	size_t i;
+	int rc;
+
+	*frozen = false;
+	*locked = false;
+	rc = call(&j, &http, api, "GET", "/api/status", NULL, NULL, err);
+	if (rc != 0)
+		return -1;
+	if (http != 200) {
+		rc = api_error(err, "GET /api/status", http, j);
+		goto out;
+	}
+	rc = BERTH_ENOTFOUND;
+	envs = json_object_get(j, "environments");
+	for (i = 0; i < json_array_size(envs); i++) {
+		const json_t *e = json_array_get(envs, i);
+
+		if (strcmp(str_of(e, "env"), env) != 0)
+			continue;
+		*frozen = json_is_true(json_object_get(e, "frozen"));
+		*locked = json_is_true(json_object_get(e, "locked"));
+		rc = 0;
+		break;
+	}
 out:
 	json_decref(j);
 	return rc;

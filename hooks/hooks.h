@@ -123,8 +123,9 @@ int prereceive_run(const struct hook_opts *o);
 /*
  * The post-receive hook. For each pushed branch that an environment with
  * auto_deploy tracks: when `berth serve` answers on the config's listen
- * address, hands the push to it (POST /api/deploy) and follows the
- * deployment's output until it ends; otherwise runs `berth apply ENV
+ * address and the config names an API token, hands the push to it (POST
+ * /api/deploy, so the daemon's queue and lock decide when it runs) and
+ * follows the deployment that covers it through the API until it ends; otherwise runs `berth apply ENV
  * --commit SHA --trigger hook:post-receive` itself, after waiting for the
  * environment's lock when another deployment holds it (at most o->wait_s),
  * and stepping aside when a newer push has moved the branch meanwhile (its
@@ -177,40 +178,74 @@ int daemonapi_open(struct daemonapi *api, const struct config *cfg,
 void daemonapi_close(struct daemonapi *api);
 
 /*
- * POST /api/deploy {"env", "commit", "trigger": "hook:post-receive"}: the
- * daemon queues a deployment of sha to env (coalescing with what waits).
- * *seq is the inbox sequence number of the request, which names it for
- * daemonapi_follow. Returns 0, or -1 with the daemon's answer in err.
+ * POST /api/deploy {"env": env, "commit": sha} with the header
+ * "Idempotency-Key: key" (1-128 printable characters without spaces): the
+ * daemon stores the request in its inbox under that key (provider "api")
+ * and queues a deployment of env with --commit sha, coalescing with what
+ * waits. Returns 0 when it answers 202, or -1 with its answer in err.
  */
-int daemonapi_deploy(uint64_t *seq, struct daemonapi *api, const char *env,
-                     const char *sha, struct berr *err);
-
-/* What GET /api/deployments/follow says about a request. */
-struct daemonapi_progress {
-	char *state;        /* owned; "queued", "running", "done", or
-	                       "unknown" (the daemon no longer knows it) */
-	char *waiting;      /* owned; while queued, why: "running" (behind a
-	                       deployment of the daemon), "locked" (another
-	                       process holds the lock), "frozen"; or "" */
-	struct strv lines;  /* output lines from the offset asked for */
-	int64_t offset;     /* where the next call continues */
-	int64_t deployment; /* once done: the deployment record's id, or 0 */
-	char commit[41];    /* once done: what it deployed, or "" */
-	char *status;       /* owned; once done: the record's status
-	                       ("succeeded", …) or how the process ended */
-	char current[41];   /* once done: what runs now, or "" */
-};
+int daemonapi_deploy(struct daemonapi *api, const char *env, const char *sha,
+                     const char *key, struct berr *err);
 
 /*
- * The output of the deployment that covers request seq of env, from line
- * offset on, and its state. out is always initialised (release with
- * daemonapi_progress_release). Returns 0, or -1 (transport, or an answer
- * other than 200, in err).
+ * Where the request stored under key stands, from GET
+ * /api/events?provider=api (the newest 1000): status is "queued" (a
+ * deployment must still act on it) or "done" (the deployment that covers it
+ * has finished, whatever its result); *seq is its inbox number. Returns 0,
+ * BERTH_ENOTFOUND when the daemon does not list it, or -1.
  */
-int daemonapi_follow(struct daemonapi_progress *out, struct daemonapi *api,
-                     const char *env, uint64_t seq, int64_t offset,
-                     struct berr *err);
-void daemonapi_progress_release(struct daemonapi_progress *p);
+int daemonapi_request(char status[16], uint64_t *seq, struct daemonapi *api,
+                      const char *key, struct berr *err);
+
+/*
+ * The newest limit deployment records of env, newest first, from GET
+ * /api/deployments (the journal, as `berth history --json` shows it).
+ * *out is new (state_history_free(*out, *n)). Returns 0 or -1.
+ */
+int daemonapi_deployments(struct deployment **out, size_t *n,
+                          struct daemonapi *api, const char *env,
+                          size_t limit, struct berr *err);
+
+/*
+ * Whether env is frozen or locked, from GET /api/status (which runs `berth
+ * status` on the server: seconds, not milliseconds). Returns 0,
+ * BERTH_ENOTFOUND when the daemon does not list env, or -1.
+ */
+int daemonapi_env_state(bool *frozen, bool *locked, struct daemonapi *api,
+                        const char *env, struct berr *err);
+
+/* watch.c — a deployment's progress, as its record shows it */
+
+/* What has been printed of one step. */
+struct watch_step {
+	bool header;    /* "[5/11] build" */
+	bool ended;     /* "[5/11] build … detail 1.2 s" */
+	struct buf out; /* the output lines printed, as in output_tail */
+};
+
+/* What has been printed of one deployment record. */
+struct watch {
+	int64_t id;               /* the record followed; 0 none yet */
+	struct watch_step *steps; /* owned; parallel to the record's steps */
+	size_t n;
+};
+
+/* Zeroes w. */
+void watch_init(struct watch *w);
+/* Frees what w owns and zeroes it. NULL ok. */
+void watch_release(struct watch *w);
+
+/*
+ * Prints to the pusher what the record d shows beyond what w has printed
+ * before, in `berth apply`'s own format: for each step in order, once it
+ * runs its header ("[5/11] build", "[rollback]"), its output lines as they
+ * reach the record's output_tail (indented four spaces; the record keeps
+ * the last PIPELINE_TAIL bytes and saves them about once a second, so
+ * lines arrive in batches), and once it ends "[5/11] build … DETAIL 1.2 s"
+ * ("failed: " or "skipped: " before the detail when so). A record other
+ * than the one followed so far starts over.
+ */
+void watch_update(struct watch *w, const struct deployment *d);
 
 /* install.c — `berth hooks install` */
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hooks.h"
 
@@ -296,28 +297,224 @@ static bool daemon_usable(struct daemon_probe *p, const struct config *cfg)
 	return p->usable;
 }
 
-/* Tells the pusher, once per reason, why the push waits in the daemon's
- * queue. Returns false when it will not be deployed any time soon. */
-static bool say_waiting(char **told, const char *waiting, const char *env)
+/* How often a push waiting in the daemon's queue with no deployment running
+ * asks the daemon whether the environment is frozen or locked. */
+#define DAEMON_STATE_MS 5000
+/* Failed calls in a row after which the hook stops following. */
+#define DAEMON_MAX_FAILURES 10
+
+/*
+ * Following a request in the daemon. The daemon runs one deployment of an
+ * environment at a time; a request arriving meanwhile waits (coalesced with
+ * any other waiting one) and is covered by the next deployment it starts.
+ * Its inbox record says "queued" until the deployment that covers it has
+ * finished, then "done" — and the daemon marks it done before it starts
+ * the next deployment. So the deployment that covers the push is the first
+ * record that began after the request was sent (records that were there
+ * before, or began before it, belong to requests ahead of it), confirmed
+ * when it ends: if the request is done then, it was this push's; if the
+ * daemon starts another deployment while the request is still queued, it
+ * was the one ahead, and the push is followed into the next.
+ */
+struct daemon_follow {
+	struct daemonapi *api;
+	const struct env_config *e;
+	const char *sha;
+	char key[128];     /* the request's Idempotency-Key */
+	int64_t before_id; /* newest record before the request */
+	int64_t sent_ms;   /* wall clock just before the request */
+	int64_t *ahead;    /* owned; records that were not this push's */
+	size_t nahead;
+	struct watch w;    /* the record followed, once found */
+	bool told_queued;
+	bool told_locked;
+};
+
+static bool is_ahead(const struct daemon_follow *f, int64_t id)
 {
-	if (*told != NULL && strcmp(*told, waiting) == 0)
+	size_t i;
+
+	if (id <= f->before_id)
 		return true;
-	free(*told);
-	*told = xstrdup(waiting);
-	if (strcmp(waiting, "frozen") == 0) {
+	for (i = 0; i < f->nahead; i++)
+		if (f->ahead[i] == id)
+			return true;
+	return false;
+}
+
+static void add_ahead(struct daemon_follow *f, int64_t id)
+{
+	f->ahead = xrealloc(f->ahead, (f->nahead + 1) * sizeof(*f->ahead));
+	f->ahead[f->nahead++] = id;
+}
+
+/* When d began: its first step, else its record's start. */
+static int64_t began_ms(const struct deployment *d)
+{
+	if (d->nsteps > 0 && d->steps[0].started_ms > 0)
+		return d->steps[0].started_ms;
+	return d->started_at * 1000;
+}
+
+static const struct deployment *find_id(const struct deployment *all,
+                                        size_t n, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (all[i].id == id)
+			return &all[i];
+	return NULL;
+}
+
+static void say_queued(struct daemon_follow *f, const struct deployment *d)
+{
+	if (f->told_queued)
+		return;
+	f->told_queued = true;
+	pusher_say("%s is busy: deployment %lld (trigger %s) is running; "
+	           "this push is queued and deploys when it ends",
+	           f->e->name, (long long)d->id,
+	           d->trigger != NULL ? d->trigger : "-");
+}
+
+/* The final line for the record d that covered the push. */
+static int report_daemon(const struct daemon_follow *f,
+                         const struct deployment *d)
+{
+	const char *current = d->status == DEPLOY_SUCCEEDED
+	                          ? d->commit
+	                          : d->previous_commit;
+
+	if (d->commit[0] != '\0' && strcmp(d->commit, f->sha) != 0)
+		pusher_say("%s: a newer push was queued with this one: "
+		           "deployment %lld deploys the newest, %.7s",
+		           f->e->name, (long long)d->id, d->commit);
+	report(f->e->name, d->id, deploy_status_name(d->status), d->commit,
+	       current);
+	return d->status == DEPLOY_SUCCEEDED ? 0 : 1;
+}
+
+/* One look at the daemon. Returns 1 to look again, else the hook's status
+ * for this environment (0 or 1); -2 when a call failed (err). */
+static int daemon_look(struct daemon_follow *f, struct berr *err)
+{
+	struct deployment *all = NULL;
+	const struct deployment *d, *newest;
+	char status[16];
+	uint64_t seq;
+	size_t n = 0, i;
+	int rc;
+
+	/* Records first, then the request: a request seen done is never
+	 * ahead of a record seen finished. */
+	if (daemonapi_deployments(&all, &n, f->api, f->e->name, 10, err) != 0)
+		return -2;
+	rc = daemonapi_request(status, &seq, f->api, f->key, err);
+	if (rc == BERTH_ENOTFOUND) {
+		pusher_say("berth serve no longer lists this push's request "
+		           "(was it restarted with another state directory?): "
+		           "see 'berth status %s'",
+		           f->e->name);
+		rc = 1;
+		goto out;
+	}
+	if (rc != 0) {
+		rc = -2;
+		goto out;
+	}
+	newest = n > 0 ? &all[0] : NULL;
+	if (f->w.id != 0) {
+		d = find_id(all, n, f->w.id);
+		if (d == NULL) {
+			rc = 1;
+			goto out;
+		}
+		watch_update(&f->w, d);
+		if (d->status == DEPLOY_RUNNING) {
+			rc = 1;
+		} else if (strcmp(status, "done") == 0) {
+			rc = report_daemon(f, d);
+		} else if (newest != NULL && newest->id > d->id) {
+			/* The daemon went on while the push still waits:
+			 * that deployment covered the requests before it. */
+			add_ahead(f, d->id);
+			watch_release(&f->w);
+			pusher_say("%s: deployment %lld was the one ahead of "
+			           "this push, which is queued and deploys next",
+			           f->e->name, (long long)d->id);
+			f->told_queued = true;
+			rc = 1;
+		} else {
+			rc = 1;
+		}
+		goto out;
+	}
+	if (strcmp(status, "done") == 0) {
+		/* Covered by a deployment that came and went between two
+		 * looks: the newest finished record that is not ahead. */
+		for (i = 0; i < n; i++)
+			if (!is_ahead(f, all[i].id) &&
+			    all[i].status != DEPLOY_RUNNING)
+				break;
+		if (i == n) {
+			pusher_say("%s: berth serve's deployment ended before "
+			           "it wrote a record: nothing was deployed "
+			           "(see the daemon's log)",
+			           f->e->name);
+			rc = 1;
+			goto out;
+		}
+		watch_update(&f->w, &all[i]);
+		rc = report_daemon(f, &all[i]);
+		goto out;
+	}
+	/* Still queued: the oldest running record decides. */
+	d = NULL;
+	for (i = n; i-- > 0;)
+		if (all[i].status == DEPLOY_RUNNING) {
+			d = &all[i];
+			break;
+		}
+	if (d == NULL) {
+		rc = 1;
+		goto out;
+	}
+	if (is_ahead(f, d->id) || began_ms(d) < f->sent_ms) {
+		if (!is_ahead(f, d->id))
+			add_ahead(f, d->id);
+		say_queued(f, d);
+	} else {
+		watch_update(&f->w, d);
+	}
+	rc = 1;
+out:
+	state_history_free(all, n);
+	return rc;
+}
+
+/* Says why a push waits when no deployment runs. Returns false when it
+ * will not be deployed any time soon. */
+static bool daemon_waiting(struct daemon_follow *f)
+{
+	struct berr err;
+	bool frozen, locked;
+
+	if (daemonapi_env_state(&frozen, &locked, f->api, f->e->name, &err) !=
+	    0)
+		return true;
+	if (frozen) {
 		pusher_say("%s is frozen: berth serve deploys this push after "
 		           "'berth resume %s'",
-		           env, env);
+		           f->e->name, f->e->name);
 		return false;
 	}
-	if (strcmp(waiting, "locked") == 0)
+	if (locked && !f->told_locked) {
 		pusher_say("%s is busy: another process holds its lock; this "
 		           "push is queued and deploys when it is free",
-		           env);
-	else if (waiting[0] != '\0')
-		pusher_say("%s is busy: a deployment is running; this push is "
-		           "queued and deploys when it ends",
-		           env);
+		           f->e->name);
+		f->told_locked = true;
+	}
 	return true;
 }
 
@@ -326,58 +523,64 @@ static bool say_waiting(char **told, const char *waiting, const char *env)
 static int deploy_daemon(const struct hook_opts *o, struct daemonapi *api,
                          const struct env_config *e, const char *sha)
 {
-	struct daemonapi_progress p;
+	struct daemon_follow f;
+	struct deployment *last = NULL;
 	struct berr err;
-	int64_t offset = 0, t0 = strnum_mono_ms();
+	int64_t t0 = strnum_mono_ms(), idle_since = 0, asked = 0;
 	int wait_s = o->wait_s > 0 ? o->wait_s : HOOK_WAIT_S;
 	int poll_ms = o->poll_ms > 0 ? o->poll_ms : 200;
-	char *told = NULL;
-	uint64_t seq;
-	int failures = 0, status = 1;
-	size_t i;
+	int failures = 0, status = 1, rc;
+	size_t n = 0;
 
-	if (daemonapi_deploy(&seq, api, e->name, sha, &err) != 0) {
+	memset(&f, 0, sizeof(f));
+	f.api = api;
+	f.e = e;
+	f.sha = sha;
+	watch_init(&f.w);
+	if (daemonapi_deployments(&last, &n, api, e->name, 1, &err) != 0) {
+		pusher_say("berth serve cannot be asked about %s (%s): "
+		           "deploying from the hook",
+		           e->name, err.msg);
+		return -1;
+	}
+	f.before_id = n > 0 ? last[0].id : 0;
+	state_history_free(last, n);
+	f.sent_ms = strnum_now_ms();
+	snprintf(f.key, sizeof(f.key), "post-receive-%.12s-%ld-%lld", sha,
+	         (long)getpid(), (long long)f.sent_ms);
+	if (daemonapi_deploy(api, e->name, sha, f.key, &err) != 0) {
 		pusher_say("berth serve did not take the push (%s): deploying "
 		           "from the hook",
 		           err.msg);
 		return -1;
 	}
-	pusher_say("berth serve queued it (request %llu)",
-	           (unsigned long long)seq);
-	memset(&p, 0, sizeof(p));
+	pusher_say("berth serve queued the deployment (request %s)", f.key);
 	for (;;) {
-		daemonapi_progress_release(&p);
-		if (daemonapi_follow(&p, api, e->name, seq, offset, &err) !=
-		    0) {
-			if (++failures < 10) {
-				sleep_ms(1000);
-				continue;
+		rc = daemon_look(&f, &err);
+		if (rc == -2) {
+			if (++failures >= DAEMON_MAX_FAILURES) {
+				pusher_say("lost touch with berth serve (%s); "
+				           "the deployment goes on without "
+				           "you: see 'berth status %s'",
+				           err.msg, e->name);
+				goto out;
 			}
-			pusher_say("lost touch with berth serve (%s); the "
-			           "deployment goes on without you: see "
-			           "'berth status %s'",
-			           err.msg, e->name);
+		} else if (rc != 1) {
+			status = rc;
 			goto out;
+		} else {
+			failures = 0;
 		}
-		failures = 0;
-		for (i = 0; i < p.lines.n; i++)
-			pusher_line(p.lines.v[i], strlen(p.lines.v[i]));
-		offset = p.offset;
-		if (strcmp(p.state, "done") == 0) {
-			report(e->name, p.deployment, p.status, p.commit,
-			       p.current);
-			status = strcmp(p.status, "succeeded") == 0 ? 0 : 1;
-			goto out;
+		if (f.w.id != 0 || f.told_queued) {
+			idle_since = 0;
+		} else if (idle_since == 0) {
+			idle_since = strnum_mono_ms();
+		} else if (strnum_mono_ms() - idle_since >= 2000 &&
+		           strnum_mono_ms() - asked >= DAEMON_STATE_MS) {
+			asked = strnum_mono_ms();
+			if (!daemon_waiting(&f))
+				goto out;
 		}
-		if (strcmp(p.state, "unknown") == 0) {
-			pusher_say("berth serve no longer knows request %llu "
-			           "(did it restart?): see 'berth status %s'",
-			           (unsigned long long)seq, e->name);
-			goto out;
-		}
-		if (strcmp(p.state, "queued") == 0 &&
-		    !say_waiting(&told, p.waiting, e->name))
-			goto out;
 		if (strnum_mono_ms() - t0 >= (int64_t)wait_s * 1000) {
 			pusher_say(
 			    "stopped watching after %d s; the deployment "
@@ -388,8 +591,8 @@ static int deploy_daemon(const struct hook_opts *o, struct daemonapi *api,
 		sleep_ms(poll_ms);
 	}
 out:
-	daemonapi_progress_release(&p);
-	free(told);
+	watch_release(&f.w);
+	free(f.ahead);
 	return status;
 }
 

@@ -17,21 +17,6 @@ set_listen "$(t_free_port)"
 cd "$T_DIR"
 t_run 0 B hooks install --bare-repo app.git
 
-# No deployment's steps may start before every step of an earlier one ended.
-check_no_overlap() {
-	python3 - "$T_DIR/state/envs/production/deployments" <<'PY' || t_fail "deployments overlap"
-import json, os, sys
-d = sys.argv[1]
-recs = sorted((json.load(open(os.path.join(d, f))) for f in os.listdir(d)), key=lambda r: r["id"])
-for a, b in zip(recs, recs[1:]):
-    end = max(s["finished_at"] for s in a["steps"])
-    start = min(s["started_at"] for s in b["steps"] if s["started_at"])
-    if not (a["finished_at"] <= b["started_at"] and end <= start):
-        print("deployment %d (ended %s) overlaps %d (started %s)" % (a["id"], end, b["id"], start))
-        sys.exit(1)
-PY
-}
-
 t_log "two quick pushes: the second is queued, then deployed after the first"
 c1=$(app_save "one")
 app_push_bg p1.out HEAD:main
