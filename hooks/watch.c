@@ -85,16 +85,18 @@ static void print_lines(const char *text, size_t len)
 
 /*
  * Where the lines of tail that were not printed yet begin, given printed,
- * what was printed of the step before. The record keeps only the end of the
- * output: once it has dropped the beginning, the new lines follow the last
- * occurrence of the last line printed. *gap is set when that line is gone
- * too (lines were lost between two looks).
+ * what the step's tail was when it was last printed. The record keeps only
+ * the end of the output, so the new tail is the end of the old one followed
+ * by the new lines: the new lines begin after the longest beginning of tail
+ * that is also the end of printed. Such an overlap ends with the last line
+ * printed, so only the places where that line occurs are tried. *gap is set
+ * when there is none (lines were lost between two looks).
  */
 static size_t unseen_from(bool *gap, const struct buf *printed,
                           const char *tail, size_t len)
 {
-	const char *last, *p, *found = NULL;
-	size_t llen;
+	const char *last, *p, *end = tail + len;
+	size_t llen, best = 0;
 
 	*gap = false;
 	if (printed->len == 0)
@@ -106,17 +108,20 @@ static size_t unseen_from(bool *gap, const struct buf *printed,
 	while (last > printed->data && last[-1] != '\n')
 		last--;
 	llen = (size_t)(printed->data + printed->len - last);
-	for (p = tail; p + llen <= tail + len; p++) {
-		p = memmem(p, (size_t)(tail + len - p), last, llen);
+	for (p = tail; p + llen <= end; p++) {
+		size_t k;
+
+		p = memmem(p, (size_t)(end - p), last, llen);
 		if (p == NULL)
 			break;
-		if (p == tail || p[-1] == '\n')
-			found = p;
+		k = (size_t)(p - tail) + llen;
+		if (k <= printed->len &&
+		    memcmp(tail, printed->data + printed->len - k, k) == 0)
+			best = k;
 	}
-	if (found != NULL)
-		return (size_t)(found - tail) + llen;
-	*gap = true;
-	return 0;
+	if (best == 0)
+		*gap = true;
+	return best;
 }
 
 /* Prints the output of step s that ws has not printed yet. */
