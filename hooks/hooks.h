@@ -66,6 +66,9 @@ bool refs_is_delete(const struct hook_ref *r);
 void pusher_say(const char *fmt, ...) BERTH_PRINTF(1, 2);
 /* Prints (line, len) as it is, a newline, and flushes. */
 void pusher_line(const char *line, size_t len);
+/* Prints each message of errs on a line of its own, indented two spaces
+ * (below the pusher_say line that introduces them), and flushes. */
+void pusher_list(const struct merrs *errs);
 /* For spawn_opts.on_line: pusher_line with the given indent (arg is a
  * const char * prefix, or NULL). */
 void pusher_on_line(const char *line, size_t len, void *arg);
@@ -105,6 +108,17 @@ struct hook_opts {
 };
 
 #define HOOK_WAIT_S 3600
+
+/* input.c — what both hooks start from */
+
+/*
+ * Parses the hook's input (o->input) into *refs and loads the config
+ * (o->config_path) into *cfg. When either fails, tells the pusher why —
+ * "DOING: the berth config cannot be loaded:" and each error — and returns
+ * -1 with nothing left to release; else 0 (refs_release, config_release).
+ */
+int input_load(struct hook_refs *refs, struct config *cfg,
+               const struct hook_opts *o, const char *doing);
 
 /*
  * The pre-receive hook. For each pushed branch that an environment of the

@@ -300,6 +300,10 @@ static bool daemon_usable(struct daemon_probe *p, const struct config *cfg)
 /* How often a push waiting in the daemon's queue with no deployment running
  * asks the daemon whether the environment is frozen or locked. */
 #define DAEMON_STATE_MS 5000
+/* How long a deployment that ended may stay unconfirmed (its request
+ * neither done nor followed by another deployment) before it is taken as
+ * the push's. */
+#define DAEMON_SETTLE_MS 30000
 /* Failed calls in a row after which the hook stops following. */
 #define DAEMON_MAX_FAILURES 10
 
@@ -326,6 +330,7 @@ struct daemon_follow {
 	int64_t *ahead;    /* owned; records that were not this push's */
 	size_t nahead;
 	struct watch w;    /* the record followed, once found */
+	int64_t ended_ms;  /* monotonic time it was first seen ended */
 	bool told_queued;
 	bool told_locked;
 };
@@ -348,12 +353,14 @@ static void add_ahead(struct daemon_follow *f, int64_t id)
 	f->ahead[f->nahead++] = id;
 }
 
-/* When d began: its first step, else its record's start. */
-static int64_t began_ms(const struct deployment *d)
+/* Whether d began before the request was sent (-1), after it (1), or
+ * cannot tell yet (0): its first step's start has milliseconds, the
+ * record's own start only seconds. */
+static int began(const struct deployment *d, int64_t sent_ms)
 {
 	if (d->nsteps > 0 && d->steps[0].started_ms > 0)
-		return d->steps[0].started_ms;
-	return d->started_at * 1000;
+		return d->steps[0].started_ms < sent_ms ? -1 : 1;
+	return (d->started_at + 1) * 1000 <= sent_ms ? -1 : 0;
 }
 
 static const struct deployment *find_id(const struct deployment *all,
@@ -395,8 +402,11 @@ static int report_daemon(const struct daemon_follow *f,
 	return d->status == DEPLOY_SUCCEEDED ? 0 : 1;
 }
 
-/* One look at the daemon. Returns 1 to look again, else the hook's status
- * for this environment (0 or 1); -2 when a call failed (err). */
+/* What daemon_look returns when the push's deployment has not ended. */
+#define LOOK_AGAIN 2
+
+/* One look at the daemon. Returns LOOK_AGAIN, or the hook's status for this
+ * environment (0 or 1) once it is known; -2 when a call failed (err). */
 static int daemon_look(struct daemon_follow *f, struct berr *err)
 {
 	struct deployment *all = NULL;
@@ -427,12 +437,14 @@ static int daemon_look(struct daemon_follow *f, struct berr *err)
 	if (f->w.id != 0) {
 		d = find_id(all, n, f->w.id);
 		if (d == NULL) {
-			rc = 1;
+			rc = LOOK_AGAIN;
 			goto out;
 		}
 		watch_update(&f->w, d);
+		if (d->status != DEPLOY_RUNNING && f->ended_ms == 0)
+			f->ended_ms = strnum_mono_ms();
 		if (d->status == DEPLOY_RUNNING) {
-			rc = 1;
+			rc = LOOK_AGAIN;
 		} else if (strcmp(status, "done") == 0) {
 			rc = report_daemon(f, d);
 		} else if (newest != NULL && newest->id > d->id) {
@@ -440,13 +452,19 @@ static int daemon_look(struct daemon_follow *f, struct berr *err)
 			 * that deployment covered the requests before it. */
 			add_ahead(f, d->id);
 			watch_release(&f->w);
+			f->ended_ms = 0;
 			pusher_say("%s: deployment %lld was the one ahead of "
 			           "this push, which is queued and deploys next",
 			           f->e->name, (long long)d->id);
 			f->told_queued = true;
-			rc = 1;
+			rc = LOOK_AGAIN;
+		} else if (f->ended_ms != 0 &&
+		           strnum_mono_ms() - f->ended_ms >= DAEMON_SETTLE_MS) {
+			/* The daemon neither marked the request done nor
+			 * started another deployment: take this one. */
+			rc = report_daemon(f, d);
 		} else {
-			rc = 1;
+			rc = LOOK_AGAIN;
 		}
 		goto out;
 	}
@@ -455,7 +473,8 @@ static int daemon_look(struct daemon_follow *f, struct berr *err)
 		 * looks: the newest finished record that is not ahead. */
 		for (i = 0; i < n; i++)
 			if (!is_ahead(f, all[i].id) &&
-			    all[i].status != DEPLOY_RUNNING)
+			    all[i].status != DEPLOY_RUNNING &&
+			    began(&all[i], f->sent_ms) >= 0)
 				break;
 		if (i == n) {
 			pusher_say("%s: berth serve's deployment ended before "
@@ -469,25 +488,25 @@ static int daemon_look(struct daemon_follow *f, struct berr *err)
 		rc = report_daemon(f, &all[i]);
 		goto out;
 	}
-	/* Still queued: the oldest running record decides. */
-	d = NULL;
-	for (i = n; i-- > 0;)
-		if (all[i].status == DEPLOY_RUNNING) {
-			d = &all[i];
+	/* Still queued: the running deployments that began before the
+	 * request are ahead of it; one that began after it covers it. */
+	for (i = n; i-- > 0;) {
+		int when;
+
+		d = &all[i];
+		if (d->status != DEPLOY_RUNNING)
+			continue;
+		when = began(d, f->sent_ms);
+		if (is_ahead(f, d->id) || when < 0) {
+			if (!is_ahead(f, d->id))
+				add_ahead(f, d->id);
+			say_queued(f, d);
+		} else if (when > 0) {
+			watch_update(&f->w, d);
 			break;
 		}
-	if (d == NULL) {
-		rc = 1;
-		goto out;
 	}
-	if (is_ahead(f, d->id) || began_ms(d) < f->sent_ms) {
-		if (!is_ahead(f, d->id))
-			add_ahead(f, d->id);
-		say_queued(f, d);
-	} else {
-		watch_update(&f->w, d);
-	}
-	rc = 1;
+	rc = LOOK_AGAIN;
 out:
 	state_history_free(all, n);
 	return rc;
@@ -565,7 +584,7 @@ static int deploy_daemon(const struct hook_opts *o, struct daemonapi *api,
 				           err.msg, e->name);
 				goto out;
 			}
-		} else if (rc != 1) {
+		} else if (rc != LOOK_AGAIN) {
 			status = rc;
 			goto out;
 		} else {
@@ -645,29 +664,14 @@ int postreceive_run(const struct hook_opts *o)
 {
 	struct hook_refs refs;
 	struct config cfg;
-	struct merrs errs = {0};
 	struct daemon_probe daemon;
-	struct berr err;
-	bool loaded = false, checked = false;
+	bool checked = false;
 	size_t i;
-	int status = 1;
+	int status = 0;
 
-	memset(&refs, 0, sizeof(refs));
 	memset(&daemon, 0, sizeof(daemon));
-	if (refs_parse(&refs, o->input, o->input_len, &err) != 0) {
-		pusher_say("cannot read the push: %s", err.msg);
-		goto out;
-	}
-	if (config_load(&cfg, o->config_path, &errs) != 0) {
-		pusher_say("nothing deployed: the berth config cannot be "
-		           "loaded:");
-		for (i = 0; i < errs.n; i++)
-			printf("  %s\n", errs.items[i]);
-		fflush(stdout);
-		goto out;
-	}
-	loaded = true;
-	status = 0;
+	if (input_load(&refs, &cfg, o, "nothing deployed") != 0)
+		return 1;
 	for (i = 0; i < refs.n; i++) {
 		const char *branch = refs_branch(&refs.items[i]);
 
@@ -679,12 +683,9 @@ int postreceive_run(const struct hook_opts *o)
 		if (deploy_ref(o, &cfg, &daemon, &refs.items[i]) != 0)
 			status = 1;
 	}
-out:
 	if (daemon.asked)
 		daemonapi_close(&daemon.api);
-	if (loaded)
-		config_release(&cfg);
-	merrs_release(&errs);
+	config_release(&cfg);
 	refs_release(&refs);
 	return status;
 }

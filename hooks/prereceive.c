@@ -29,7 +29,6 @@ static int check_env(struct git_mirror *gm, const struct env_config *env,
 	struct berr err;
 	struct buf text;
 	char hash[65] = "";
-	size_t i;
 	int rc = -1;
 
 	kvlist_init(&vars);
@@ -64,9 +63,7 @@ static int check_env(struct git_mirror *gm, const struct env_config *env,
 		pusher_say("%s at %.7s is invalid for environment '%s' "
 		           "(branch '%s'):",
 		           env->manifest, sha, env->name, branch);
-		for (i = 0; i < errs.n; i++)
-			printf("  %s\n", errs.items[i]);
-		fflush(stdout);
+		pusher_list(&errs);
 		rc = -1;
 		goto out;
 	}
@@ -120,27 +117,12 @@ int prereceive_run(const struct hook_opts *o)
 {
 	struct hook_refs refs;
 	struct config cfg;
-	struct merrs errs = {0};
 	struct git_mirror *gm = NULL;
-	struct berr err;
-	bool loaded = false;
 	size_t i, bad = 0;
 	int status = 1;
 
-	memset(&refs, 0, sizeof(refs));
-	if (refs_parse(&refs, o->input, o->input_len, &err) != 0) {
-		pusher_say("cannot read the push: %s", err.msg);
-		goto out;
-	}
-	if (config_load(&cfg, o->config_path, &errs) != 0) {
-		pusher_say("cannot check the push: the berth config cannot be "
-		           "loaded:");
-		for (i = 0; i < errs.n; i++)
-			printf("  %s\n", errs.items[i]);
-		fflush(stdout);
-		goto out;
-	}
-	loaded = true;
+	if (input_load(&refs, &cfg, o, "cannot check the push") != 0)
+		return 1;
 	if (o->only_env != NULL && config_env(&cfg, o->only_env) == NULL) {
 		pusher_say("cannot check the push: environment '%s' is not in "
 		           "%s",
@@ -157,9 +139,7 @@ int prereceive_run(const struct hook_opts *o)
 	status = 0;
 out:
 	git_mirror_close(gm);
-	if (loaded)
-		config_release(&cfg);
-	merrs_release(&errs);
+	config_release(&cfg);
 	refs_release(&refs);
 	return status;
 }

@@ -38,3 +38,13 @@ void pusher_on_line(const char *line, size_t len, void *arg)
 		fputs(prefix, stdout);
 	pusher_line(line, len);
 }
+
+void pusher_list(const struct merrs *errs)
+{
+	size_t i;
+
+	for (i = 0; i < errs->n; i++)
+		printf("  %s\n", errs->items[i]);
+	fflush(stdout);
+	clearerr(stdout);
+}

@@ -17,12 +17,8 @@ t_run 0 B hooks install --bare-repo app.git
 t_contains "$T_OUT" "production   push to 'main': berth.json is checked, then deployed"
 
 t_log "a valid push deploys, and the pusher watches it"
-echo 1 >app/VERSION
-c1=$(app_save "first release")
-app_push HEAD:main
-t_eq "$PUSH_RC" 0 "push status (output: $PUSH_OUT)"
-t_contains "$PUSH_OUT" "remote: berth: berth.json at ${c1:0:7} is valid for environment 'production' (1 service)"
-t_contains "$PUSH_OUT" "remote: berth: deploying ${c1:0:7} \"first release\" to production"
+push_release 1 "first release"
+c1=${C[1]}
 t_contains "$PUSH_OUT" "remote: [1/11] lock … held by pid"
 t_contains "$PUSH_OUT" "remote:     building"
 t_contains "$PUSH_OUT" "remote: [7/11] deploy … 1 service healthy; current -> ${c1:0:7}"

@@ -42,12 +42,8 @@ api_requests() {
 }
 
 t_log "a valid push is handed to berth serve, and the pusher watches it"
-echo 1 >app/VERSION
-c1=$(app_save "first release")
-app_push HEAD:main
-t_eq "$PUSH_RC" 0 "push status (output: $PUSH_OUT)"
-t_contains "$PUSH_OUT" "remote: berth: berth.json at ${c1:0:7} is valid for environment 'production' (1 service)"
-t_contains "$PUSH_OUT" "remote: berth: deploying ${c1:0:7} \"first release\" to production"
+push_release 1 "first release"
+c1=${C[1]}
 t_contains "$PUSH_OUT" "remote: berth: berth serve queued the deployment (request post-receive-${c1:0:12}-"
 t_contains "$PUSH_OUT" "remote: [1/11] lock … "
 t_contains "$PUSH_OUT" "remote: [5/11] build … "
@@ -88,56 +84,35 @@ t_eq "$(api_requests | wc -l)" 1 "requests the daemon received"
 t_log "two quick pushes: the second is queued, then deployed after the first"
 app_manifest
 rm gate
-echo 2 >app/VERSION
-c4=$(app_save "two")
-app_push_bg p1.out HEAD:main
-p1=$PUSH_PID
-wait_for p1.out "remote: [5/11] build"
-echo 3 >app/VERSION
-c5=$(app_save "three")
-app_push_bg p2.out HEAD:main
-p2=$PUSH_PID
-wait_for p2.out "remote: berth: production is busy: deployment 2 (trigger api) is running; this push is queued and deploys when it ends"
+push_version 2 "remote: [5/11] build"
+push_version 3 "remote: berth: production is busy: deployment 2 (trigger api) is running; this push is queued and deploys when it ends"
 t_eq "$(records)" "1 2 " "deployments while the second push waits"
 touch gate
-wait $p1 || t_fail "first push failed: $(cat p1.out)"
-wait $p2 || t_fail "second push failed: $(cat p2.out)"
-t_contains "$(cat p1.out)" "remote: [7/11] deploy … 1 service healthy; current -> ${c4:0:7}"
-t_contains "$(cat p1.out)" "remote: berth: production: deployment 2 succeeded: ${c4:0:7} runs now"
-t_not_contains "$(cat p1.out)" "is queued"
-t_contains "$(cat p2.out)" "remote: [7/11] deploy … 1 service healthy; current -> ${c5:0:7}"
-t_contains "$(cat p2.out)" "remote: berth: production: deployment 3 succeeded: ${c5:0:7} runs now"
-t_not_contains "$(cat p2.out)" "current -> ${c4:0:7}" "the second pusher's terminal"
+push_wait 2 3
+t_contains "$(push_out 2)" "remote: [7/11] deploy … 1 service healthy; current -> ${C[2]:0:7}"
+t_contains "$(push_out 2)" "remote: berth: production: deployment 2 succeeded: ${C[2]:0:7} runs now"
+t_not_contains "$(push_out 2)" "is queued"
+t_contains "$(push_out 3)" "remote: [7/11] deploy … 1 service healthy; current -> ${C[3]:0:7}"
+t_contains "$(push_out 3)" "remote: berth: production: deployment 3 succeeded: ${C[3]:0:7} runs now"
+t_not_contains "$(push_out 3)" "current -> ${C[2]:0:7}" "the second pusher's terminal"
 t_eq "$(records)" "1 2 3 " "deployments"
 check_no_overlap
-t_eq "$(json_get state/envs/production/deployments/2.json 'd["commit"]')" "$c4" "commit of deployment 2"
-t_eq "$(json_get state/envs/production/deployments/3.json 'd["commit"]')" "$c5" "commit of deployment 3"
+t_eq "$(json_get state/envs/production/deployments/2.json 'd["commit"]')" "${C[2]}" "commit of deployment 2"
+t_eq "$(json_get state/envs/production/deployments/3.json 'd["commit"]')" "${C[3]}" "commit of deployment 3"
 t_eq "$(app_version)" '{"version":"3"}' "version served"
 t_eq "$(api_requests | grep -c '^done post-receive-')" 3 "requests done"
 
 t_log "three quick pushes: the two that wait are covered by one deployment of the newest"
 rm gate
-echo 4 >app/VERSION
-c6=$(app_save "four")
-app_push_bg p3.out HEAD:main
-p3=$PUSH_PID
-wait_for p3.out "remote: [5/11] build"
-echo 5 >app/VERSION
-c7=$(app_save "five")
-app_push_bg p4.out HEAD:main
-p4=$PUSH_PID
-wait_for p4.out "this push is queued"
-echo 6 >app/VERSION
-c8=$(app_save "six")
-app_push_bg p5.out HEAD:main
-p5=$PUSH_PID
-wait_for p5.out "this push is queued"
+push_version 4 "remote: [5/11] build"
+push_version 5 "this push is queued"
+push_version 6 "this push is queued"
 touch gate
-for p in $p3 $p4 $p5; do wait $p || t_fail "a push failed: $(cat p3.out p4.out p5.out)"; done
-t_contains "$(cat p3.out)" "remote: berth: production: deployment 4 succeeded: ${c6:0:7} runs now"
-t_contains "$(cat p4.out)" "remote: berth: production: a newer push was queued with this one: deployment 5 deploys the newest, ${c8:0:7}"
-t_contains "$(cat p4.out)" "remote: berth: production: deployment 5 succeeded: ${c8:0:7} runs now"
-t_contains "$(cat p5.out)" "remote: berth: production: deployment 5 succeeded: ${c8:0:7} runs now"
+push_wait 4 5 6
+t_contains "$(push_out 4)" "remote: berth: production: deployment 4 succeeded: ${C[4]:0:7} runs now"
+t_contains "$(push_out 5)" "remote: berth: production: a newer push was queued with this one: deployment 5 deploys the newest, ${C[6]:0:7}"
+t_contains "$(push_out 5)" "remote: berth: production: deployment 5 succeeded: ${C[6]:0:7} runs now"
+t_contains "$(push_out 6)" "remote: berth: production: deployment 5 succeeded: ${C[6]:0:7} runs now"
 t_eq "$(records)" "1 2 3 4 5 " "deployments"
 check_no_overlap
 t_eq "$(app_version)" '{"version":"6"}' "version served"
