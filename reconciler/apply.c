@@ -576,6 +576,26 @@ static int step_deploy(struct apply *a)
 	    envctx_manifest(&from, a->ctx, a->d->previous_commit, &errs) == 0 &&
 	    driver_for(from) != NULL)
 		old_ops = driver_for(from);
+	if (a->o->keep_in_place && old_ops == a->ops &&
+	    strcmp(a->d->previous_commit, a->d->commit) == 0) {
+		size_t restarted = 0;
+
+		if (rollout_converge(&restarted, &a->p, a->ops, &a->dctx, m,
+		                     a->t.release_dir, a->d->commit,
+		                     &err) != 0 ||
+		    state_set_current(&a->ctx->st, a->d->commit, a->d->id,
+		                      &err) != 0) {
+			step_failed(a, 7, "deploy", &err);
+			goto out;
+		}
+		pipeline_end(&a->p, STEP_OK,
+		             "%zu of %zu service%s restarted, all healthy; "
+		             "current -> %.7s",
+		             restarted, m->nservices,
+		             m->nservices == 1 ? "" : "s", a->d->commit);
+		rc = 0;
+		goto out;
+	}
 	if (rollout_stop_all(&a->p, old_ops, &a->dctx, from, &err) != 0 ||
 	    rollout_start_all(&a->p, a->ops, &a->dctx, m, a->t.release_dir,
 	                      a->d->commit, &err) != 0 ||

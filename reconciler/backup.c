@@ -720,7 +720,7 @@ int backup_writes_since(struct backup_writes *out, const struct pgtool *db,
 			add_writes(out, a->name, -1, -1,
 			           "dropped since the backup");
 			i++;
-		} else if (cmp > 0) {
+		} else if (cmp > 0 && c != NULL) {
 			add_writes(out, c->name, reset ? -1 : c->writes,
 			           c->live_rows, "created since the backup");
 			j++;

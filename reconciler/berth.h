@@ -227,9 +227,17 @@ const char *cli_env(const struct cli *c);
 /* Prints the usage of cmd, with every option and its help, to f. */
 void cli_usage(const struct cli_cmd *cmd, void *f);
 
+/* SIGTERM, SIGINT and SIGHUP set a flag instead of ending berth, for the
+ * commands that deploy: the running step finishes, then the deployment
+ * fails (before migrate) or rolls back (from migrate on). */
+void cli_catch_stop_signals(void);
+/* Whether one of those signals arrived (apply_opts.stop_requested). */
+bool cli_stop_requested(void);
+
 /* cmd_*.c — the commands compiled into the berth binary (not berth_core),
  * one file each, listed in main.c's table. */
 extern const struct cli_cmd cmd_apply;
+extern const struct cli_cmd cmd_drift;
 extern const struct cli_cmd cmd_history;
 extern const struct cli_cmd cmd_hook;
 extern const struct cli_cmd cmd_hooks;
@@ -469,6 +477,14 @@ int notify_send(struct notify_result *res, const struct notify_target *t,
 		const struct notify_event *ev,
 		const struct notify_policy *policy);
 
+/* notify_send with a body of the caller's (a JSON text fitting t->type:
+ * Slack wants {"text": …}), for events other than a deployment's end
+ * (drift, a failed scheduled backup). Same retries, bound and results. */
+int notify_send_body(struct notify_result *res, const struct notify_target *t,
+		     const char *body, const struct notify_policy *policy);
+/* Appends s to b with Slack's markup characters (&, <, >) escaped:
+ * "<!channel>" in a commit subject must not ping everyone. */
+void notify_slack_escape(struct buf *b, const char *s);
 /* notify_send to each of the n targets into results[0..n-1], in order.
  * Returns how many were sent. */
 size_t notify_send_all(struct notify_result *results,
@@ -1256,6 +1272,14 @@ struct health_result {
  * at most about start_period_s + retries * (interval_s + timeout_s). */
 int health_wait(struct health_result *res, const struct health_opts *o);
 void health_result_release(struct health_result *res);
+/*
+ * One GET of svc's health check, bounded by its timeout_s and by max_ms
+ * (rounded up to whole seconds; <= 0: no other bound), for status and
+ * drift, which look at a running service without waiting for it. True
+ * when it answers expect_status, or when svc has no HTTP check; otherwise
+ * *why (new) says what failed: "HTTP 503", "cannot connect to …".
+ */
+bool health_probe(char **why, const struct manifest_service *svc, int max_ms);
 /*
  * One line for people, new string: "backend healthy in 1.3 s (2 checks)",
  * "backend unhealthy after 3 failed checks (12.0 s): HTTP 503", "backend
@@ -2228,6 +2252,11 @@ int git_mirror_trees_equal(bool *equal, struct git_mirror *gm, const char *a,
 int git_mirror_is_ancestor(bool *yes, struct git_mirror *gm,
 			   const char *ancestor, const char *descendant,
 			   struct berr *err);
+/* *ahead: commits reachable from local and not from upstream; *behind: the
+ * other way round (git rev-list --left-right --count local...upstream). */
+int git_mirror_ahead_behind(size_t *ahead, size_t *behind,
+			    struct git_mirror *gm, const char *local,
+			    const char *upstream, struct berr *err);
 /* *subject: the first line of the commit message (new string), trailing
  * blanks removed, control characters replaced by '?'. */
 int git_mirror_commit_subject(char **subject, struct git_mirror *gm,
@@ -2627,11 +2656,261 @@ struct plan {
 int plan_build(struct plan *p, struct envctx *ctx, const char *to_sha,
 	       struct merrs *errs);
 void plan_release(struct plan *p);
+/*
+ * Reads the migration files (migrate_is_file_name) directly in dir of
+ * commit sha from Git: names receives every file name of dir (copies),
+ * *bufs and *srcs are new arrays of *n entries, srcs[i] borrowing its name
+ * from names and its bytes from bufs[i]. Returns 0, BERTH_ENOTFOUND when
+ * dir is not in the commit, or -1. Free with plan_free_migrations (also
+ * on failure) and strv_release(names).
+ */
+int plan_read_migrations(struct buf **bufs, struct migrate_source **srcs,
+			 size_t *n, struct strv *names, struct git_mirror *gm,
+			 const char *sha, const char *dir, struct berr *err);
+void plan_free_migrations(struct buf *bufs, struct migrate_source *srcs,
+			  size_t n);
 /* Prints the plan for a person, to f (a FILE *). */
 void plan_print(const struct plan *p, const char *env, void *f);
 /* The plan as SPEC §4's JSON (new reference). */
 struct json_t *plan_to_json(const struct plan *p, const char *env);
 
+
+/* drift.c — what runs compared with what should run (SPEC §8;
+ * docs/drift.md) */
+
+/* How long the remote may take to name its branch head. */
+#define DRIFT_REMOTE_TIMEOUT_MS 30000
+/* drift.interval_s when the manifest cannot be read. */
+#define DRIFT_INTERVAL_DEFAULT_S 300
+
+/* One difference (SPEC §4's {kind, name, detail}), or a check that could
+ * not run (kind: the check, name "", detail: why). */
+struct drift_finding {
+	char *kind;       /* owned; "branch", "service", "schema", "env_file" */
+	char *name;       /* owned; the branch, service, migration file or env
+			     file path */
+	char *detail;     /* owned; what differs, concretely; never a value of
+			     the env file */
+	bool healable;    /* a redeploy repairs it (a branch ahead: only with
+			     auto_deploy, which deploys the head) */
+	bool blocks_heal; /* a redeploy would fail because of it: an applied
+			     migration file that changed */
+};
+
+struct drift_report {
+	char *env;               /* owned */
+	char commit[41];         /* deployed (current.json); "" when nothing
+				    is deployed, and then nothing is compared */
+	int64_t deployment_id;   /* the deployment that put it there */
+	char head[41];           /* the remote branch head; "" when unknown */
+	int64_t checked_at;      /* unix seconds */
+	int64_t duration_ms;
+	enum manifest_drift_action action; /* the deployed manifest's drift
+					      settings (defaults when it
+					      cannot be read) */
+	int interval_s;
+	struct drift_finding *findings; /* owned */
+	size_t nfindings;
+	struct drift_finding *errors;   /* owned; checks that could not run */
+	size_t nerrors;
+};
+
+struct drift_opts {
+	bool remote;           /* ask the remote for the branch head */
+	int remote_timeout_ms; /* 0: DRIFT_REMOTE_TIMEOUT_MS */
+};
+
+/*
+ * Compares ctx's environment with what its deployment put in place:
+ *   branch   — git_mirror_ls_remote of the branch (in a child process killed
+ *              after the timeout; the mirror fetches a head it lacks, to
+ *              count commits) against the deployed commit;
+ *   env_file — the env file's SHA-256 against the deployment record's;
+ *   service  — each service of the deployed manifest (read from Git with
+ *              today's env file): not running, started from another commit
+ *              or with another configuration (what differs, from the
+ *              manifest it was started with when that can be rebuilt), or
+ *              failing one health probe; and services running that the
+ *              manifest does not have (one finding per service);
+ *   schema   — berth_schema_migrations against the deployed commit's
+ *              sql_dir: pending files, applied files that changed, applied
+ *              files the commit does not have.
+ * A check that cannot run (remote unreachable, database down) goes to
+ * out->errors and the others still run. Reads only; takes no lock. *out is
+ * always initialised (drift_report_release). Returns 0, or -1 when the
+ * state cannot be read (err). o may be NULL (remote check on).
+ */
+int drift_check(struct drift_report *out, struct envctx *ctx,
+		const struct drift_opts *o, struct berr *err);
+void drift_report_release(struct drift_report *r);
+/* "report", "heal", "off". */
+const char *drift_action_name(enum manifest_drift_action a);
+/* [{"kind", "name", "detail"}, …] (new reference). */
+struct json_t *drift_findings_json(const struct drift_finding *f, size_t n);
+/* SPEC §4's {"env", "drift": [...]} plus "commit", "deployment",
+ * "branch_head", "checked_at", "duration_ms", "action", "interval_s" and
+ * "errors": [{"check", "detail"}] (new reference). */
+struct json_t *drift_report_to_json(const struct drift_report *r);
+/* The report for people, one line per finding, to f (a FILE *). */
+void drift_report_print(const struct drift_report *r, void *f);
+/* SPEC §4: 2 with findings, else 1 when a check could not run, else 0. */
+int drift_exit_status(const struct drift_report *r);
+
+/*
+ * Repairs what r found by redeploying through apply_run, trigger "drift",
+ * with keep_in_place (only what drifted restarts): the deployed commit, or
+ * the branch head when the branch moved and the environment has
+ * auto_deploy. Progress goes to progress (a FILE *, or NULL). Returns what
+ * apply_run returns (*out its record); BERTH_ENOTFOUND without a
+ * deployment when no finding is healable; -1 with out->id 0 when a finding
+ * would make the redeploy fail (blocks_heal; err says which).
+ */
+int drift_heal(struct deployment *out, struct envctx *ctx,
+	       const struct drift_report *r, void *progress,
+	       bool (*stop_requested)(void), struct berr *err);
+
+/* Appends a finding (strings copied) to *items of *n. */
+void drift_finding_add(struct drift_finding **items, size_t *n,
+		       const char *kind, const char *name, const char *detail);
+/* Frees the n findings of f and f. NULL ok. */
+void drift_findings_free(struct drift_finding *f, size_t n);
+
+/* drift_state.c — the scheduled check: drift.action, and the findings that
+ * are open (envs/<env>/drift.json) so that each is notified once when it
+ * appears and once when it clears, and healed at most once while open */
+
+#define DRIFT_STATE_FILE "drift.json"
+#define DRIFT_STATE_MAX ((size_t)4 << 20)
+
+/* A finding that is open: seen by the last check, or by an earlier one
+ * when its check could not run since. Keyed by kind and name: a detail
+ * that changes (3 commits ahead instead of 2) is the same finding. */
+struct drift_open {
+	char *kind, *name, *detail; /* owned; the latest detail */
+	int64_t since;              /* unix seconds it was first seen */
+	bool notified;              /* its appearance reached a notifier */
+	bool healable;              /* as drift_finding's, last seen */
+	int64_t heal_deployment;    /* the heal tried for it, 0: none yet */
+};
+
+struct drift_state {
+	struct drift_open *open; /* owned */
+	size_t nopen;
+	struct json_t *last;     /* owned reference; the last report
+				    (drift_report_to_json), or NULL */
+};
+
+/* Reads envs/<env>/drift.json into *out (zeroed first). Returns 0,
+ * BERTH_ENOTFOUND (never checked), or -1 (unreadable; *out empty). */
+int drift_state_load(struct drift_state *out, struct state *st,
+		     struct berr *err);
+/* Writes it atomically: {"version", "env", "open": [{"kind", "name",
+ * "detail", "since", "notified", "healable", "heal_deployment"}], "last"}. */
+int drift_state_save(const struct drift_state *s, struct state *st,
+		     struct berr *err);
+void drift_state_release(struct drift_state *s);
+/* {"env", "open": [{"kind", "name", "detail", "since", "notified",
+ * "healable", "heal_deployment"}], "last": REPORT|null}: what GET
+ * /api/drift says of one environment (new reference). */
+struct json_t *drift_state_to_json(const struct drift_state *s,
+				   const char *env);
+/*
+ * Makes r's findings the open ones: a finding open before keeps its since,
+ * notified and heal_deployment; a new one starts now. An open finding r
+ * no longer has is gone, unless its check could not run in r (kept as it
+ * was); gone ones that were notified are appended to *cleared.
+ */
+void drift_state_merge(struct drift_state *s, const struct drift_report *r,
+		       struct drift_finding **cleared, size_t *ncleared);
+/*
+ * The body of a drift notification for a notifier of type (new string).
+ * webhook: {"event": "drift", "env", "commit", "status": "drift" (something
+ * new) | "cleared", "opened": [{"kind", "name", "detail"}], "cleared":
+ * [...], "open": N, "checked_at"}; slack: {"text"} with one line each.
+ */
+char *drift_notify_payload(enum manifest_notify_type type,
+			   const struct drift_report *r,
+			   const struct drift_finding *opened, size_t nopened,
+			   const struct drift_finding *cleared,
+			   size_t ncleared, size_t nopen);
+/*
+ * `berth drift ENV --scheduled`, what the daemon's timer runs: with
+ * drift.action "off" nothing is checked; otherwise drift_check, merged
+ * into the open findings; with "heal", open findings not healed yet are
+ * healed (drift_heal) and checked again; then the findings that are new
+ * and not notified yet and those that cleared after being notified go to
+ * every notifier in one message (kept as not notified when none got it,
+ * to be tried again at the next check), and drift.json is saved. Prints
+ * the report's JSON with "open", "opened", "cleared", "notified" and
+ * "heal" to stdout when progress is NULL, else the report for people to
+ * progress (a FILE *). Returns the exit status: drift_exit_status of the
+ * last check, or the heal's apply_exit_status when it failed.
+ */
+int drift_scheduled(struct envctx *ctx, const struct drift_opts *o,
+		    void *progress, bool (*stop_requested)(void));
+
+/* sched.c — when scheduled work is due (docs/drift.md)
+ *
+ * A daily slot (database.backup.schedule, local time "HH:MM") is, for each
+ * local calendar day, the first instant at which the local clock reads
+ * HH:MM or later: a time that daylight saving skips is taken right after
+ * the jump, a time it repeats only the first time. One slot per day. */
+
+/* The first slot after `after` (unix seconds) for minute_of_day (0–1439). */
+int64_t sched_daily_next(int64_t after, int minute_of_day);
+/* The last slot at or before `at`. */
+int64_t sched_daily_prev(int64_t at, int minute_of_day);
+/* ms moved by a random amount within ±pct %, so that periodic work of
+ * several environments and hosts spreads out. */
+int64_t sched_jitter_ms(int64_t ms, int pct);
+/* The scheduler's clock, unix seconds: the real clock, shifted by
+ * $BERTH_DEBUG_CLOCK_OFFSET_S when set (a debugging aid, like
+ * BERTH_DEBUG_PAUSE: tests bring a slot near without waiting for it). */
+int64_t sched_now(void);
+
+/* sched_backup.c — the scheduled backup (SPEC §9; docs/drift.md) */
+
+/* Under the environment's directory: the last scheduled backup, read by
+ * the daemon when it starts. */
+#define SCHED_STATE_FILE "schedule.json"
+
+struct sched_backup {
+	bool taken;                  /* a dump was made */
+	struct backup_info info;     /* it, when taken */
+	bool verified;               /* it passed database.backup.verify (not
+					"none") */
+	char *error;                 /* owned; why the run failed, or NULL */
+	struct backup_pruned *pruned; /* owned; what retention did */
+	size_t npruned;
+	char *prune_error;           /* owned; pruning failed (the backup is
+					still good), or NULL */
+	size_t notified;             /* notifiers told of a failure */
+};
+
+/*
+ * Takes the scheduled backup of ctx's environment as its deployed manifest
+ * says: holding the environment lock (a deployment never migrates under a
+ * dump, nor a dump starts during a deployment), pg_dump into
+ * database.backup.dir with kind "scheduled", then backup_verify as
+ * database.backup.verify says, then backup_prune with the retention windows,
+ * protecting the paired backups of the running deployment and of the last
+ * two good ones. The run is remembered in schedule.json; a failure is sent
+ * to every notifier (event "backup"). *out is always initialised
+ * (sched_backup_release). Returns 0; BERTH_ENOTFOUND when there is nothing
+ * to do (nothing deployed, no database or no schedule in its manifest);
+ * BERTH_ELOCKED while a deployment holds the lock (nothing done: try again
+ * when it ends); -1 when the backup or its verification failed (err).
+ */
+int sched_backup_run(struct sched_backup *out, struct envctx *ctx,
+		     struct berr *err);
+void sched_backup_release(struct sched_backup *b);
+/* {"env", "ok", "file", "size", "verified", "error", "pruned": [{"file",
+ * "removed", "reason"}], "prune_error", "notified"} (new reference). */
+struct json_t *sched_backup_to_json(const struct sched_backup *b,
+				    const char *env);
+/* When the last scheduled backup ran (started), from schedule.json.
+ * Returns 0, BERTH_ENOTFOUND (never), or -1. */
+int sched_backup_last(int64_t *at, struct state *st, struct berr *err);
 
 /* pipeline.c — one deployment's journal and progress (SPEC §5;
  * docs/pipeline.md)
@@ -2724,6 +3003,20 @@ void pipeline_driver_ctx(struct driver_ctx *dctx, struct pipeline *p);
  */
 size_t pipeline_notify(struct pipeline *p, const struct manifest *m,
 		       enum deploy_status status, int64_t duration_ms);
+
+/*
+ * The notifiers of the host config and of m (may be NULL), with their URLs
+ * resolved from their secret references or the env file: *targets and
+ * *bufs are new arrays (the URLs live in bufs, targets borrow them; a URL
+ * that could not be resolved is NULL, which notify_send reports). Returns
+ * how many. Free both with pipeline_notify_targets_free, which wipes the
+ * URLs.
+ */
+size_t pipeline_notify_targets(struct notify_target **targets,
+			       struct buf **bufs, struct envctx *ctx,
+			       const struct manifest *m);
+void pipeline_notify_targets_free(struct notify_target *targets,
+				  struct buf *bufs, size_t n);
 
 /* Records an operator's action (kind DEPLOY_KIND_UNLOCK or
  * DEPLOY_KIND_RESUME, SPEC §4) in the journal: a finished record with one
@@ -2837,6 +3130,20 @@ int rollout_start_all(struct pipeline *p, const struct driver_ops *ops,
 		      const struct driver_ctx *dctx, const struct manifest *m,
 		      const char *release_dir, const char *commit,
 		      struct berr *err);
+/*
+ * The deploy step for the commit that serves already (a drift heal): each
+ * service the driver knows that runs from commit with its hash in m and
+ * passes one health probe (health_probe) keeps running; every other one
+ * is stopped (dependents first), and m's services not kept are started in
+ * dependency order, each healthy before the next. A service whose
+ * dependency restarted is not restarted for that. *restarted counts the
+ * services started. Returns 0, or -1 as rollout_start_all.
+ */
+int rollout_converge(size_t *restarted, struct pipeline *p,
+		     const struct driver_ops *ops,
+		     const struct driver_ctx *dctx, const struct manifest *m,
+		     const char *release_dir, const char *commit,
+		     struct berr *err);
 /* True when exactly m's services run, all from commit with m's hashes. */
 bool rollout_in_place(const struct driver_ops *ops,
 		      const struct driver_ctx *dctx, const struct manifest *m,
@@ -2915,6 +3222,11 @@ struct apply_opts {
 	 * between steps; before migrate the deployment fails, at migrate to
 	 * smoke it rolls back. NULL: never. */
 	bool (*stop_requested)(void);
+	/* Redeploying the commit that serves (drift heal): the deploy step
+	 * leaves the services that run as the manifest says and are healthy
+	 * alone and restarts only the others (rollout_converge). Ignored when
+	 * another commit is deployed. */
+	bool keep_in_place;
 };
 
 /* True for the triggers of SPEC §5: cli, hook:post-receive, poll, drift,
@@ -2999,6 +3311,7 @@ struct server;
 struct server_job;
 struct inbox;
 struct metrics;
+struct daemon_sched_env;
 
 /* A running child: a deployment or a poll. */
 struct daemon_child {
@@ -3030,6 +3343,8 @@ struct daemon_env {
 				     deployed for its branch; "" unknown */
 	struct event *retry;      /* owned; waits for the lock or a resume */
 	bool waiting;             /* the retry timer is armed */
+	struct daemon_sched_env *sched; /* owned (daemon_sched.c); NULL until
+					   scheduled work is planned */
 };
 
 /* Test hook: when set, deployments run this program instead of berth,
@@ -3155,5 +3470,33 @@ void daemon_poll_stop(struct daemon *d);
  * for each branch an auto_deploy environment tracks, asking the remote.
  * Exit status 0, or 1 when a branch could not be read. */
 int daemon_poll_heads(const char *config_path);
+
+/* daemon_sched.c: the scheduled work of each environment (SPEC §8, §9;
+ * docs/drift.md): `berth drift ENV --scheduled --json` every
+ * drift.interval_s (±10 %) unless drift.action is "off", and `berth serve
+ * --backup ENV` at database.backup.schedule, as child processes. One piece
+ * of work per environment at a time, never while a deployment of it runs,
+ * waits or holds the lock; the settings are read from the deployed
+ * manifest at every tick (at least once a minute). */
+
+/* Plans (or re-plans) e's scheduled work and starts what is due. */
+void daemon_sched_tick(struct daemon *d, struct daemon_env *e);
+/* daemon_sched_tick for every configured environment (start, reload). */
+void daemon_sched_schedule(struct daemon *d);
+/* Stops the timers (stopping); running work finishes. */
+void daemon_sched_stop(struct daemon *d);
+/* Whether scheduled work of e runs now: a deployment waits for it. */
+bool daemon_sched_busy(const struct daemon_env *e);
+/* Scheduled work running now, over every environment. */
+size_t daemon_sched_running(struct daemon *d);
+/* A child exited: true when it was scheduled work, whose result goes to
+ * the log and the metrics; e's queue is kicked and its work re-planned. */
+bool daemon_sched_reaped(struct daemon *d, int pid, int wstatus);
+/* Frees e->sched (daemon_env_free). */
+void daemon_sched_env_free(struct daemon_env *e);
+/* `berth serve --backup ENV`: sched_backup_run, its JSON
+ * (sched_backup_to_json, or {"env", "skipped"|"locked": why}) on stdout.
+ * Exit status 0 (done or nothing to do), 1 failed, 75 locked. */
+int daemon_sched_backup(const char *config_path, const char *env);
 
 #endif /* BERTH_H */

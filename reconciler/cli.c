@@ -2,6 +2,7 @@
  * cli.c — option parsing shared by every command. Each cmd_<name>.c owns its
  * option table; the same table drives parsing and --help.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,3 +121,29 @@ void cli_usage(const struct cli_cmd *cmd, void *fp)
 	fprintf(f, "  %-24s %s\n", "--help", "show this help");
 }
 
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+bool cli_stop_requested(void)
+{
+	return stop_signal != 0;
+}
+
+void cli_catch_stop_signals(void)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < BERTH_ARRAY_LEN(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+}

@@ -3,7 +3,6 @@
  * [--skip-backup] [--yes] [--json] [--trigger TRIGGER]` (alias `deploy`):
  * the deploy pipeline of SPEC §5, or with --dry-run what it would do.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,34 +25,6 @@ static const struct cli_opt opts[] = {
      "api, webhook:PROVIDER:DELIVERY"},
     {NULL, NULL, NULL},
 };
-
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static bool stop_requested(void)
-{
-	return stop_signal != 0;
-}
-
-/* SIGTERM, SIGINT and SIGHUP let the running step finish, then fail the
- * deployment (before migrate) or roll it back (from migrate on). */
-static void catch_stop_signals(void)
-{
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
-	struct sigaction sa;
-	size_t i;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < BERTH_ARRAY_LEN(sigs); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
 
 /* One line of the dry run's step list, printed or added to steps; detail
  * is stolen. */
@@ -241,7 +212,7 @@ static int run(struct cli *cli)
 	o.skip_backup = cli_flag(cli, "skip-backup");
 	o.trigger = cli_value(cli, "trigger");
 	o.out = json ? NULL : stdout;
-	o.stop_requested = stop_requested;
+	o.stop_requested = cli_stop_requested;
 	if (o.rev != NULL && o.tag != NULL) {
 		fprintf(stderr, "berth: apply: --commit and --version exclude "
 		                "each other\n");
@@ -263,7 +234,7 @@ static int run(struct cli *cli)
 		status = dry_run(&ctx, cli, json);
 		goto out;
 	}
-	catch_stop_signals();
+	cli_catch_stop_signals();
 	rc = apply_run(&d, &ctx, &o, &err);
 	if (rc == BERTH_ELOCKED || (rc != 0 && d.id == 0)) {
 		fprintf(stderr, "berth: %s\n", err.msg);

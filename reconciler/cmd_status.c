@@ -28,32 +28,6 @@ struct status_service {
 	bool healthy;
 };
 
-/* One GET of svc's health URL (no check: running is healthy). *why (new)
- * says what failed. */
-static bool probe(const struct manifest_service *svc, char **why)
-{
-	struct http_request req = {0};
-	struct http_response res;
-	struct berr err;
-	int timeout_ms;
-	bool ok = false;
-
-	*why = NULL;
-	if (!svc->has_health || svc->health.http == NULL)
-		return true;
-	timeout_ms = svc->health.timeout_s * 1000;
-	req.url = svc->health.http;
-	req.timeout_ms = timeout_ms > 0 && timeout_ms < STATUS_PROBE_MS
-				 ? timeout_ms
-				 : STATUS_PROBE_MS;
-	if (http_request(&res, &req, &err) != 0)
-		*why = xstrdup(err.msg);
-	else if (!(ok = res.status == svc->health.expect_status))
-		*why = xasprintf("HTTP %ld", res.status);
-	http_response_release(&res);
-	return ok;
-}
-
 static void add_service(struct status_service **out, size_t *n,
 			const char *name, const struct service_live *l,
 			const struct manifest_service *svc)
@@ -71,8 +45,10 @@ static void add_service(struct status_service **out, size_t *n,
 	}
 	s->pid = l->pid;
 	s->state = xstrdup(l->running ? "running" : "stopped");
-	if (l->running)
-		s->healthy = svc != NULL ? probe(svc, &why) : true;
+	if (l->running && svc != NULL)
+		s->healthy = health_probe(&why, svc, STATUS_PROBE_MS);
+	else if (l->running)
+		s->healthy = true;
 	if (why != NULL)
 		s->detail = xasprintf("unhealthy: %s", why);
 	else if (!l->running && l->detail != NULL)
@@ -153,7 +129,32 @@ struct status {
 	struct status_service *services;
 	size_t nservices;
 	json_t *queued;            /* owned; what the daemon queued, or NULL */
+	json_t *drift;             /* owned; {"open", "checked_at"} from the
+				      daemon's drift checks, or NULL */
 };
+
+/* The daemon's drift findings (drift.json), or NULL when never checked. */
+static json_t *status_drift(struct state *st)
+{
+	struct drift_state ds;
+	struct berr err;
+	json_t *o, *j, *at;
+	int rc = drift_state_load(&ds, st, &err);
+
+	if (rc != 0) {
+		if (rc != BERTH_ENOTFOUND)
+			fprintf(stderr, "berth: warning: %s\n", err.msg);
+		drift_state_release(&ds);
+		return NULL;
+	}
+	j = drift_state_to_json(&ds, "");
+	at = json_object_get(json_object_get(j, "last"), "checked_at");
+	o = json_pack("{s:O, s:O}", "open", json_object_get(j, "open"),
+		      "checked_at", at != NULL ? at : json_null());
+	json_decref(j);
+	drift_state_release(&ds);
+	return o;
+}
 
 /* What `berth serve` queued for the environment (queued.json), or NULL. */
 static int status_queued(json_t **out, struct state *st, struct berr *err)
@@ -194,6 +195,7 @@ static int status_load(struct status *s, struct envctx *ctx, struct berr *err)
 		s->frozen = NULL;
 	if (status_queued(&s->queued, &ctx->st, err) != 0)
 		return -1;
+	s->drift = status_drift(&ctx->st);
 	status_services(&s->services, &s->nservices, ctx, s->commit);
 	return 0;
 }
@@ -204,6 +206,7 @@ static void status_release(struct status *s)
 	free(s->frozen);
 	status_services_free(s->services, s->nservices);
 	json_decref(s->queued);
+	json_decref(s->drift);
 }
 
 static json_t *status_json(const struct status *s, const char *env)
@@ -243,7 +246,33 @@ static json_t *status_json(const struct status *s, const char *env)
 		json_object_set_new(o, "frozen_reason", json_string(s->frozen));
 	json_object_set_new(o, "queued",
 			    s->queued ? json_incref(s->queued) : json_null());
+	json_object_set_new(o, "drift",
+			    s->drift ? json_incref(s->drift) : json_null());
 	return o;
+}
+
+/* "drift: 1 open: service web (checked …)". */
+static void status_print_drift(json_t *drift)
+{
+	json_t *open = json_object_get(drift, "open"), *f;
+	const char *at = json_string_value(json_object_get(drift, "checked_at"));
+	size_t i;
+
+	if (drift == NULL) {
+		printf("  drift: not checked by berth serve yet\n");
+		return;
+	}
+	if (json_array_size(open) == 0)
+		printf("  drift: none");
+	else
+		printf("  drift: %zu open:", json_array_size(open));
+	json_array_foreach(open, i, f)
+	{
+		printf("%s %s %s", i ? "," : "",
+		       json_string_value(json_object_get(f, "kind")),
+		       json_string_value(json_object_get(f, "name")));
+	}
+	printf(" (checked %s)\n", at ? at : "-");
 }
 
 static void status_print(const struct status *s, const char *env)
@@ -303,6 +332,7 @@ static void status_print(const struct status *s, const char *env)
 	} else {
 		printf("  queued: nothing\n");
 	}
+	status_print_drift(s->drift);
 }
 
 static int run(struct cli *cli)

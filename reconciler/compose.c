@@ -174,7 +174,8 @@ int compose_parse_config(struct compose_config *out, const char *yaml,
 			if (key != NULL && strcmp(key, "version") == 0 &&
 			    out->version == NULL) {
 				out->version = yaml_value(line, n);
-				if (out->version[0] == '\0' ||
+				if (out->version == NULL ||
+				    out->version[0] == '\0' ||
 				    strspn(out->version, "0123456789.") !=
 				        strlen(out->version)) {
 					free(out->version);

@@ -38,7 +38,7 @@ struct daemon_env *daemon_env_find(struct daemon *d, const char *name)
 void daemon_child_gone(struct daemon *d)
 {
 	if (d->stopping && daemon_queue_running(d) == 0 && d->poll == NULL &&
-	    d->status_run == NULL) {
+	    d->status_run == NULL && daemon_sched_running(d) == 0) {
 		log_info("msg=\"stopped\"");
 		event_base_loopexit(d->base, NULL);
 	}
@@ -290,6 +290,7 @@ static void reload(struct daemon *d)
 	for (i = 0; i < d->nenvs; i++)
 		daemon_queue_kick(d, d->envs[i]);
 	daemon_poll_schedule(d);
+	daemon_sched_schedule(d);
 	metrics_add(d->m, "berth_config_reloads_total",
 		    (const char *[]){"result", "ok", NULL}, 1);
 	log_info("msg=\"config reloaded\" environments=%zu", d->cfg.nenvs);
@@ -312,6 +313,7 @@ static void on_signal(int sig, short what, void *arg)
 		while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
 			if (!daemon_queue_reaped(d, pid, wstatus) &&
 			    !daemon_poll_reaped(d, pid, wstatus) &&
+			    !daemon_sched_reaped(d, pid, wstatus) &&
 			    !daemon_status_reaped(d, pid, wstatus))
 				log_debug("msg=\"reaped an unknown child\" pid=%d",
 					  (int)pid);
@@ -326,6 +328,7 @@ static void on_signal(int sig, short what, void *arg)
 	d->stopping = true;
 	server_drain(d->srv);
 	daemon_poll_stop(d);
+	daemon_sched_stop(d);
 	daemon_status_stop(d);
 	metrics_set(d->m, "berth_ready", NULL, 0);
 	daemon_queue_flush(d);
@@ -462,6 +465,7 @@ int daemon_run(const struct daemon_opts *o)
 		daemon_queue_kick(&d, d.envs[i]);
 	metrics_set(d.m, "berth_inbox_entries", NULL, (double)inbox_count(d.ib));
 	daemon_poll_schedule(&d);
+	daemon_sched_schedule(&d);
 	server_set_ready(d.srv, true);
 	metrics_set(d.m, "berth_ready", NULL, 1);
 	log_info("msg=\"ready\" environments=%zu inbox=%zu", d.cfg.nenvs,

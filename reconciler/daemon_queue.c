@@ -356,7 +356,7 @@ void daemon_queue_kick(struct daemon *d, struct daemon_env *e)
 	int rc;
 
 	if (e->run != NULL || !e->has_pending || d->stopping || d->starting ||
-	    e->waiting ||
+	    e->waiting || daemon_sched_busy(e) ||
 	    !e->configured || e->ctx == NULL)
 		return;
 	lock_path = state_path(&e->ctx->st, "lock");
@@ -510,6 +510,8 @@ bool daemon_queue_reaped(struct daemon *d, int pid, int wstatus)
 	e->run = NULL;
 	set_queue_metrics(d, e);
 	daemon_queue_kick(d, e);
+	if (e->run == NULL)
+		daemon_sched_tick(d, e);
 	daemon_child_gone(d);
 	return true;
 }
@@ -537,6 +539,7 @@ void daemon_env_free(struct daemon_env *e)
 	daemon_child_free(e->run);
 	if (e->retry != NULL)
 		event_free(e->retry);
+	daemon_sched_env_free(e);
 	free(e);
 }
 

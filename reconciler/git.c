@@ -1377,6 +1377,28 @@ out:
 	return rc;
 }
 
+int git_mirror_ahead_behind(size_t *ahead, size_t *behind,
+			    struct git_mirror *gm, const char *local,
+			    const char *upstream, struct berr *err)
+{
+	git_commit *cl = NULL, *cu = NULL;
+	int rc;
+
+	*ahead = *behind = 0;
+	if ((rc = lookup_commit(&cl, gm, local, err)) != 0)
+		goto out;
+	if ((rc = lookup_commit(&cu, gm, upstream, err)) != 0)
+		goto out;
+	if (git_graph_ahead_behind(ahead, behind, gm->repo, git_commit_id(cl),
+				   git_commit_id(cu)) < 0)
+		rc = git_fail(err, gm, "cannot count commits between '%.7s' "
+				       "and '%.7s'", local, upstream);
+out:
+	git_commit_free(cl);
+	git_commit_free(cu);
+	return rc;
+}
+
 int git_mirror_commit_subject(char **subject, struct git_mirror *gm,
 			      const char *sha, struct berr *err)
 {

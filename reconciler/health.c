@@ -256,6 +256,27 @@ int health_wait(struct health_result *res, const struct health_opts *o)
 	}
 }
 
+bool health_probe(char **why, const struct manifest_service *svc, int max_ms)
+{
+	struct health_result res;
+	int timeout_ms;
+	bool ok;
+
+	*why = NULL;
+	if (!svc->has_health || svc->health.http == NULL)
+		return true;
+	memset(&res, 0, sizeof(res));
+	timeout_ms = (svc->health.timeout_s > 0 ? svc->health.timeout_s
+	                                        : HEALTH_TIMEOUT_DEFAULT_S) *
+	             1000;
+	if (max_ms > 0 && max_ms < timeout_ms)
+		timeout_ms = max_ms;
+	/* check_once counts in seconds; round a shorter bound up. */
+	ok = check_once(&res, why, &svc->health, (timeout_ms + 999) / 1000);
+	health_result_release(&res);
+	return ok;
+}
+
 void health_result_release(struct health_result *res)
 {
 	if (res == NULL)

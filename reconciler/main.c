@@ -15,6 +15,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_history,
 	&cmd_validate,
 	&cmd_smoke,
+	&cmd_drift,
 	&cmd_unlock,
 	&cmd_resume,
 	&cmd_serve,

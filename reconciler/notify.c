@@ -50,8 +50,7 @@ static json_t *json_str_or_null(const char *s)
 	return j;
 }
 
-/* Slack reads &, < and > as markup: "<!channel>" would ping everyone. */
-static void slack_escape(struct buf *b, const char *s)
+void notify_slack_escape(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '&')
@@ -70,7 +69,7 @@ static void slack_short_sha(struct buf *b, const char *sha)
 	char *short_sha = xstrndup(sha, 7);
 
 	buf_putc(b, '`');
-	slack_escape(b, short_sha);
+	notify_slack_escape(b, short_sha);
 	buf_putc(b, '`');
 	free(short_sha);
 }
@@ -83,9 +82,9 @@ static char *slack_text(const struct notify_event *ev)
 	int64_t ms = ev->duration_ms > 0 ? ev->duration_ms : 0;
 
 	buf_putc(&b, '[');
-	slack_escape(&b, ev->env ? ev->env : "?");
+	notify_slack_escape(&b, ev->env ? ev->env : "?");
 	buf_printf(&b, "] deployment #%lld ", (long long)ev->deployment_id);
-	slack_escape(&b, ev->status ? ev->status : "?");
+	notify_slack_escape(&b, ev->status ? ev->status : "?");
 	if (ev->commit != NULL) {
 		buf_puts(&b, ": commit ");
 		slack_short_sha(&b, ev->commit);
@@ -99,7 +98,7 @@ static char *slack_text(const struct notify_event *ev)
 	           (long long)(ms % 1000 / 100));
 	if (ev->trigger != NULL) {
 		buf_puts(&b, ", trigger ");
-		slack_escape(&b, ev->trigger);
+		notify_slack_escape(&b, ev->trigger);
 	}
 	return buf_detach(&b);
 }
@@ -171,16 +170,14 @@ static void set_detail(struct notify_result *res, char *detail)
 	res->detail = detail;
 }
 
-int notify_send(struct notify_result *res, const struct notify_target *t,
-                const struct notify_event *ev,
-                const struct notify_policy *policy)
+int notify_send_body(struct notify_result *res, const struct notify_target *t,
+                     const char *body, const struct notify_policy *policy)
 {
 	struct notify_policy p = policy_defaults(policy);
 	int64_t start = strnum_mono_ms();
 	int64_t deadline = start + p.total_timeout_ms;
 	struct http_request req = {0};
 	int delay = p.backoff_ms;
-	char *body = NULL;
 
 	memset(res, 0, sizeof(*res));
 	res->type = t->type;
@@ -191,7 +188,6 @@ int notify_send(struct notify_result *res, const struct notify_target *t,
 		return -1;
 	}
 	res->where = http_redact_url(t->url, false);
-	body = notify_payload(t->type, ev);
 	req.method = "POST";
 	req.url = t->url;
 	req.body = body;
@@ -234,8 +230,18 @@ int notify_send(struct notify_result *res, const struct notify_target *t,
 		delay *= 2;
 	}
 	res->duration_ms = strnum_mono_ms() - start;
-	free(body);
 	return res->sent ? 0 : -1;
+}
+
+int notify_send(struct notify_result *res, const struct notify_target *t,
+                const struct notify_event *ev,
+                const struct notify_policy *policy)
+{
+	char *body = notify_payload(t->type, ev);
+	int rc = notify_send_body(res, t, body, policy);
+
+	free(body);
+	return rc;
 }
 
 size_t notify_send_all(struct notify_result *results,

@@ -213,6 +213,8 @@ void pipeline_end(struct pipeline *p, enum step_status status, const char *fmt,
 	if (status != STEP_FAILED)
 		pipeline_pause(s->name);
 	s = current_step(p);
+	if (s == NULL)
+		return;
 	buf_init(&detail, 0);
 	va_start(ap, fmt);
 	buf_vprintf(&detail, fmt, ap);
@@ -261,10 +263,9 @@ void pipeline_driver_ctx(struct driver_ctx *dctx, struct pipeline *p)
 	dctx->arg = p;
 }
 
-/* The notifiers of the host config and of m, with their URLs resolved:
- * secrets go to bufs (wiped by the caller), targets borrow from them. */
-static size_t notify_targets(struct notify_target **targets, struct buf **bufs,
-                             struct envctx *ctx, const struct manifest *m)
+size_t pipeline_notify_targets(struct notify_target **targets,
+                               struct buf **bufs, struct envctx *ctx,
+                               const struct manifest *m)
 {
 	const struct config *cfg = &ctx->cfg;
 	size_t n = cfg->nnotify + (m != NULL ? m->nnotify : 0), i, k = 0;
@@ -307,7 +308,7 @@ size_t pipeline_notify(struct pipeline *p, const struct manifest *m,
 
 	if (pipeline_begin(p, 10, "notify", NULL) != 0)
 		pipeline_line(p, "warning: the journal could not be written");
-	n = notify_targets(&targets, &bufs, p->ctx, m);
+	n = pipeline_notify_targets(&targets, &bufs, p->ctx, m);
 	if (n == 0) {
 		pipeline_end(p, STEP_SKIPPED, "no notifiers configured");
 		goto out;
@@ -333,12 +334,20 @@ size_t pipeline_notify(struct pipeline *p, const struct manifest *m,
 	/* A notifier never fails a deployment: the step is ok either way. */
 	pipeline_end(p, STEP_OK, "%zu of %zu sent", sent, n);
 out:
+	pipeline_notify_targets_free(targets, bufs, n);
+	free(results);
+	return sent;
+}
+
+void pipeline_notify_targets_free(struct notify_target *targets,
+                                  struct buf *bufs, size_t n)
+{
+	size_t i;
+
 	for (i = 0; bufs != NULL && i < n; i++)
 		secret_wipe(&bufs[i]);
 	free(bufs);
 	free(targets);
-	free(results);
-	return sent;
 }
 
 int pipeline_record_action(struct deployment *out, struct envctx *ctx,

@@ -45,10 +45,9 @@ static void append_all(struct manifest_changes *to,
 				     from->items[i].name, from->items[i].detail);
 }
 
-/* Reads the *.sql files of dir at commit sha into srcs/bufs. */
-static int read_migrations(struct buf **bufs, struct migrate_source **srcs,
-			   size_t *n, struct strv *names, struct git_mirror *gm,
-			   const char *sha, const char *dir, struct berr *err)
+int plan_read_migrations(struct buf **bufs, struct migrate_source **srcs,
+			 size_t *n, struct strv *names, struct git_mirror *gm,
+			 const char *sha, const char *dir, struct berr *err)
 {
 	size_t i, k = 0;
 	int rc;
@@ -85,8 +84,8 @@ static int read_migrations(struct buf **bufs, struct migrate_source **srcs,
 	return 0;
 }
 
-static void free_migrations(struct buf *bufs, struct migrate_source *srcs,
-			    size_t n)
+void plan_free_migrations(struct buf *bufs, struct migrate_source *srcs,
+			  size_t n)
 {
 	size_t i;
 
@@ -128,8 +127,8 @@ static void plan_migrations(struct plan *p, struct manifest_changes *out,
 	}
 	if (db->migrations != MANIFEST_MIGRATIONS_SQL_DIR)
 		return;
-	rc = read_migrations(&bufs, &srcs, &n, &names, gm, p->to_commit,
-			     db->sql_dir, &err);
+	rc = plan_read_migrations(&bufs, &srcs, &n, &names, gm, p->to_commit,
+				  db->sql_dir, &err);
 	if (rc == BERTH_ENOTFOUND) {
 		manifest_changes_add(out, "error", db->sql_dir,
 				     "migrations directory missing in the commit");
@@ -206,7 +205,7 @@ static void plan_migrations(struct plan *p, struct manifest_changes *out,
 out:
 	migrate_plan_release(&mp);
 	pg_close(conn);
-	free_migrations(bufs, srcs, n);
+	plan_free_migrations(bufs, srcs, n);
 	strv_release(&names);
 }
 

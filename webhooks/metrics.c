@@ -36,6 +36,16 @@ static const struct metric_def {
 	{"berth_lock_waits_total", "counter", "Deployments postponed because another process held the environment lock."},
 	{"berth_polls_total", "counter", "Polls of the remote by result."},
 	{"berth_config_reloads_total", "counter", "SIGHUP reloads by result."},
+	{"berth_drift_checks_total", "counter", "Scheduled drift checks by environment and result (clean, drift, error)."},
+	{"berth_drift_findings", "gauge", "Drift findings open per environment after the last check."},
+	{"berth_drift_last_check_timestamp_seconds", "gauge", "When the last scheduled drift check of the environment ended (unix time)."},
+	{"berth_drift_notifications_total", "counter", "Drift notifications sent (new and cleared findings)."},
+	{"berth_drift_heals_total", "counter", "Drift heals by environment and the status of their deployment."},
+	{"berth_backups_total", "counter", "Scheduled backups by environment and result (ok, failed)."},
+	{"berth_backup_verifications_total", "counter", "Verifications of scheduled backups by result (ok, failed, skipped)."},
+	{"berth_backups_pruned_total", "counter", "Backups removed by retention after scheduled backups."},
+	{"berth_backup_last_success_timestamp_seconds", "gauge", "When the last good scheduled backup of the environment ended (unix time)."},
+	{"berth_backup_size_bytes", "gauge", "Size of the last good scheduled backup."},
 };
 
 #define NBUCKETS_MAX 12

@@ -399,6 +399,50 @@ static void api_deployments(struct server *s, struct evhttp_request *req,
 		  start_ms);
 }
 
+/* GET /api/drift[?env=ENV]: each environment's open drift findings and
+ * its last scheduled check, from envs/<env>/drift.json. */
+static void api_drift(struct server *s, struct evhttp_request *req,
+		      const struct evkeyvalq *q, int64_t start_ms)
+{
+	const char *only = evhttp_find_header(q, "env");
+	const struct config *cfg = s->sc.cfg;
+	json_t *arr = json_array();
+	size_t i;
+
+	if (only != NULL && config_env(cfg, only) == NULL) {
+		json_decref(arr);
+		send_error(s, req, 404, "no such environment", start_ms);
+		return;
+	}
+	for (i = 0; i < cfg->nenvs; i++) {
+		const char *env = cfg->envs[i].name;
+		struct drift_state ds;
+		struct state st;
+		struct berr err;
+		int rc;
+
+		if (only != NULL && strcmp(only, env) != 0)
+			continue;
+		memset(&ds, 0, sizeof(ds));
+		rc = state_open(&st, cfg->state_dir, env, &err);
+		if (rc == 0)
+			rc = drift_state_load(&ds, &st, &err);
+		if (rc == 0 || rc == BERTH_ENOTFOUND) {
+			json_array_append_new(arr, drift_state_to_json(&ds, env));
+		} else {
+			log_error("msg=\"cannot read drift state\" env=%s "
+				  "error=\"%s\"", env, err.msg);
+			json_array_append_new(
+			    arr, json_pack("{s:s, s:s}", "env", env, "error",
+					   "cannot read the drift state"));
+		}
+		drift_state_release(&ds);
+		state_close(&st);
+	}
+	send_json(s, req, 200, json_pack("{s:o}", "environments", arr),
+		  start_ms);
+}
+
 static void handle_api(struct server *s, struct evhttp_request *req,
 		       const char *what, const char *query, int64_t start_ms)
 {
@@ -407,6 +451,7 @@ static void handle_api(struct server *s, struct evhttp_request *req,
 	bool post_ep = strcmp(what, "deploy") == 0 || strcmp(what, "rollback") == 0;
 	bool get_ep = strcmp(what, "status") == 0 ||
 		      strcmp(what, "deployments") == 0 ||
+		      strcmp(what, "drift") == 0 ||
 		      strcmp(what, "events") == 0;
 	struct evkeyvalq q;
 
@@ -466,6 +511,8 @@ static void handle_api(struct server *s, struct evhttp_request *req,
 		s->ops.status(r, s->ops.arg);
 	} else if (strcmp(what, "deployments") == 0) {
 		api_deployments(s, req, &q, start_ms);
+	} else if (strcmp(what, "drift") == 0) {
+		api_drift(s, req, &q, start_ms);
 	} else {
 		const char *provider = evhttp_find_header(&q, "provider");
 

@@ -800,7 +800,7 @@ struct watch {
 static size_t read_proc(char *out, size_t len, const char *pid,
                         const char *what)
 {
-	char path[64];
+	char path[320];
 	ssize_t n;
 	size_t i;
 	int fd;
