@@ -250,8 +250,9 @@ out:
 	return rc;
 }
 
-int daemonapi_env_state(bool *frozen, bool *locked, struct daemonapi *api,
-                        const char *env, struct berr *err)
+int daemonapi_env_state(bool *frozen, bool *locked, bool *running,
+                        struct daemonapi *api, const char *env,
+                        struct berr *err)
 {
 	json_t *j = NULL, *envs;
 	long http = 0;
@@ -260,6 +261,7 @@ int daemonapi_env_state(bool *frozen, bool *locked, struct daemonapi *api,
 
 	*frozen = false;
 	*locked = false;
+	*running = false;
 	rc = call(&j, &http, api, "GET", "/api/status", NULL, NULL, err);
 	if (rc != 0)
 		return -1;
@@ -276,6 +278,7 @@ int daemonapi_env_state(bool *frozen, bool *locked, struct daemonapi *api,
 			continue;
 		*frozen = json_is_true(json_object_get(e, "frozen"));
 		*locked = json_is_true(json_object_get(e, "locked"));
+		*running = json_is_object(json_object_get(e, "running"));
 		rc = 0;
 		break;
 	}

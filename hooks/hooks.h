@@ -221,12 +221,14 @@ int daemonapi_deployments(struct deployment **out, size_t *n,
                           size_t limit, struct berr *err);
 
 /*
- * Whether env is frozen or locked, from GET /api/status (which runs `berth
- * status` on the server: seconds, not milliseconds). Returns 0,
- * BERTH_ENOTFOUND when the daemon does not list env, or -1.
+ * Whether env is frozen, whether its lock is held (by anyone), and whether
+ * the daemon itself runs a deployment of it now, from GET /api/status
+ * (which runs `berth status` on the server: seconds, not milliseconds).
+ * Returns 0, BERTH_ENOTFOUND when the daemon does not list env, or -1.
  */
-int daemonapi_env_state(bool *frozen, bool *locked, struct daemonapi *api,
-                        const char *env, struct berr *err);
+int daemonapi_env_state(bool *frozen, bool *locked, bool *running,
+                        struct daemonapi *api, const char *env,
+                        struct berr *err);
 
 /* watch.c — a deployment's progress, as its record shows it */
 

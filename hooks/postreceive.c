@@ -512,15 +512,15 @@ out:
 	return rc;
 }
 
-/* Says why a push waits when no deployment runs. Returns false when it
- * will not be deployed any time soon. */
+/* Says why a push waits when no deployment it can see runs. Returns false
+ * when it will not be deployed any time soon. */
 static bool daemon_waiting(struct daemon_follow *f)
 {
 	struct berr err;
-	bool frozen, locked;
+	bool frozen, locked, running;
 
-	if (daemonapi_env_state(&frozen, &locked, f->api, f->e->name, &err) !=
-	    0)
+	if (daemonapi_env_state(&frozen, &locked, &running, f->api,
+	                        f->e->name, &err) != 0)
 		return true;
 	if (frozen) {
 		pusher_say("%s is frozen: berth serve deploys this push after "
@@ -528,7 +528,9 @@ static bool daemon_waiting(struct daemon_follow *f)
 		           f->e->name, f->e->name);
 		return false;
 	}
-	if (locked && !f->told_locked) {
+	/* A lock the daemon's own deployment holds is that deployment
+	 * starting: its record shows it soon. */
+	if (locked && !running && !f->told_locked) {
 		pusher_say("%s is busy: another process holds its lock; this "
 		           "push is queued and deploys when it is free",
 		           f->e->name);
