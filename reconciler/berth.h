@@ -242,6 +242,8 @@ extern const struct cli_cmd cmd_drift;
 extern const struct cli_cmd cmd_backup;
 extern const struct cli_cmd cmd_rollback;
 extern const struct cli_cmd cmd_history;
+extern const struct cli_cmd cmd_hook;
+extern const struct cli_cmd cmd_hooks;
 extern const struct cli_cmd cmd_plan;
 extern const struct cli_cmd cmd_resume;
 extern const struct cli_cmd cmd_smoke;
@@ -2148,6 +2150,28 @@ struct git_ref_update {
  */
 int git_mirror_open(struct git_mirror **out, const char *dir, const char *url,
 		    const struct git_auth *auth, struct berr *err);
+
+/*
+ * Opens the repository a Git hook runs in, as git describes it in the
+ * hook's environment (GIT_DIR; GIT_OBJECT_DIRECTORY and
+ * GIT_ALTERNATE_OBJECT_DIRECTORIES, through which a pre-receive hook sees
+ * the pushed objects that wait in quarantine). The handle reads like a
+ * mirror (git_mirror_resolve, git_mirror_read_file, ...) and never writes;
+ * it has no remote: git_mirror_fetch and git_mirror_ls_remote refuse.
+ * Returns 0 with *out (new, git_mirror_close), or -1 ("not running as a
+ * Git hook: GIT_DIR is not set", or libgit2's reason).
+ */
+int git_mirror_open_env(struct git_mirror **out, struct berr *err);
+
+/*
+ * For `berth hooks install`: opens the repository at path (exactly there,
+ * no search upwards), refuses one that is not bare, and gives the directory
+ * git runs its hooks from: core.hooksPath when the repository's config
+ * sets it, else "<repository>/hooks". *hooks_dir is new. Returns 0,
+ * BERTH_ENOTFOUND when path is not a repository, or -1 ("'P' is not a bare
+ * repository (it has a working tree): ...").
+ */
+int git_bare_hooks_dir(char **hooks_dir, const char *path, struct berr *err);
 
 /* How long git_mirror_fetch waits for another process's fetch of the same
  * mirror to finish (default 60000 ms). */

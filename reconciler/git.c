@@ -674,6 +674,86 @@ out:
 	return rc;
 }
 
+int git_mirror_open_env(struct git_mirror **out, struct berr *err)
+{
+	const char *git_dir = getenv("GIT_DIR");
+	struct git_mirror *gm;
+	const char *path;
+	int rc;
+
+	*out = NULL;
+	if (lib_ensure(err) != 0)
+		return -1;
+	if (git_dir == NULL || *git_dir == '\0')
+		return berr_set(err, "not running as a Git hook: GIT_DIR is not "
+				     "set");
+	gm = xcalloc(1, sizeof(*gm));
+	gm->lock_timeout_ms = DEFAULT_LOCK_TIMEOUT_MS;
+	/* FROM_ENV: GIT_DIR, and GIT_OBJECT_DIRECTORY with
+	 * GIT_ALTERNATE_OBJECT_DIRECTORIES, which is how git hands a
+	 * pre-receive hook the quarantine of objects not yet accepted. */
+	rc = git_repository_open_ext(&gm->repo, NULL,
+				     GIT_REPOSITORY_OPEN_FROM_ENV, NULL);
+	if (rc < 0) {
+		git_fail(err, NULL, "cannot open the repository '%s' of the "
+			 "hook", git_dir);
+		git_mirror_close(gm);
+		return -1;
+	}
+	path = git_repository_path(gm->repo);
+	gm->dir = xstrdup(path != NULL ? path : git_dir);
+	while (strlen(gm->dir) > 1 && gm->dir[strlen(gm->dir) - 1] == '/')
+		gm->dir[strlen(gm->dir) - 1] = '\0';
+	*out = gm;
+	return 0;
+}
+
+int git_bare_hooks_dir(char **hooks_dir, const char *path, struct berr *err)
+{
+	git_repository *repo = NULL;
+	git_config *cfg = NULL;
+	git_buf value = {0};
+	const char *dir;
+	int rc;
+
+	*hooks_dir = NULL;
+	if (lib_ensure(err) != 0)
+		return -1;
+	rc = git_repository_open_ext(&repo, path,
+				     GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	if (rc == GIT_ENOTFOUND) {
+		berr_set(err, "'%s' is not a Git repository", path);
+		return BERTH_ENOTFOUND;
+	}
+	if (rc < 0)
+		return git_fail(err, NULL, "cannot open repository '%s'", path);
+	if (!git_repository_is_bare(repo)) {
+		rc = berr_set(err, "'%s' is not a bare repository (it has a "
+			      "working tree): install the hooks into the "
+			      "repository that pushes go to, made with 'git "
+			      "init --bare'", path);
+		goto out;
+	}
+	dir = git_repository_path(repo);
+	/* git runs hooks from core.hooksPath when set; relative to the
+	 * repository of a bare one. */
+	if (git_repository_config_snapshot(&cfg, repo) == 0 &&
+	    git_config_get_path(&value, cfg, "core.hooksPath") == 0 &&
+	    value.ptr != NULL && value.ptr[0] != '\0') {
+		*hooks_dir = value.ptr[0] == '/' ? xstrdup(value.ptr)
+						 : fs_join(dir, value.ptr);
+	} else {
+		*hooks_dir = fs_join(dir, "hooks");
+	}
+	git_error_clear();
+	rc = 0;
+out:
+	git_buf_dispose(&value);
+	git_config_free(cfg);
+	git_repository_free(repo);
+	return rc;
+}
+
 void git_mirror_set_lock_timeout(struct git_mirror *gm, int timeout_ms)
 {
 	gm->lock_timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
@@ -938,6 +1018,9 @@ int git_mirror_fetch(struct git_mirror *gm, struct git_ref_update **updates,
 		*updates = NULL;
 	if (nupdates != NULL)
 		*nupdates = 0;
+	if (gm->url == NULL)
+		return berr_set(err, "repository '%s' has no remote to fetch "
+				"from", gm->dir);
 	if ((ret = mirror_lock(gm, &lockfd, err)) != 0)
 		return ret;
 	ret = -1;
@@ -1037,6 +1120,8 @@ int git_mirror_ls_remote(char sha[41], struct git_mirror *gm,
 	int rc, ret = -1;
 
 	sha[0] = '\0';
+	if (gm->url == NULL)
+		return berr_set(err, "repository '%s' has no remote", gm->dir);
 	if (strncmp(branch, "refs/heads/", 11) == 0)
 		branch += 11;
 	if (!branch_name_valid(branch))

@@ -21,7 +21,13 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_unlock,
 	&cmd_resume,
 	&cmd_serve,
+	&cmd_hooks,
 	&cmd_version,
+};
+
+/* Commands left out of --help: run by programs, not typed by people. */
+static const struct cli_cmd *const hidden_commands[] = {
+	&cmd_hook,
 };
 
 static void usage(FILE *f)
@@ -48,6 +54,9 @@ static const struct cli_cmd *find_command(const char *name)
 	for (i = 0; i < BERTH_ARRAY_LEN(commands); i++)
 		if (strcmp(commands[i]->name, name) == 0)
 			return commands[i];
+	for (i = 0; i < BERTH_ARRAY_LEN(hidden_commands); i++)
+		if (strcmp(hidden_commands[i]->name, name) == 0)
+			return hidden_commands[i];
 	return NULL;
 }
 
