@@ -58,12 +58,14 @@ metric() {
 # (negative: before the slot).
 offset_to_slot() {
 	python3 - "$1" "$2" <<'PY'
-import sys, time, datetime
+import sys, time, datetime, math
 days, delta = int(sys.argv[1]), int(sys.argv[2])
 now = time.time()
 d = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).date() + datetime.timedelta(days=days)
 slot = datetime.datetime(d.year, d.month, d.day, 3, 0, tzinfo=datetime.timezone.utc).timestamp()
-print(int(slot - now) + delta)
+# Rounded up: the clock is never behind the time asked for (a backup taken at
+# once is named by the scheduler clock, which must not read 03:29:59).
+print(math.ceil(slot - now) + delta)
 PY
 }
 slot_name() { # slot_name DAYS HHMM: a backup name's prefix DAYS days ahead
