@@ -395,25 +395,40 @@ static void spec_env(json_t *spec, const json_t *env)
 	strv_release(&lines);
 }
 
+/* The fields of a spec read from the inspect answer: key, the object of
+ * the answer ("" for the top level), its field, whether it is an argv, and
+ * what it is called in a diff. */
+static const struct {
+	const char *key, *object, *field;
+	bool argv;
+	const char *what;
+} spec_fields[] = {
+    {"image", "", "Image", false, "image"},
+    {"entrypoint", "Config", "Entrypoint", true, "entrypoint"},
+    {"command", "Config", "Cmd", true, "command"},
+    {"user", "Config", "User", false, "user"},
+    {"working_dir", "Config", "WorkingDir", false, "working directory"},
+    {"network_mode", "HostConfig", "NetworkMode", false, "network mode"},
+};
+
 /* What the engine says root's container runs (docker_container.spec). */
 static json_t *read_spec(const json_t *root)
 {
 	const json_t *config = json_object_get(root, "Config");
-	const json_t *host = json_object_get(root, "HostConfig");
 	json_t *spec = json_object();
+	size_t i;
 
-	json_object_set_new(spec, "image",
-	                    spec_str(json_object_get(root, "Image")));
-	json_object_set_new(spec, "entrypoint",
-	                    spec_argv(json_object_get(config, "Entrypoint")));
-	json_object_set_new(spec, "command",
-	                    spec_argv(json_object_get(config, "Cmd")));
-	json_object_set_new(spec, "user",
-	                    spec_str(json_object_get(config, "User")));
-	json_object_set_new(spec, "working_dir",
-	                    spec_str(json_object_get(config, "WorkingDir")));
-	json_object_set_new(spec, "network_mode",
-	                    spec_str(json_object_get(host, "NetworkMode")));
+	for (i = 0; i < BERTH_ARRAY_LEN(spec_fields); i++) {
+		const json_t *o =
+		    spec_fields[i].object[0]
+		        ? json_object_get(root, spec_fields[i].object)
+		        : root;
+		const json_t *v = json_object_get(o, spec_fields[i].field);
+
+		json_object_set_new(spec, spec_fields[i].key,
+		                    spec_fields[i].argv ? spec_argv(v)
+		                                        : spec_str(v));
+	}
 	spec_env(spec, json_object_get(config, "Env"));
 	json_object_set_new(
 	    spec, "compose_config_hash",
@@ -450,37 +465,29 @@ static size_t names_missing(struct buf *b, const json_t *a, const json_t *other)
 	for (i = 0; i < json_array_size(a); i++) {
 		const json_t *name = json_array_get(a, i);
 		bool found = false;
+		char *text;
 
 		for (k = 0; k < json_array_size(other) && !found; k++)
 			found = json_equal(name, json_array_get(other, k));
 		if (found || !json_is_string(name))
 			continue;
-		buf_printf(b, "%s%s", shown++ ? ", " : "",
-		           json_string_value(name));
+		text = one_line(json_string_value(name));
+		buf_printf(b, "%s%s", shown++ ? ", " : "", text);
+		free(text);
 	}
 	return shown;
 }
 
 char *docker_spec_diff(const json_t *was, const json_t *now)
 {
-	static const struct {
-		const char *key, *what;
-	} fields[] = {
-	    {"image", "image"},
-	    {"entrypoint", "entrypoint"},
-	    {"command", "command"},
-	    {"user", "user"},
-	    {"working_dir", "working directory"},
-	    {"network_mode", "network mode"},
-	};
 	const json_t *ew, *en;
 	struct buf b;
 	size_t i;
 
 	buf_init(&b, 0);
-	for (i = 0; i < BERTH_ARRAY_LEN(fields); i++) {
-		const json_t *w = json_object_get(was, fields[i].key);
-		const json_t *n = json_object_get(now, fields[i].key);
+	for (i = 0; i < BERTH_ARRAY_LEN(spec_fields); i++) {
+		const json_t *w = json_object_get(was, spec_fields[i].key);
+		const json_t *n = json_object_get(now, spec_fields[i].key);
 		char *sw, *sn;
 
 		if (json_equal(w, n) || (w == NULL && n == NULL))
@@ -488,7 +495,7 @@ char *docker_spec_diff(const json_t *was, const json_t *now)
 		sw = spec_show(w);
 		sn = spec_show(n);
 		buf_printf(&b, "%s%s %s, berth started %s", b.len ? "; " : "",
-		           fields[i].what, sn, sw);
+		           spec_fields[i].what, sn, sw);
 		free(sn);
 		free(sw);
 	}

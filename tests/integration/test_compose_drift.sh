@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # berth drift with the compose driver on the real Docker engine: the
-# application of test_compose_apply.sh (a static HTTP server in a FROM
-# scratch image, host networking, 127.0.0.1 only) deployed once, then
+# application of compose_lib.sh (a static HTTP server in a FROM scratch
+# image, host networking, 127.0.0.1 only) deployed once, then
 #  - its container removed by hand: `berth drift` exits 2 naming the
 #    service, `--heal` recreates it through a deployment with trigger drift
 #    and it serves again;
@@ -15,79 +15,8 @@
 # at the end.
 . "$BERTH_SRC/tests/integration/lib.sh"
 
-for cmd in docker cc curl python3; do
-	command -v "$cmd" >/dev/null ||
-		t_fail "'$cmd' is missing (run contrib/test.sh, which installs what tests need)"
-done
-docker info >/dev/null 2>&1 ||
-	t_fail "the Docker engine does not answer (run contrib/test.sh, which installs docker.io and starts dockerd)"
-command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 ||
-	t_fail "neither docker compose nor docker-compose is installed (apt-get install docker-compose)"
-
 PROJECT=berthdrift$$
-PORT=$(t_free_port)
-cd "$T_DIR"
-
-cleanup_docker() {
-	local ids
-	ids=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
-	[ -z "$ids" ] || docker rm -f $ids
-	ids=$(docker images -q "berth.invalid/$PROJECT/*" | sort -u)
-	[ -z "$ids" ] || docker rmi -f $ids
-}
-t_on_exit cleanup_docker
-
-t_make_repo "$T_DIR/app"
-cp "$BERTH_SRC/tests/fixtures/compose_service.c" app/service.c
-cat >app/Dockerfile <<'EOF'
-FROM scratch
-COPY srv /srv
-COPY VERSION /version
-HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD ["/srv", "--check"]
-CMD ["/srv"]
-EOF
-printf '/srv\n' >app/.gitignore
-cat >app/docker-compose.yml <<EOF
-version: "3.7"
-services:
-  web:
-    build: .
-    network_mode: host
-    stop_grace_period: 5s
-    environment:
-      PORT: "\${PORT}"
-      HEALTHY: "1"
-EOF
-cat >app/berth.json <<EOF
-{
-  "version": 1,
-  "app": "demo",
-  "driver": "compose",
-  "compose": { "project": "$PROJECT" },
-  "build": [ ["cc", "-static", "-O2", "-o", "srv", "service.c"] ],
-  "services": {
-    "web": {
-      "health": { "http": "http://127.0.0.1:\${PORT}/health", "interval_s": 1,
-                  "timeout_s": 2, "start_period_s": 20, "retries": 2 },
-      "stop_timeout_s": 5,
-      "ports": [$PORT]
-    }
-  },
-  "releases": { "keep": 2 }
-}
-EOF
-echo "PORT=$PORT" >prod.env
-chmod 600 prod.env
-cat >config.json <<EOF
-{ "state_dir": "$T_DIR/state", "repo": { "url": "$T_DIR/app.git" },
-  "environments": { "production": { "branch": "main", "env_file": "$T_DIR/prod.env" } } }
-EOF
-B() { "$BERTH" --config "$T_DIR/config.json" "$@"; }
-get() { curl -s --max-time 5 "http://127.0.0.1:$PORT/$1" || echo -; }
-web() { # the id of the project's web container
-	docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" \
-		--filter label=com.docker.compose.service=web
-}
+. "$BERTH_SRC/tests/integration/compose_lib.sh"
 json_get() { # FILE EXPR
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
