@@ -408,11 +408,16 @@ static void remember_container(const struct driver_ctx *ctx, json_t *root,
 	struct berr err;
 	size_t n = 0;
 
-	if (containers(&cs, &n, ctx, project, service, &err) < 0 || n == 0 ||
-	    cs[0].spec == NULL) {
+	if (containers(&cs, &n, ctx, project, service, &err) < 0) {
 		log_warn("msg=\"cannot read the started container\" "
 		         "service=%s error=\"%s\"",
-		         service, n == 0 ? "no container" : err.msg);
+		         service, err.msg);
+		goto out;
+	}
+	if (n == 0 || cs[0].spec == NULL) {
+		log_warn("msg=\"no container after compose up\" "
+		         "service=%s",
+		         service);
 		goto out;
 	}
 	json_object_set_new(rec, "container",
