@@ -822,6 +822,12 @@ struct service_live {
 	char *health_output; /* owned or NULL; the last check's output, one
 				line */
 	char *image;         /* owned or NULL; the image id it runs */
+	/* How what runs differs from what the driver started, for people
+	 * ("container app_web_1: command [\"/srv\",\"-x\"], berth started
+	 * [\"/srv\"]"): changed or replaced by hand. When set, hash is NULL:
+	 * what runs is not the manifest's configuration. NULL when the same
+	 * or when the driver cannot tell (the process driver). */
+	char *changed; /* owned or NULL */
 	int *ports;          /* owned or NULL; host TCP ports the driver
 				publishes for it through a proxy process
 				(docker-proxy), which the port check counts
@@ -1046,10 +1052,25 @@ struct docker_container {
 	bool tty;            /* its output is not multiplexed */
 	int *ports;          /* owned or NULL: published host TCP ports */
 	size_t nports;
+	/* owned or NULL: what the engine says the container runs, as an
+	 * object {"image", "entrypoint", "command", "user", "working_dir",
+	 * "network_mode", "env": [names, sorted], "env_sha256" (of the
+	 * sorted NAME=value lines: no value is kept), "compose_config_hash"}
+	 * (docker_spec_diff) */
+	struct json_t *spec;
 };
 
 void docker_container_release(struct docker_container *c);
 void docker_containers_free(struct docker_container *c, size_t n);
+/*
+ * What differs between spec `was` (what berth started) and `now` (what
+ * runs), both docker_container.spec objects, in words: "image
+ * sha256:1a2b3c4d5e6f, berth started sha256:…; environment: EXTRA added"
+ * (new string), or NULL when they are the same. Environment values are
+ * never shown: a changed value says "a value changed". Untrusted input:
+ * fields of unexpected types compare as they are.
+ */
+char *docker_spec_diff(const struct json_t *was, const struct json_t *now);
 
 /*
  * The containers of compose project `project` (and of `service` when not

@@ -53,6 +53,8 @@ static void add_service(struct status_service **out, size_t *n,
 		s->detail = xasprintf("unhealthy: %s", why);
 	else if (!l->running && l->detail != NULL)
 		s->detail = xstrdup(l->detail);
+	else if (l->changed != NULL)
+		s->detail = xasprintf("changed outside berth: %s", l->changed);
 	else if (svc == NULL)
 		s->detail = xstrdup("not in the running commit's manifest");
 	free(why);

@@ -26,6 +26,8 @@
 #define DOCKER_PORTS_MAX      256
 #define DOCKER_FIELD_MAX      4096
 #define DOCKER_OUTPUT_MAX     300
+#define DOCKER_ARGV_MAX       256
+#define DOCKER_ENV_MAX        1024
 /* Extra time given to a stop request beyond the container's timeout. */
 #define DOCKER_STOP_SLACK_MS 30000
 
@@ -325,6 +327,209 @@ int docker_parse_list(struct docker_container **out, size_t *n,
 	return 0;
 }
 
+/* --- what a container runs ---------------------------------------------- */
+
+/* A string of j as a JSON string, or null. */
+static json_t *spec_str(const json_t *j)
+{
+	char *s = str_field(j);
+	json_t *out = s != NULL ? json_string(s) : json_null();
+
+	free(s);
+	return out ? out : json_null();
+}
+
+/* An array of strings (Cmd, Entrypoint) as one of strings, or null. */
+static json_t *spec_argv(const json_t *j)
+{
+	json_t *out;
+	size_t i, n = json_array_size(j);
+
+	if (!json_is_array(j))
+		return json_null();
+	if (n > DOCKER_ARGV_MAX)
+		n = DOCKER_ARGV_MAX;
+	out = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, spec_str(json_array_get(j, i)));
+	return out;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Config.Env: the names, sorted, and the SHA-256 of the sorted lines. */
+static void spec_env(json_t *spec, const json_t *env)
+{
+	struct strv lines = {0};
+	json_t *names = json_array();
+	char hex[65];
+	struct buf b;
+	size_t i, n = json_array_size(env);
+
+	buf_init(&b, 0);
+	if (n > DOCKER_ENV_MAX)
+		n = DOCKER_ENV_MAX;
+	for (i = 0; i < n; i++) {
+		char *line = str_field(json_array_get(env, i));
+
+		if (line != NULL)
+			strv_push(&lines, line);
+		free(line);
+	}
+	if (lines.n > 0)
+		qsort(lines.v, lines.n, sizeof(*lines.v), cmp_str);
+	for (i = 0; i < lines.n; i++) {
+		size_t eq = strcspn(lines.v[i], "=");
+
+		json_array_append_new(names, json_stringn(lines.v[i], eq));
+		buf_puts(&b, lines.v[i]);
+		buf_putc(&b, '\n');
+	}
+	sha256_hex(hex, buf_str(&b), b.len);
+	json_object_set_new(spec, "env", names);
+	json_object_set_new(spec, "env_sha256", json_string(hex));
+	buf_release(&b);
+	strv_release(&lines);
+}
+
+/* The fields of a spec read from the inspect answer: key, the object of
+ * the answer ("" for the top level), its field, whether it is an argv, and
+ * what it is called in a diff. */
+static const struct {
+	const char *key, *object, *field;
+	bool argv;
+	const char *what;
+} spec_fields[] = {
+    {"image", "", "Image", false, "image"},
+    {"entrypoint", "Config", "Entrypoint", true, "entrypoint"},
+    {"command", "Config", "Cmd", true, "command"},
+    {"user", "Config", "User", false, "user"},
+    {"working_dir", "Config", "WorkingDir", false, "working directory"},
+    {"network_mode", "HostConfig", "NetworkMode", false, "network mode"},
+};
+
+/* What the engine says root's container runs (docker_container.spec). */
+static json_t *read_spec(const json_t *root)
+{
+	const json_t *config = json_object_get(root, "Config");
+	json_t *spec = json_object();
+	size_t i;
+
+	for (i = 0; i < BERTH_ARRAY_LEN(spec_fields); i++) {
+		const json_t *o =
+		    spec_fields[i].object[0]
+		        ? json_object_get(root, spec_fields[i].object)
+		        : root;
+		const json_t *v = json_object_get(o, spec_fields[i].field);
+
+		json_object_set_new(spec, spec_fields[i].key,
+		                    spec_fields[i].argv ? spec_argv(v)
+		                                        : spec_str(v));
+	}
+	spec_env(spec, json_object_get(config, "Env"));
+	json_object_set_new(
+	    spec, "compose_config_hash",
+	    spec_str(json_object_get(json_object_get(config, "Labels"),
+	                             "com.docker.compose.config-hash")));
+	return spec;
+}
+
+/* A spec value for people: strings as they are, "sha256:" ids short,
+ * the rest as compact JSON, at most DOCKER_OUTPUT_MAX bytes (new). */
+static char *spec_show(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	char *dump, *out;
+
+	if (s != NULL && strncmp(s, "sha256:", 7) == 0 && strlen(s) > 19)
+		return xasprintf("%.19s", s);
+	if (s != NULL)
+		return s[0] ? one_line(s) : xstrdup("(none)");
+	if (v == NULL || json_is_null(v))
+		return xstrdup("(none)");
+	dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	out = one_line(dump ? dump : "?");
+	free(dump);
+	return out;
+}
+
+/* Appends to b the names of array a that array other lacks, ", "-joined;
+ * returns how many. */
+static size_t names_missing(struct buf *b, const json_t *a, const json_t *other)
+{
+	size_t i, k, shown = 0;
+
+	for (i = 0; i < json_array_size(a); i++) {
+		const json_t *name = json_array_get(a, i);
+		bool found = false;
+		char *text;
+
+		for (k = 0; k < json_array_size(other) && !found; k++)
+			found = json_equal(name, json_array_get(other, k));
+		if (found || !json_is_string(name))
+			continue;
+		text = one_line(json_string_value(name));
+		buf_printf(b, "%s%s", shown++ ? ", " : "", text);
+		free(text);
+	}
+	return shown;
+}
+
+char *docker_spec_diff(const json_t *was, const json_t *now)
+{
+	const json_t *ew, *en;
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 0);
+	for (i = 0; i < BERTH_ARRAY_LEN(spec_fields); i++) {
+		const json_t *w = json_object_get(was, spec_fields[i].key);
+		const json_t *n = json_object_get(now, spec_fields[i].key);
+		char *sw, *sn;
+
+		if (json_equal(w, n) || (w == NULL && n == NULL))
+			continue;
+		sw = spec_show(w);
+		sn = spec_show(n);
+		buf_printf(&b, "%s%s %s, berth started %s", b.len ? "; " : "",
+		           spec_fields[i].what, sn, sw);
+		free(sn);
+		free(sw);
+	}
+	ew = json_object_get(was, "env");
+	en = json_object_get(now, "env");
+	if (!json_equal(json_object_get(was, "env_sha256"),
+	                json_object_get(now, "env_sha256"))) {
+		struct buf added, removed;
+
+		buf_init(&added, 0);
+		buf_init(&removed, 0);
+		buf_printf(&b, "%senvironment: ", b.len ? "; " : "");
+		if (names_missing(&added, en, ew) > 0)
+			buf_printf(&b, "%s added", buf_str(&added));
+		if (names_missing(&removed, ew, en) > 0)
+			buf_printf(&b, "%s%s removed", added.len ? ", " : "",
+			           buf_str(&removed));
+		if (added.len == 0 && removed.len == 0)
+			buf_puts(&b, "a value changed (values are not shown)");
+		buf_release(&removed);
+		buf_release(&added);
+	}
+	if (b.len == 0 &&
+	    !json_equal(json_object_get(was, "compose_config_hash"),
+	                json_object_get(now, "compose_config_hash")))
+		buf_puts(&b, "its compose configuration differs "
+		             "(com.docker.compose.config-hash)");
+	if (b.len == 0) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
 int docker_parse_inspect(struct docker_container *c, const char *json,
                          size_t len, struct berr *err)
 {
@@ -383,6 +588,8 @@ int docker_parse_inspect(struct docker_container *c, const char *json,
 		free(c->image_id);
 		c->image_id = s;
 	}
+	json_decref(c->spec);
+	c->spec = read_spec(root);
 	json_decref(root);
 	return 0;
 }
@@ -454,6 +661,7 @@ void docker_container_release(struct docker_container *c)
 	free(c->commit);
 	free(c->env);
 	free(c->ports);
+	json_decref(c->spec);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -381,8 +381,11 @@ static void check_service(struct drift_report *r, struct envctx *ctx,
 	if (l->commit != NULL && strcmp(l->commit, r->commit) != 0)
 		buf_printf(&b, "%s runs commit %.7s, deployed is %.7s",
 		           svc->name, l->commit, r->commit);
-	if (l->hash == NULL || svc->hash == NULL ||
-	    strcmp(l->hash, svc->hash) != 0) {
+	if (l->changed != NULL) {
+		buf_printf(&b, "%s%s was changed outside berth: %s",
+		           b.len ? "; " : "", svc->name, l->changed);
+	} else if (l->hash == NULL || svc->hash == NULL ||
+	           strcmp(l->hash, svc->hash) != 0) {
 		diff = config_diff(ctx, l, m, rec, env_changed);
 		buf_printf(&b,
 		           "%s%s was started with another configuration: %s",

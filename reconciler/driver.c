@@ -52,6 +52,7 @@ void driver_live_release(struct service_live *l)
 	free(l->health);
 	free(l->health_output);
 	free(l->image);
+	free(l->changed);
 	free(l->ports);
 	memset(l, 0, sizeof(*l));
 }

@@ -396,6 +396,41 @@ static json_t *record_json(const struct manifest_service *svc,
 	                                         : STOP_TIMEOUT_DEFAULT);
 }
 
+/* Records in root's record of service what the engine says its container
+ * runs now that compose started it ("container": id, name, spec), for live
+ * to compare with what runs later. A failure only loses the comparison:
+ * it is logged. */
+static void remember_container(const struct driver_ctx *ctx, json_t *root,
+                               const char *project, const char *service)
+{
+	json_t *rec = json_object_get(runtime_services(root), service);
+	struct docker_container *cs = NULL;
+	struct berr err;
+	size_t n = 0;
+
+	if (containers(&cs, &n, ctx, project, service, &err) < 0) {
+		log_warn("msg=\"cannot read the started container\" "
+		         "service=%s error=\"%s\"",
+		         service, err.msg);
+		goto out;
+	}
+	if (n == 0 || cs[0].spec == NULL) {
+		log_warn("msg=\"no container after compose up\" "
+		         "service=%s",
+		         service);
+		goto out;
+	}
+	json_object_set_new(rec, "container",
+	                    json_pack("{s:s, s:s, s:O}", "id", cs[0].id, "name",
+	                              cs[0].name, "spec", cs[0].spec));
+	if (runtime_save(ctx->st, root, &err) < 0)
+		log_warn("msg=\"cannot record the started container\" "
+		         "service=%s error=\"%s\"",
+		         service, err.msg);
+out:
+	docker_containers_free(cs, n);
+}
+
 static int compose_start(const struct driver_ctx *ctx, const struct manifest *m,
                          const struct manifest_service *svc,
                          const char *release_dir, const char *commit,
@@ -453,6 +488,8 @@ static int compose_start(const struct driver_ctx *ctx, const struct manifest *m,
 	         "compose up", err);
 	if (rc < 0)
 		berr_prefix(err, "cannot start service '%s'", svc->name);
+	else
+		remember_container(ctx, root, m->compose_project, svc->name);
 out:
 	invocation_release(&inv);
 	kvlist_release(&env);
@@ -578,6 +615,37 @@ static void container_live(struct service_live *out,
 	}
 }
 
+/*
+ * Whether c, the container that runs for l's service, is what berth
+ * started (rec: its record in compose.json, NULL when berth did not start
+ * it): the spec the engine reports against the one recorded at the start,
+ * and berth's labels. When it is not, l->changed says why and l->hash is
+ * dropped, so that drift reports it and a heal replaces it.
+ */
+static void compare(struct service_live *l, const struct docker_container *c,
+                    const json_t *rec)
+{
+	const json_t *started = json_object_get(rec, "container");
+	const json_t *spec = json_object_get(started, "spec");
+	char *diff = NULL;
+
+	if (!c->running || rec == NULL)
+		return;
+	if (json_is_object(spec) && c->spec != NULL)
+		diff = docker_spec_diff(spec, c->spec);
+	if (diff != NULL)
+		l->changed = xasprintf("container %s: %s", c->name, diff);
+	else if (c->env == NULL)
+		l->changed = xasprintf("container %s has no berth labels: it "
+		                       "was not started by berth",
+		                       c->name);
+	free(diff);
+	if (l->changed != NULL) {
+		free(l->hash);
+		l->hash = NULL;
+	}
+}
+
 /* A recorded service without a container. */
 static void gone_live(struct service_live *out, const char *name,
                       const json_t *rec)
@@ -627,8 +695,11 @@ static int collect(struct service_live **out, size_t *n,
 		goto out;
 	*out = xcalloc(nc + json_object_size(services) + 1, sizeof(**out));
 	for (i = 0; i < nc; i++)
-		if (i == 0 || strcmp(cs[i].service, cs[i - 1].service) != 0)
-			container_live(&(*out)[(*n)++], &cs[i]);
+		if (i == 0 || strcmp(cs[i].service, cs[i - 1].service) != 0) {
+			container_live(&(*out)[*n], &cs[i]);
+			compare(&(*out)[(*n)++], &cs[i],
+			        json_object_get(services, cs[i].service));
+		}
 	json_object_foreach((json_t *)services, name, rec)
 	{
 		bool seen = false;

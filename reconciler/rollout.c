@@ -169,6 +169,8 @@ static bool keeps(char **why, const struct service_live *l,
 		                 l->detail ? l->detail : "exited");
 	else if (l->commit == NULL || strcmp(l->commit, commit) != 0)
 		*why = xstrdup("runs another commit");
+	else if (l->changed != NULL)
+		*why = xasprintf("changed outside berth: %s", l->changed);
 	else if (l->hash == NULL || svc->hash == NULL ||
 	         strcmp(l->hash, svc->hash) != 0)
 		*why = xstrdup("started with another configuration");

@@ -5,7 +5,8 @@
  * 'D' a multiplexed log stream. Whatever they are given, entries keep the
  * invariants the compose driver relies on: an id of hex digits, a state,
  * ports in range, a health verdict only with a known name, output on one
- * line; and the log payloads never exceed the input.
+ * line, the spec of what it runs the same as itself and its diff one line;
+ * and the log payloads never exceed the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -75,8 +76,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		one.state = strdup("unknown");
 		if (docker_parse_inspect(&one, text, len, &err) == 0 &&
 		    strspn(one.id, "0123456789abcdef") == strlen(one.id) &&
-		    one.id[0] != '\0')
+		    one.id[0] != '\0') {
+			char *d = docker_spec_diff(NULL, one.spec);
+
 			check_container(&one);
+			/* A spec is the same as itself; a diff is a line. */
+			must(docker_spec_diff(one.spec, one.spec) == NULL);
+			must(d == NULL || strchr(d, '\n') == NULL);
+			free(d);
+		}
 		docker_container_release(&one);
 		break;
 	case 'G':

@@ -11,83 +11,11 @@
 # is removed at the end.
 . "$BERTH_SRC/tests/integration/lib.sh"
 
-for cmd in docker cc curl python3; do
-	command -v "$cmd" >/dev/null ||
-		t_fail "'$cmd' is missing (run contrib/test.sh, which installs what tests need)"
-done
-docker info >/dev/null 2>&1 ||
-	t_fail "the Docker engine does not answer (run contrib/test.sh, which installs docker.io and starts dockerd)"
-command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 ||
-	t_fail "neither docker compose nor docker-compose is installed (apt-get install docker-compose)"
-
 PROJECT=berthapply$$
-PORT=$(t_free_port)
-cd "$T_DIR"
-
-cleanup_docker() {
-	local ids
-	ids=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT")
-	[ -z "$ids" ] || docker rm -f $ids
-	ids=$(docker images -q "berth.invalid/$PROJECT/*" | sort -u)
-	[ -z "$ids" ] || docker rmi -f $ids
-}
-t_on_exit cleanup_docker
-
-t_make_repo "$T_DIR/app"
-cp "$BERTH_SRC/tests/fixtures/compose_service.c" app/service.c
-cat >app/Dockerfile <<'EOF'
-FROM scratch
-COPY srv /srv
-COPY VERSION /version
-HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD ["/srv", "--check"]
-CMD ["/srv"]
-EOF
-printf '/srv\n' >app/.gitignore
-write_compose() { # HEALTHY
-	cat >app/docker-compose.yml <<EOF
-version: "3.7"
-services:
-  web:
-    build: .
-    network_mode: host
-    stop_grace_period: 5s
-    environment:
-      PORT: "\${PORT}"
-      HEALTHY: "$1"
-EOF
-}
-write_compose 1
-cat >app/berth.json <<EOF
-{
-  "version": 1,
-  "app": "demo",
-  "driver": "compose",
-  "compose": { "project": "$PROJECT" },
-  "build": [ ["cc", "-static", "-O2", "-o", "srv", "service.c"] ],
-  "services": {
-    "web": {
-      "health": { "http": "http://127.0.0.1:\${PORT}/health", "interval_s": 1,
-                  "timeout_s": 2, "start_period_s": 20, "retries": 2 },
-      "stop_timeout_s": 5,
-      "ports": [$PORT]
-    }
-  },
-  "smoke": [ { "name": "version", "url": "http://127.0.0.1:\${PORT}/version" } ],
-  "releases": { "keep": 1 }
-}
-EOF
-echo "PORT=$PORT" >prod.env
-chmod 600 prod.env
-cat >config.json <<EOF
-{ "state_dir": "$T_DIR/state", "repo": { "url": "$T_DIR/app.git" },
-  "environments": { "production": { "branch": "main", "env_file": "$T_DIR/prod.env" } } }
-EOF
-B() { "$BERTH" --config "$T_DIR/config.json" "$@"; }
-version() { curl -s --max-time 5 "http://127.0.0.1:$PORT/version" || echo -; }
+. "$BERTH_SRC/tests/integration/compose_lib.sh"
+version() { get version; }
 label() { # COMMIT LABEL: the label of the project's web container
-	docker inspect -f "{{index .Config.Labels \"$2\"}}" \
-		"$(docker ps -q --filter "label=com.docker.compose.project=$PROJECT" \
-			--filter label=com.docker.compose.service=web)"
+	docker inspect -f "{{index .Config.Labels \"$2\"}}" "$(web)"
 }
 
 t_log "v1 deploys, from a container labelled by berth"
@@ -110,7 +38,7 @@ image2=$(docker images -q "berth.invalid/$PROJECT/web:$c2")
 
 t_log "v3 never becomes healthy: rolled back, v2's image serves again"
 echo v3 >app/VERSION
-write_compose 0
+compose_write 0
 c3=$(t_commit app "v3 broken")
 t_run 1 B apply production
 t_contains "$T_OUT" "rolled back to ${c2:0:7}"
@@ -131,7 +59,7 @@ t_contains "$T_OUT" "its container is gone"
 
 t_log "a fix deploys; cleanup removes the images of releases no longer kept"
 echo v4 >app/VERSION
-write_compose 1
+compose_write 1
 c4=$(t_commit app "v4 fixed")
 t_run 0 B apply production
 t_contains "$T_OUT" "compose: 2 removed"

@@ -2,7 +2,8 @@
  * test_compose_config.c — what the compose driver reads and writes without
  * an engine: `compose config` output (v1 as captured in the fuzz corpus, a
  * v2-style one), the image names, the override file, the Engine API's
- * answers and log frames, and the engine's address.
+ * answers and log frames, what differs between two containers' specs, and the
+ * engine's address.
  */
 #include "berth.h"
 #include "check.h"
@@ -168,6 +169,77 @@ static void test_api_answers(void)
 	CHECK_INT(docker_parse_list(&l, &n, "{}", 2, &err), -1);
 }
 
+/* An inspect answer about container "c1" as a spec (json_t, owned). */
+static struct json_t *spec_of(const char *image, const char *cmd,
+                              const char *env, const char *config_hash)
+{
+	struct docker_container c = {0};
+	struct json_t *spec;
+	struct berr err;
+	char *json = xasprintf(
+	    "{\"Id\":\"c1\",\"State\":{\"Status\":\"running\","
+	    "\"Running\":true},\"Image\":\"%s\",\"Config\":{\"Cmd\":%s,"
+	    "\"Entrypoint\":null,\"Env\":%s,\"User\":\"\",\"WorkingDir\":"
+	    "\"\",\"Labels\":{\"com.docker.compose.config-hash\":\"%s\"}},"
+	    "\"HostConfig\":{\"NetworkMode\":\"host\"}}",
+	    image, cmd, env, config_hash);
+
+	c.id = xstrdup("c1");
+	c.name = xstrdup("app_web_1");
+	CHECK_INT(docker_parse_inspect(&c, json, strlen(json), &err), 0);
+	spec = c.spec;
+	c.spec = NULL;
+	docker_container_release(&c);
+	free(json);
+	return spec;
+}
+
+static void test_spec_diff(void)
+{
+	const char *img1 = "sha256:1111111111111111111111111111111111111111111"
+	                   "111111111111111111111";
+	const char *img2 = "sha256:2222222222222222222222222222222222222222222"
+	                   "222222222222222222222";
+	const char *env = "[\"PATH=/bin\",\"PORT=1\",\"SECRET=s3cret\"]";
+	struct json_t *was = spec_of(img1, "[\"/srv\"]", env, "h1");
+	struct json_t *now;
+	char *d;
+
+	/* The same, whatever the order of the environment. */
+	now = spec_of(img1, "[\"/srv\"]",
+	              "[\"SECRET=s3cret\",\"PORT=1\",\"PATH=/bin\"]", "h1");
+	CHECK(docker_spec_diff(was, now) == NULL);
+	docker_container_release(&(struct docker_container){.spec = now});
+
+	/* A value changed: never shown. */
+	now = spec_of(img1, "[\"/srv\"]",
+	              "[\"PATH=/bin\",\"PORT=1\",\"SECRET=other\"]", "h1");
+	d = docker_spec_diff(was, now);
+	CHECK_STR(d, "environment: a value changed (values are not shown)");
+	free(d);
+	docker_container_release(&(struct docker_container){.spec = now});
+
+	/* Image, command and names. */
+	now = spec_of(img2, "[\"/srv\",\"x\"]",
+	              "[\"PATH=/bin\",\"PORT=1\",\"EXTRA=s3cret\"]", "h1");
+	d = docker_spec_diff(was, now);
+	CHECK_STR(d, "image sha256:222222222222, berth started "
+	             "sha256:111111111111; command [\"/srv\",\"x\"], berth "
+	             "started [\"/srv\"]; environment: EXTRA added, SECRET "
+	             "removed");
+	free(d);
+	docker_container_release(&(struct docker_container){.spec = now});
+
+	/* Only compose's own hash differs. */
+	now = spec_of(img1, "[\"/srv\"]", env, "h2");
+	d = docker_spec_diff(was, now);
+	CHECK_STR(d, "its compose configuration differs "
+	             "(com.docker.compose.config-hash)");
+	free(d);
+	docker_container_release(&(struct docker_container){.spec = now});
+	docker_container_release(&(struct docker_container){.spec = was});
+}
+
 static void test_logs(void)
 {
 	const char frames[] = "\x01\0\0\0\0\0\0\x06hello\n"
@@ -219,6 +291,7 @@ int main(void)
 	test_config();
 	test_image_and_override();
 	test_api_answers();
+	test_spec_diff();
 	test_logs();
 	test_address();
 	return check_done("test_compose_config");
