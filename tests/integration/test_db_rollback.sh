@@ -105,6 +105,36 @@ t_contains "$T_OUT" "not done without --yes (no terminal to ask)"
 t_contains "$T_OUT" "nothing changed"
 t_eq "$(app_version)" '{"version":"2"}' "version after a refused rollback"
 t_eq "$(q "select count(*) from sales")" 5 "sales after a refused rollback"
+# On a terminal it asks instead; an answer other than yes changes nothing.
+python3 - "$BERTH" --config "$T_DIR/config.json" rollback production >asked.txt <<'PY' ||
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+while b"Type yes to restore: " not in out:
+    chunk = os.read(fd, 4096)
+    if not chunk:
+        sys.exit("berth ended without asking: %r" % out)
+    out += chunk
+os.write(fd, b"no\n")
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(0 if os.waitstatus_to_exitcode(status) != 0 else "berth went on after 'no'")
+PY
+	t_fail "the rollback on a terminal: $(cat asked.txt)"
+t_contains "$(cat asked.txt)" "public.sales 5"
+t_contains "$(cat asked.txt)" "restore not confirmed"
+t_eq "$(app_version)" '{"version":"2"}' "version after a declined rollback"
+t_eq "$(q "select count(*) from sales")" 5 "sales after a declined rollback"
 t_run 0 B rollback production --yes --json
 printf '%s' "$T_OUT" >r6.json
 t_eq "$(app_version)" '{"version":"1"}' "version after berth rollback"
@@ -132,7 +162,7 @@ t_eq "$(q "select count(*) from sales")" 0 "sales after --code-only"
 
 t_log "--to COMMIT --backup FILE: v1, with the safety backup of the last rollback"
 t_run 1 B rollback production --to "$c2" --code-only
-t_contains "$T_OUT" "(deployment 7) is what runs now"
+t_contains "$T_OUT" "(deployment 8) is what runs now"
 t_run 0 B rollback production --to "$c1" --backup "$(basename "$safety")" --yes
 t_contains "$T_OUT" "    database: restores $(basename "$safety") (--backup)"
 t_eq "$(q "select string_agg(id::text, ',' order by id) from sales")" "1,2,3,4,5" \
@@ -141,8 +171,8 @@ t_eq "$(app_version)" '{"version":"1"}' "version after --backup"
 t_run 64 B rollback production --backup "$(basename "$safety")" --code-only
 t_run 0 B history production --json
 printf '%s' "$T_OUT" >history.json
-t_eq "$(json_get history.json '[(x["id"], x["kind"], x["status"]) for x in d["deployments"][:5]]')" \
-	"[(9, 'rollback', 'succeeded'), (8, 'rollback', 'failed'), (7, 'rollback', 'succeeded'), (6, 'rollback', 'succeeded'), (5, 'rollback', 'failed')]" \
+t_eq "$(json_get history.json '[(x["id"], x["kind"], x["status"]) for x in d["deployments"][:6]]')" \
+	"[(10, 'rollback', 'succeeded'), (9, 'rollback', 'failed'), (8, 'rollback', 'succeeded'), (7, 'rollback', 'succeeded'), (6, 'rollback', 'failed'), (5, 'rollback', 'failed')]" \
 	"history of the rollbacks"
 
 echo "PASS: $T_NAME"
