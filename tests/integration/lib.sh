@@ -104,3 +104,18 @@ t_commit() {
 t_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# t_start_receiver: starts tests/fixtures/http_receiver.py, which appends
+# every request it gets to $T_DIR/recv.jsonl, stopped on exit; sets
+# T_RECV_PORT to its port on 127.0.0.1. Call it directly, not in $(…).
+t_start_receiver() {
+	local i
+	python3 "$BERTH_SRC/tests/fixtures/http_receiver.py" "$T_DIR/recv.port" "$T_DIR/recv.jsonl" &
+	t_on_exit "kill $!"
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$T_DIR/recv.port" ] && break
+		sleep 0.05
+	done
+	[ -s "$T_DIR/recv.port" ] || t_fail "the HTTP receiver did not start"
+	T_RECV_PORT=$(cat "$T_DIR/recv.port")
+}

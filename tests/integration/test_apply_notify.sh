@@ -7,15 +7,8 @@
 . "$BERTH_SRC/tests/integration/lib.sh"
 . "$BERTH_SRC/tests/fixtures/deploy_app.sh"
 
-python3 "$BERTH_SRC/tests/fixtures/http_receiver.py" "$T_DIR/recv.port" "$T_DIR/recv.jsonl" &
-RECV=$!
-t_on_exit "kill $RECV"
-for ((i = 0; i < 200; i++)); do
-	[ -s "$T_DIR/recv.port" ] && break
-	sleep 0.05
-done
-[ -s "$T_DIR/recv.port" ] || t_fail "the HTTP receiver did not start"
-rport=$(cat "$T_DIR/recv.port")
+t_start_receiver
+rport=$T_RECV_PORT
 closed=$(t_free_port) # nothing listens there
 
 APP_ENV="HOOK_GOOD=http://127.0.0.1:$rport/status/200?token=s3cret-good

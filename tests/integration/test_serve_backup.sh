@@ -13,15 +13,8 @@
 . "$BERTH_SRC/tests/fixtures/deploy_app.sh"
 
 export TZ=UTC
-python3 "$BERTH_SRC/tests/fixtures/http_receiver.py" "$T_DIR/recv.port" "$T_DIR/recv.jsonl" &
-RECV=$!
-t_on_exit "kill $RECV"
-for ((i = 0; i < 200; i++)); do
-	[ -s "$T_DIR/recv.port" ] && break
-	sleep 0.05
-done
-[ -s "$T_DIR/recv.port" ] || t_fail "the HTTP receiver did not start"
-rport=$(cat "$T_DIR/recv.port")
+t_start_receiver
+rport=$T_RECV_PORT
 : >"$T_DIR/recv.jsonl"
 
 pg_start
