@@ -88,6 +88,9 @@ int buf_append(struct buf *b, const void *p, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) BERTH_PRINTF(2, 3);
+/* Appends s as a JSON string, quoted and escaped; bytes that do not form
+ * well-formed UTF-8 become U+FFFD, so the result always parses. */
+int buf_put_json_string(struct buf *b, const char *s);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) BERTH_PRINTF(2, 0);
 /* Returns the contents (never NULL, "" when empty); stays owned by b. */
 const char *buf_str(const struct buf *b);
@@ -119,6 +122,11 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 void log_set_level(enum log_level level);
 void log_set_json(bool on); /* reserved for a JSON log format */
 void log_msg(enum log_level level, const char *fmt, ...) BERTH_PRINTF(2, 3);
+/* Between log_hold() and log_release() (nestable), lines are kept and
+ * written a few at a time: for a burst of lines from one turn of the event
+ * loop. Nothing is reordered and nothing is held past log_release(). */
+void log_hold(void);
+void log_release(void);
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

@@ -133,3 +133,64 @@ void buf_keep_tail(struct buf *b, size_t keep)
 	b->len = keep;
 	b->data[keep] = '\0';
 }
+
+/* Length of the well-formed UTF-8 sequence at s (2 to 4 bytes), or 0. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+	uint32_t cp;
+	size_t n, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+int buf_put_json_string(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int rc = buf_putc(b, '"');
+
+	while (rc == 0 && *p) {
+		const unsigned char *run = p;
+		size_t n;
+
+		while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p > run)
+			rc = buf_append(b, run, (size_t)(p - run));
+		if (rc != 0 || *p == '\0')
+			break;
+		if (*p == '"' || *p == '\\') {
+			char esc[2] = {'\\', (char)*p++};
+
+			rc = buf_append(b, esc, 2);
+		} else if (*p < 0x20) {
+			rc = buf_printf(b, "\\u%04x", *p++);
+		} else if ((n = utf8_seq_len(p)) > 0) {
+			rc = buf_append(b, p, n);
+			p += n;
+		} else {
+			rc = buf_puts(b, "\xef\xbf\xbd"); /* U+FFFD */
+			p++;
+		}
+	}
+	return rc != 0 ? rc : buf_putc(b, '"');
+}

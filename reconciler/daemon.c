@@ -392,6 +392,27 @@ static int write_port_file(const char *path, int port)
 	return 0;
 }
 
+/*
+ * The event loop. With epoll's change list, libevent applies the changes
+ * made to a descriptor's events during one turn of the loop as one
+ * epoll_ctl (or none, when they cancel out) instead of one per change:
+ * evhttp turns reading off and on around every request. The change list's
+ * caveat (a descriptor dup()ed and closed while registered) does not apply:
+ * the only descriptor duplicated here is the inbox file's, never watched.
+ */
+static struct event_base *new_event_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (cfg == NULL)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 int daemon_run(const struct daemon_opts *o)
 {
 	static const int signals[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
@@ -419,7 +440,7 @@ int daemon_run(const struct daemon_opts *o)
 		config_print_errors(&errs, stderr);
 		goto out;
 	}
-	d.base = event_base_new();
+	d.base = new_event_base();
 	if (d.base == NULL) {
 		fprintf(stderr, "berth: cannot create the event loop\n");
 		goto out;

@@ -14,10 +14,18 @@
 
 #include "berth.h"
 
+/* Held lines are written together, in writes that end on a line boundary
+ * and stay within PIPE_BUF, so that they cannot interleave with another
+ * process's lines on a shared pipe. */
+#define HELD_MAX 4096
+
 static struct {
 	enum log_level level;
 	bool json;
-} logger = {LOG_INFO, false};
+	int hold;               /* log_hold() depth */
+	size_t held_len;
+	char held[HELD_MAX];
+} logger = {LOG_INFO, false, 0, 0, {0}};
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
@@ -62,6 +70,31 @@ void log_kv(struct buf *b, const char *key, const char *value)
 	buf_putc(b, '"');
 }
 
+static void write_stderr(const char *p, size_t n)
+{
+	if (write(STDERR_FILENO, p, n) < 0) {
+		/* Nowhere left to report it. */
+	}
+}
+
+static void flush_held(void)
+{
+	if (logger.held_len > 0)
+		write_stderr(logger.held, logger.held_len);
+	logger.held_len = 0;
+}
+
+void log_hold(void)
+{
+	logger.hold++;
+}
+
+void log_release(void)
+{
+	if (logger.hold > 0 && --logger.hold == 0)
+		flush_held();
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	struct buf line;
@@ -81,9 +114,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		if ((unsigned char)line.data[i] < 0x20 && line.data[i] != '\t')
 			line.data[i] = '?';
 	buf_putc(&line, '\n');
-	/* One write per line so lines from several processes do not interleave. */
-	if (write(STDERR_FILENO, buf_str(&line), line.len) < 0) {
-		/* Nowhere left to report it. */
+	/* Whole lines per write, so lines from several processes do not
+	 * interleave. */
+	if (logger.hold > 0 && line.len <= HELD_MAX) {
+		if (logger.held_len + line.len > HELD_MAX)
+			flush_held();
+		memcpy(logger.held + logger.held_len, line.data, line.len);
+		logger.held_len += line.len;
+	} else {
+		flush_held();
+		write_stderr(buf_str(&line), line.len);
 	}
 	buf_release(&line);
 }
@@ -92,6 +132,7 @@ void fatal(const char *fmt, ...)
 {
 	va_list ap;
 
+	flush_held();
 	fputs("berth: fatal: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -11,6 +11,19 @@
  * current segment). So the dedupe keys of the last three days survive
  * restarts, the directory stays bounded, and no write ever rewrites more
  * than a few lines.
+ *
+ * Deliveries are not written one by one: their lines wait in memory (none
+ * of them has been answered yet) and go to the file in one write when the
+ * batch is made durable (inbox_flush, inbox_sync). Every other line (status,
+ * copies) is written at once, after whatever waits before it.
+ *
+ * A segment is filled with zeros ahead of its lines, SEGMENT_ZERO_CHUNK at a
+ * time, and lines overwrite the zeros (the way PostgreSQL prepares its WAL
+ * files): the sync that makes a batch durable then writes only data blocks,
+ * with no change to the file's size or block map to commit to the
+ * filesystem's journal, which roughly halves its latency on ext4. Readers
+ * stop at the first zero byte. A segment is cut to its used length when it
+ * stops being the current one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +44,8 @@
 #define SEGMENT_SUFFIX ".jsonl"
 #define SEGMENT_MAX_AGE_S 86400
 #define SEGMENT_MAX_FILE ((size_t)64 << 20)
+#define SEGMENT_ROTATE_BYTES ((off_t)32 << 20) /* well below the read limit */
+#define SEGMENT_ZERO_CHUNK ((off_t)2 << 20)
 
 struct inbox_entry {
 	TAILQ_ENTRY(inbox_entry) link; /* in seq order */
@@ -42,14 +57,16 @@ struct inbox_entry {
 	enum queued_kind kind;
 	uint32_t pending;              /* bit i: envs[i] still to deploy */
 	bool synced;                   /* its line was fsynced */
-	char *provider;                /* owned */
-	char *delivery;                /* owned */
-	char *event;                   /* owned or NULL */
-	char *reason;                  /* owned or NULL */
-	char *branch;                  /* owned or NULL */
-	char *rev;                     /* owned or NULL */
-	char *envs;                    /* owned or NULL; names joined by ',' */
+	/* The strings point into text[] (one allocation per entry). */
+	const char *provider;
+	const char *delivery;
+	const char *event;             /* or NULL */
+	const char *reason;            /* or NULL */
+	const char *branch;            /* or NULL */
+	const char *rev;               /* or NULL */
+	const char *envs;              /* or NULL; names joined by ',' */
 	char after[41];
+	char text[];
 };
 
 TAILQ_HEAD(inbox_list, inbox_entry);
@@ -70,9 +87,13 @@ struct inbox {
 	uint64_t next_seq;
 	struct inbox_segment *segs;      /* owned; oldest first; last is current */
 	size_t nsegs;
-	int fd;                          /* current segment, O_APPEND */
+	int fd;                          /* current segment */
+	off_t end;                       /* where its next line goes */
+	off_t zeroed;                    /* its length: zeros from end on */
 	int lock_fd;                     /* flock on dir/lock: one owner */
 	bool dirty;                      /* appended since the last sync */
+	bool write_failed;               /* lines of unsynced records lost */
+	struct buf unwritten;            /* lines not written yet, in order */
 	uint64_t appends;                /* lines appended since the open */
 	bool warned_cap;
 };
@@ -122,15 +143,50 @@ static void hash_grow(struct inbox *ib)
 	ib->nbuckets = n;
 }
 
+/* Copies s (NULL when empty, unless required) to *at, moving *at on. */
+static const char *pack(char **at, const char *s, bool required)
+{
+	char *copy = *at;
+	size_t n;
+
+	if (s == NULL || (s[0] == '\0' && !required))
+		return NULL;
+	n = strlen(s) + 1;
+	memcpy(copy, s, n);
+	*at += n;
+	return copy;
+}
+
+static size_t packed_len(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+/* A new entry holding copies of the strings, in one allocation (the inbox
+ * keeps every delivery of the last three days in memory). */
+static struct inbox_entry *entry_new(const char *provider,
+				     const char *delivery, const char *event,
+				     const char *reason, const char *branch,
+				     const char *rev, const char *envs)
+{
+	size_t n = packed_len(provider) + packed_len(delivery) +
+		   packed_len(event) + packed_len(reason) + packed_len(branch) +
+		   packed_len(rev) + packed_len(envs);
+	struct inbox_entry *e = xcalloc(1, sizeof(*e) + n);
+	char *at = e->text;
+
+	e->provider = pack(&at, provider, true);
+	e->delivery = pack(&at, delivery, true);
+	e->event = pack(&at, event, false);
+	e->reason = pack(&at, reason, false);
+	e->branch = pack(&at, branch, false);
+	e->rev = pack(&at, rev, false);
+	e->envs = pack(&at, envs, false);
+	return e;
+}
+
 static void entry_free(struct inbox_entry *e)
 {
-	free(e->provider);
-	free(e->delivery);
-	free(e->event);
-	free(e->reason);
-	free(e->branch);
-	free(e->rev);
-	free(e->envs);
 	free(e);
 }
 
@@ -168,11 +224,6 @@ static void insert_entry(struct inbox *ib, struct inbox_entry *e)
 	ib->count++;
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
-}
-
 static size_t env_count(const char *envs)
 {
 	size_t n = 0;
@@ -184,24 +235,37 @@ static size_t env_count(const char *envs)
 	return n;
 }
 
-static char *entry_line(const struct inbox_entry *e)
+/* A string member ,"name":"value" of a record, when value is set. */
+static void put_member(struct buf *b, const char *name, const char *value)
 {
-	struct inbox_line l;
+	if (value == NULL || value[0] == '\0')
+		return;
+	buf_printf(b, ",\"%s\":", name);
+	buf_put_json_string(b, value);
+}
 
-	memset(&l, 0, sizeof(l));
-	l.seq = e->seq;
-	l.status = e->status;
-	l.provider = e->provider;
-	l.delivery = e->delivery;
-	l.event = e->event;
-	l.reason = e->reason;
-	l.branch = e->branch;
-	l.rev = e->rev;
-	l.envs = e->envs;
-	l.received = e->received;
-	memcpy(l.after, e->after, 41);
-	l.kind = e->kind;
-	return inbox_line_format(&l);
+/* Appends e's record as one line of JSON, without the newline: what
+ * inbox_line_parse reads back. Written directly rather than through a
+ * JSON tree: this runs once per delivery, on the event loop. */
+static void entry_write(struct buf *b, const struct inbox_entry *e)
+{
+	char received[32];
+
+	strnum_iso8601(received, e->received);
+	buf_printf(b, "{\"seq\":%llu", (unsigned long long)e->seq);
+	put_member(b, "provider", e->provider);
+	put_member(b, "delivery", e->delivery);
+	put_member(b, "received", received);
+	put_member(b, "status", inbox_status_name(e->status));
+	put_member(b, "event", e->event);
+	put_member(b, "reason", e->reason);
+	put_member(b, "branch", e->branch);
+	put_member(b, "after", e->after);
+	put_member(b, "environments", e->envs);
+	if (e->kind == QUEUED_ROLLBACK)
+		put_member(b, "kind", "rollback");
+	put_member(b, "rev", e->rev);
+	buf_putc(b, '}');
 }
 
 /* ---- segments ---- */
@@ -212,10 +276,10 @@ static char *segment_path(const struct inbox *ib, uint64_t first_seq)
 			 (unsigned long long)first_seq);
 }
 
-static int write_all(int fd, const char *p, size_t n)
+static int pwrite_all(int fd, const char *p, size_t n, off_t off)
 {
 	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = pwrite(fd, p, n, off);
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -224,15 +288,41 @@ static int write_all(int fd, const char *p, size_t n)
 		}
 		p += w;
 		n -= (size_t)w;
+		off += w;
 	}
 	return 0;
 }
 
-/* Appends one line to the current segment. On a short write the segment
- * could hold half a line: a new segment is started, so the next line never
- * runs into it (readers skip the broken one). */
-static int append_line(struct inbox *ib, const char *text, int64_t received,
-		       struct berr *err);
+/* Makes the current segment's zeros reach at least `upto`, a chunk at a
+ * time. A failure (a nearly full disk) is not one: the lines are then
+ * written past the zeros, as to any file. */
+static void extend_zeros(struct inbox *ib, off_t upto)
+{
+	static const char zeros[64 << 10];
+	off_t to = (upto + SEGMENT_ZERO_CHUNK - 1) / SEGMENT_ZERO_CHUNK *
+		   SEGMENT_ZERO_CHUNK;
+
+	while (ib->zeroed < to) {
+		size_t n = sizeof(zeros);
+
+		if ((off_t)n > to - ib->zeroed)
+			n = (size_t)(to - ib->zeroed);
+		if (pwrite_all(ib->fd, zeros, n, ib->zeroed) != 0)
+			return;
+		ib->zeroed += (off_t)n;
+	}
+}
+
+/* Cuts the current segment's unused zeros off (best effort: a segment
+ * that keeps them reads the same). */
+static void trim_segment(struct inbox *ib)
+{
+	if (ib->fd >= 0 && ib->zeroed > ib->end &&
+	    ftruncate(ib->fd, ib->end) == 0)
+		ib->zeroed = ib->end;
+}
+
+static int flush_lines(struct inbox *ib, struct berr *err);
 
 /* Starts a new current segment named by the next sequence number, which
  * it then skips, so that names never repeat. */
@@ -242,10 +332,10 @@ static int start_segment(struct inbox *ib, int64_t now, struct berr *err)
 	char *path;
 	int fd;
 
-	if (ib->fd >= 0 && inbox_sync(ib, err) != 0)
+	if (ib->fd >= 0 && !ib->write_failed && inbox_sync(ib, err) != 0)
 		return -1;
 	path = segment_path(ib, ib->next_seq);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		berr_errno(err, errno, "cannot create '%s'", path);
 		free(path);
@@ -256,9 +346,13 @@ static int start_segment(struct inbox *ib, int64_t now, struct berr *err)
 		close(fd);
 		return -1;
 	}
-	if (ib->fd >= 0)
+	if (ib->fd >= 0) {
+		trim_segment(ib);
 		close(ib->fd);
+	}
 	ib->fd = fd;
+	ib->end = 0;
+	ib->zeroed = 0;
 	ib->segs = xrealloc(ib->segs, (ib->nsegs + 1) * sizeof(*ib->segs));
 	s = &ib->segs[ib->nsegs++];
 	memset(s, 0, sizeof(*s));
@@ -267,32 +361,35 @@ static int start_segment(struct inbox *ib, int64_t now, struct berr *err)
 	return 0;
 }
 
-static int append_line(struct inbox *ib, const char *text, int64_t received,
-		       struct berr *err)
+/*
+ * Adds one line, text or else e's record, to those waiting to be written
+ * to the current segment.
+ */
+static int queue_line(struct inbox *ib, const char *text,
+		      const struct inbox_entry *e, int64_t received,
+		      struct berr *err)
 {
 	struct inbox_segment *cur = &ib->segs[ib->nsegs - 1];
-	size_t n = strlen(text);
-	struct buf line;
-	int rc;
+	struct buf *b = &ib->unwritten;
+	size_t before = b->len;
 
-	buf_init(&line, INBOX_LINE_MAX + 2);
-	if (buf_append(&line, text, n) != 0 || buf_putc(&line, '\n') != 0) {
-		buf_release(&line);
-		return berr_set(err, "inbox record over %d bytes", INBOX_LINE_MAX);
-	}
-	rc = write_all(ib->fd, line.data, line.len);
-	buf_release(&line);
-	if (rc != 0) {
-		int e = errno;
-		char *path = segment_path(ib, cur->first_seq);
+	if (text != NULL)
+		buf_puts(b, text);
+	else
+		entry_write(b, e);
+	if (b->toobig || b->len - before > INBOX_LINE_MAX ||
+	    buf_putc(b, '\n') != 0) {
+		bool full = b->toobig;
 
-		berr_errno(err, e, "cannot append to '%s'", path);
-		free(path);
-		/* Part of the line may be there: go on in a new segment so
-		 * that the next line does not run into it. */
-		ib->dirty = true;
-		(void)start_segment(ib, cur->created, &(struct berr){{0}});
-		return -1;
+		b->len = before;
+		b->toobig = false;
+		if (b->data != NULL)
+			b->data[before] = '\0';
+		if (full)
+			return berr_set(err, "too many inbox records waiting to "
+					     "be written");
+		return berr_set(err, "inbox record over %d bytes",
+				INBOX_LINE_MAX);
 	}
 	cur->lines++;
 	ib->appends++;
@@ -300,6 +397,57 @@ static int append_line(struct inbox *ib, const char *text, int64_t received,
 		cur->newest = received;
 	ib->dirty = true;
 	return 0;
+}
+
+/*
+ * Writes the waiting lines in one go. On a failed or short write the
+ * segment could end in half a line: a new segment is started, so the next
+ * line never runs into it (readers skip the broken one), and the records
+ * whose lines were lost cannot be made durable until
+ * inbox_forget_unsynced has dropped them.
+ */
+static int flush_lines(struct inbox *ib, struct berr *err)
+{
+	struct inbox_segment *cur;
+	int e;
+	char *path;
+
+	if (ib->write_failed)
+		return berr_set(err, "an earlier write to the inbox in '%s' "
+				     "failed", ib->dir);
+	if (ib->unwritten.len == 0)
+		return 0;
+	if (ib->end + (off_t)ib->unwritten.len > ib->zeroed)
+		extend_zeros(ib, ib->end + (off_t)ib->unwritten.len);
+	if (pwrite_all(ib->fd, ib->unwritten.data, ib->unwritten.len,
+		       ib->end) == 0) {
+		ib->end += (off_t)ib->unwritten.len;
+		if (ib->end > ib->zeroed)
+			ib->zeroed = ib->end;
+		buf_reset(&ib->unwritten);
+		return 0;
+	}
+	e = errno;
+	cur = &ib->segs[ib->nsegs - 1];
+	path = segment_path(ib, cur->first_seq);
+	berr_errno(err, e, "cannot append to '%s'", path);
+	free(path);
+	buf_reset(&ib->unwritten);
+	ib->write_failed = true;
+	ib->dirty = true;
+	(void)start_segment(ib, cur->created, &(struct berr){{0}});
+	return -1;
+}
+
+/* Appends one line (text, or else e's record) now: written, not yet
+ * durable. */
+static int append_line(struct inbox *ib, const char *text,
+		       const struct inbox_entry *e, int64_t received,
+		       struct berr *err)
+{
+	if (queue_line(ib, text, e, received, err) != 0)
+		return -1;
+	return flush_lines(ib, err);
 }
 
 static bool segment_name(uint64_t *first_seq, const char *name)
@@ -340,23 +488,16 @@ static void load_record(struct inbox *ib, struct inbox_line *l)
 			e->status = l->status;
 		return;
 	}
-	e = xcalloc(1, sizeof(*e));
+	e = entry_new(l->provider, l->delivery, l->event, l->reason, l->branch,
+		      l->rev, l->envs);
 	e->seq = l->seq;
 	e->received = l->received;
 	e->status = l->status;
 	e->kind = l->kind;
 	e->synced = true;
-	e->provider = l->provider;
-	e->delivery = l->delivery;
-	e->event = l->event;
-	e->reason = l->reason;
-	e->branch = l->branch;
-	e->rev = l->rev;
-	e->envs = l->envs;
 	memcpy(e->after, l->after, 41);
 	if (e->status == INBOX_QUEUED)
 		e->pending = (uint32_t)((1u << env_count(e->envs)) - 1);
-	memset(l, 0, sizeof(*l));
 	insert_entry(ib, e);
 }
 
@@ -385,6 +526,9 @@ static int load_segment(struct inbox *ib, struct inbox_segment *s,
 		free(path);
 		return rc;
 	}
+	/* The zeros ahead of the lines, if any, end the text. */
+	if (data.len > 0)
+		data.len = strnlen(data.data, data.len);
 	while (off < data.len) {
 		char *nl = memchr(data.data + off, '\n', data.len - off);
 		size_t len = nl ? (size_t)(nl - (data.data + off)) : data.len - off;
@@ -453,11 +597,7 @@ static int drop_oldest(struct inbox *ib, int64_t now, struct berr *err)
 	for (e = TAILQ_FIRST(&ib->entries); e && e->seq < end; e = next) {
 		next = TAILQ_NEXT(e, link);
 		if (e->status == INBOX_QUEUED) {
-			char *text = entry_line(e);
-			int rc = append_line(ib, text, e->received, err);
-
-			free(text);
-			if (rc != 0)
+			if (append_line(ib, NULL, e, e->received, err) != 0)
 				return -1;
 			continue;
 		}
@@ -482,7 +622,7 @@ int inbox_maintain(struct inbox *ib, int64_t now, struct berr *err)
 {
 	struct inbox_segment *cur = &ib->segs[ib->nsegs - 1];
 
-	if (cur->lines >= INBOX_SEGMENT_LINES ||
+	if (cur->lines >= INBOX_SEGMENT_LINES || ib->end >= SEGMENT_ROTATE_BYTES ||
 	    (cur->lines > 0 && now - cur->created >= SEGMENT_MAX_AGE_S)) {
 		if (start_segment(ib, now, err) != 0)
 			return -1;
@@ -536,6 +676,7 @@ int inbox_open(struct inbox **out, const char *dir, int64_t now,
 	ib->lock_fd = -1;
 	ib->next_seq = 1;
 	ib->nbuckets = 1024;
+	buf_init(&ib->unwritten, SEGMENT_MAX_FILE);
 	ib->buckets = xcalloc(ib->nbuckets, sizeof(*ib->buckets));
 	TAILQ_INIT(&ib->entries);
 	if (fs_mkdir_p(dir, 0750, err) != 0)
@@ -565,10 +706,18 @@ void inbox_close(struct inbox *ib)
 
 	if (ib == NULL)
 		return;
+	/* Lines of records never answered: written all the same, so that
+	 * they are acted on after a restart (as they would have been had they
+	 * been written one by one). */
+	if (ib->fd >= 0) {
+		(void)flush_lines(ib, &(struct berr){{0}});
+		trim_segment(ib);
+	}
 	while ((e = TAILQ_FIRST(&ib->entries)) != NULL) {
 		TAILQ_REMOVE(&ib->entries, e, link);
 		entry_free(e);
 	}
+	buf_release(&ib->unwritten);
 	if (ib->fd >= 0)
 		close(ib->fd);
 	if (ib->lock_fd >= 0)
@@ -590,9 +739,7 @@ int inbox_append(uint64_t *seq, struct inbox *ib,
 {
 	struct inbox_entry *e;
 	struct buf envs;
-	char *text;
 	size_t i;
-	int rc;
 
 	*seq = 0;
 	if (!inbox_line_token_ok(d->provider, 15) ||
@@ -602,33 +749,24 @@ int inbox_append(uint64_t *seq, struct inbox *ib,
 	if (find(ib, d->provider, d->delivery) != NULL)
 		return berr_set(err, "delivery '%s' is already in the inbox",
 				d->delivery);
-	e = xcalloc(1, sizeof(*e));
-	e->seq = ib->next_seq;
-	e->received = now;
-	e->status = d->status;
-	e->kind = d->kind;
-	e->provider = xstrdup(d->provider);
-	e->delivery = xstrdup(d->delivery);
-	e->event = dup_or_null(d->event);
-	e->reason = dup_or_null(d->reason);
-	e->branch = dup_or_null(d->branch);
-	e->rev = dup_or_null(d->rev);
-	if (d->after != NULL && strnum_is_sha(d->after))
-		memcpy(e->after, d->after, 41);
 	buf_init(&envs, 2048);
 	for (i = 0; i < d->nenvs; i++) {
 		if (i > 0)
 			buf_putc(&envs, ',');
 		buf_puts(&envs, d->envs[i]);
 	}
-	e->envs = envs.len ? buf_detach(&envs) : NULL;
+	e = entry_new(d->provider, d->delivery, d->event, d->reason, d->branch,
+		      d->rev, envs.len ? buf_str(&envs) : NULL);
 	buf_release(&envs);
+	e->seq = ib->next_seq;
+	e->received = now;
+	e->status = d->status;
+	e->kind = d->kind;
+	if (d->after != NULL && strnum_is_sha(d->after))
+		memcpy(e->after, d->after, 41);
 	if (e->status == INBOX_QUEUED)
 		e->pending = (uint32_t)((1u << d->nenvs) - 1);
-	text = entry_line(e);
-	rc = append_line(ib, text, now, err);
-	free(text);
-	if (rc != 0) {
+	if (queue_line(ib, NULL, e, now, err) != 0) {
 		entry_free(e);
 		return -1;
 	}
@@ -638,10 +776,17 @@ int inbox_append(uint64_t *seq, struct inbox *ib,
 	return 0;
 }
 
+int inbox_flush(struct inbox *ib, struct berr *err)
+{
+	return flush_lines(ib, err);
+}
+
 int inbox_sync(struct inbox *ib, struct berr *err)
 {
 	struct inbox_entry *e;
 
+	if (flush_lines(ib, err) != 0)
+		return -1;
 	if (!ib->dirty)
 		return 0;
 	if (fdatasync(ib->fd) != 0)
@@ -689,6 +834,8 @@ int inbox_forget_unsynced(struct inbox *ib, int64_t now, struct berr *err)
 		unlink_entry(ib, e);
 	/* The lines may or may not have reached the disk: continue in a new
 	 * segment so that whatever is there stays readable. */
+	buf_reset(&ib->unwritten);
+	ib->write_failed = false;
 	ib->dirty = false;
 	return start_segment(ib, now, err);
 }
@@ -721,7 +868,7 @@ int inbox_mark_done(struct inbox *ib, const char *env, uint64_t upto_seq,
 			e->status = INBOX_DONE;
 			snprintf(line, sizeof(line), "{\"seq\":%llu,\"status\":\"done\"}",
 				 (unsigned long long)e->seq);
-			if (append_line(ib, line, 0, err) != 0)
+			if (append_line(ib, line, NULL, 0, err) != 0)
 				rc = -1;
 		}
 	}

@@ -193,33 +193,3 @@ out:
 		inbox_line_release(out);
 	return rc;
 }
-
-char *inbox_line_format(const struct inbox_line *l)
-{
-	char received[32];
-	json_t *j;
-	char *text;
-
-	strnum_iso8601(received, l->received);
-	j = json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t)l->seq,
-		      "provider", l->provider, "delivery", l->delivery,
-		      "received", received, "status",
-		      inbox_status_name(l->status));
-	if (l->event)
-		json_object_set_new(j, "event", json_string(l->event));
-	if (l->reason)
-		json_object_set_new(j, "reason", json_string(l->reason));
-	if (l->branch)
-		json_object_set_new(j, "branch", json_string(l->branch));
-	if (l->after[0])
-		json_object_set_new(j, "after", json_string(l->after));
-	if (l->envs)
-		json_object_set_new(j, "environments", json_string(l->envs));
-	if (l->kind == QUEUED_ROLLBACK)
-		json_object_set_new(j, "kind", json_string("rollback"));
-	if (l->rev)
-		json_object_set_new(j, "rev", json_string(l->rev));
-	text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(j);
-	return text;
-}

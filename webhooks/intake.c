@@ -20,6 +20,21 @@ void intake_result_release(struct intake_result *r)
 		return;
 	json_decref(r->body);
 	r->body = NULL;
+	free(r->jobs);
+	r->jobs = NULL;
+	r->njobs = 0;
+}
+
+/* A new, zeroed job at the end of out's list. */
+static struct server_job *add_job(struct intake_result *out)
+{
+	struct server_job *j;
+
+	if (out->jobs == NULL)
+		out->jobs = xcalloc(INBOX_ENVS_MAX, sizeof(*out->jobs));
+	j = &out->jobs[out->njobs++];
+	memset(j, 0, sizeof(*j));
+	return j;
 }
 
 static void reply(struct intake_result *out, int status, const char *result,
@@ -147,9 +162,8 @@ static void decide_push(struct intake_result *out, const struct config *cfg,
 		return;
 	arr = json_array();
 	for (i = 0; i < n; i++) {
-		struct server_job *j = &out->jobs[out->njobs++];
+		struct server_job *j = add_job(out);
 
-		memset(j, 0, sizeof(*j));
 		snprintf(j->env, sizeof(j->env), "%s", envs[i]);
 		j->kind = QUEUED_DEPLOY;
 		snprintf(j->trigger, sizeof(j->trigger), "webhook:%s:%s",
@@ -362,8 +376,7 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 	d.rev = ar.rev[0] ? ar.rev : NULL;
 	if (!store(out, ib, &d, &seq))
 		return;
-	j = &out->jobs[out->njobs++];
-	memset(j, 0, sizeof(*j));
+	j = add_job(out);
 	snprintf(j->env, sizeof(j->env), "%s", ar.env);
 	j->kind = kind;
 	snprintf(j->trigger, sizeof(j->trigger), "api");

@@ -277,12 +277,18 @@ bool inbox_seen(const struct inbox *ib, const char *provider,
 		const char *delivery);
 /*
  * Appends d, received at now (unix seconds), with the next sequence number
- * into *seq. Written, not yet durable: call inbox_sync before answering.
+ * into *seq. Not yet written: call inbox_sync (or inbox_flush and a sync
+ * of inbox_fd) before answering.
  * Returns 0, or -1 (a key already there, an invalid key, a write error).
  */
 int inbox_append(uint64_t *seq, struct inbox *ib,
 		 const struct inbox_delivery *d, int64_t now, struct berr *err);
-/* fdatasync of what was appended since the last sync. Returns 0 or -1. */
+/* Writes the records appended since the last flush (deliveries wait in
+ * memory until then; one write for a whole batch). Returns 0 or -1; after
+ * a failure, call inbox_forget_unsynced. */
+int inbox_flush(struct inbox *ib, struct berr *err);
+/* inbox_flush, then fdatasync of what was appended since the last sync.
+ * Returns 0 or -1. */
 int inbox_sync(struct inbox *ib, struct berr *err);
 /* After a failed inbox_sync: forgets the records appended since the last
  * good sync (their senders were told to retry) and continues in a new
@@ -329,9 +335,6 @@ const char *inbox_status_name(enum inbox_status s);
 int inbox_line_parse(struct inbox_line *out, const char *line, size_t len,
 		     struct berr *err);
 void inbox_line_release(struct inbox_line *l);
-/* A full record as one line of JSON, without the newline (new string);
- * the strings of l are borrowed. */
-char *inbox_line_format(const struct inbox_line *l);
 /* True for a provider name or delivery id the inbox stores: 1 to max
  * printable ASCII characters, no spaces. */
 bool inbox_line_token_ok(const char *s, size_t max);
@@ -392,7 +395,8 @@ struct intake_result {
 	struct json_t *body;      /* new; the JSON reply */
 	bool durable;             /* an inbox record was appended: answer
 				     only after inbox_sync */
-	struct server_job jobs[INBOX_ENVS_MAX];
+	struct server_job *jobs;  /* owned; njobs of them (room for
+				     INBOX_ENVS_MAX), or NULL */
 	size_t njobs;
 	const char *result;       /* static; for the metric and the log:
 				     "queued", "ignored", "duplicate",

@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-10}
 conns=${2:-32}
 parent=${3:-/tmp}
-threads=2
+threads=${BENCH_WRK_THREADS:-2}
 [ "$conns" -ge 2 ] || threads=1
 for tool in wrk webhook curl openssl; do
 	command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk webhook)" >&2; exit 1; }

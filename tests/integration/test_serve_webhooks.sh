@@ -198,5 +198,43 @@ t_contains "$m" '# TYPE berth_inbox_sync_seconds histogram'
 bad=$(printf '%s\n' "$m" | grep -v '^#' | grep -v '^berth_' || true)
 t_eq "$bad" "" "metrics not named berth_*"
 
+t_log "pipelined deliveries on one connection, the last asking to close; HTTP/1.0"
+s_push_body "$(s_sha pipelined)" feature-x
+sig=sha256=$(openssl dgst -sha256 -hmac "$S_SECRET" "$S_DIR/body.json" | awk '{print $NF}')
+python3 - "$(cat "$S_DIR/port")" "$S_DIR/body.json" "$sig" <<'PY'
+import socket, sys
+port, body, sig = int(sys.argv[1]), open(sys.argv[2], "rb").read(), sys.argv[3]
+def req(delivery, version="1.1", extra=""):
+    head = ("POST /hooks/github HTTP/%s\r\nHost: berth\r\nX-GitHub-Event: push\r\n"
+            "X-GitHub-Delivery: %s\r\nX-Hub-Signature-256: %s\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
+            % (version, delivery, sig, len(body), extra))
+    return head.encode() + body
+def exchange(data):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(20)
+    s.sendall(data)
+    out = b""
+    while True:
+        chunk = s.recv(65536)  # the server closes: no timeout expected
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out
+out = exchange(req("pipe-1") + req("pipe-2") + req("pipe-1") +
+               req("pipe-3", extra="Connection: close\r\n"))
+assert out.count(b"HTTP/1.1 200 OK") == 4, out
+for d in (b"pipe-1", b"pipe-2", b"pipe-3"):
+    assert out.index(b'"delivery":"' + d) >= 0, (d, out)
+assert out.count(b'"duplicate":true') == 1, out
+assert out.index(b'"delivery":"pipe-2"') < out.index(b'"delivery":"pipe-3"'), out
+out = exchange(req("http10", version="1.0"))
+assert out.startswith(b"HTTP/1.0 200") or out.startswith(b"HTTP/1.1 200"), out
+assert b'"delivery":"http10"' in out, out
+print("pipelined: 4 answers in order, closed on request; HTTP/1.0 answered and closed")
+PY
+t_eq "$(curl -s "$S_URL/health")" '{"status":"ok"}' "/health after pipelined requests"
+
 s_stop
 echo "ok: $T_NAME"

@@ -3,9 +3,16 @@
  * dedupe keys and status, a torn last line is skipped, unsynced records
  * can be forgotten, deliveries are done once every environment deployed,
  * segments rotate and expire after three days while queued records are
- * kept; plus the API body and queue file parsers.
+ * kept; deliveries reach the file in one write per batch, and a batch whose
+ * write fails is never made durable; plus the API body and queue file
+ * parsers.
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -195,6 +202,143 @@ static void test_expiry(const char *dir)
 	inbox_close(ib);
 }
 
+/* Bytes of lines in the inbox's segment files (up to the zeros a segment
+ * is prepared with), and the files' total size into *files. */
+static off_t inbox_bytes_in(const char *dir, off_t *files)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	off_t total = 0;
+
+	CHECK(d != NULL);
+	if (files != NULL)
+		*files = 0;
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		struct buf data;
+		struct berr err;
+		char *path;
+
+		if (strncmp(de->d_name, "seg-", 4) != 0)
+			continue;
+		path = fs_join(dir, de->d_name);
+		buf_init(&data, 0);
+		CHECK_INT(fs_read_file(&data, path, (size_t)64 << 20, &err), 0);
+		if (data.len > 0)
+			total += (off_t)strnlen(data.data, data.len);
+		if (files != NULL)
+			*files += (off_t)data.len;
+		buf_release(&data);
+		free(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	return total;
+}
+
+static off_t inbox_bytes(const char *dir)
+{
+	return inbox_bytes_in(dir, NULL);
+}
+
+/* A daemon that dies leaves its current segment with the zeros it was
+ * prepared with: the records before them are all read back. */
+static void test_zeros_after_crash(const char *dir)
+{
+	struct inbox *ib = NULL;
+	struct berr err;
+	off_t text, files;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		if (inbox_open(&ib, dir, T0, &err) != 0)
+			_exit(2);
+		add(ib, "github", "z-1", INBOX_QUEUED,
+		    (const char *[]){"production"}, 1, T0);
+		add(ib, "github", "z-2", INBOX_IGNORED, NULL, 0, T0);
+		_exit(inbox_sync(ib, &err) == 0 ? 0 : 3);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	text = inbox_bytes_in(dir, &files);
+	CHECK(text > 0);
+	CHECK(files > text);
+	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
+	CHECK(inbox_seen(ib, "github", "z-1"));
+	CHECK(inbox_seen(ib, "github", "z-2"));
+	CHECK_INT(queued_count(ib), 1);
+	add(ib, "github", "z-3", INBOX_IGNORED, NULL, 0, T0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	ib = reopen(ib, dir, T0);
+	CHECK(inbox_seen(ib, "github", "z-3"));
+	CHECK_INT(inbox_count(ib), 3);
+	inbox_close(ib);
+}
+
+static void test_batched_writes(const char *dir)
+{
+	struct inbox *ib = NULL;
+	struct berr err;
+	struct rlimit lim, saved;
+	off_t before, files;
+
+	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
+	add(ib, "github", "first", INBOX_IGNORED, NULL, 0, T0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	before = inbox_bytes(dir);
+	CHECK(before > 0);
+
+	/* A batch waits in memory until it is flushed, then goes out whole. */
+	add(ib, "github", "b-1", INBOX_IGNORED, NULL, 0, T0);
+	add(ib, "github", "b-2", INBOX_QUEUED, (const char *[]){"production"},
+	    1, T0);
+	CHECK(inbox_bytes(dir) == before);
+	CHECK_INT(inbox_flush(ib, &err), 0);
+	CHECK(inbox_bytes(dir) > before);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+
+	/* Unanswered deliveries still waiting at close are written. */
+	add(ib, "github", "at-close", INBOX_IGNORED, NULL, 0, T0);
+	ib = reopen(ib, dir, T0);
+	CHECK(inbox_seen(ib, "github", "b-1"));
+	CHECK(inbox_seen(ib, "github", "b-2"));
+	CHECK(inbox_seen(ib, "github", "at-close"));
+
+	/* The write of a batch fails part-way (the file size limit stands in
+	 * for a full disk): neither the flush nor a sync succeeds until the
+	 * batch is forgotten, and what is written afterwards is readable. */
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	before = inbox_bytes(dir);
+	CHECK_INT(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	add(ib, "github", "lost-1", INBOX_IGNORED, NULL, 0, T0);
+	add(ib, "github", "lost-2", INBOX_IGNORED, NULL, 0, T0);
+	lim = saved;
+	lim.rlim_cur = 100; /* each segment's first 100 bytes only */
+	CHECK_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	CHECK_INT(inbox_flush(ib, &err), -1);
+	CHECK(strstr(err.msg, "cannot append to") != NULL);
+	CHECK_INT(inbox_sync(ib, &err), -1);
+	CHECK_INT(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	CHECK_INT(inbox_forget_unsynced(ib, T0, &err), 0);
+	CHECK(!inbox_seen(ib, "github", "lost-1"));
+	CHECK(!inbox_seen(ib, "github", "lost-2"));
+	add(ib, "github", "after-failure", INBOX_IGNORED, NULL, 0, T0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	ib = reopen(ib, dir, T0);
+	CHECK(!inbox_seen(ib, "github", "lost-1"));
+	CHECK(!inbox_seen(ib, "github", "lost-2"));
+	CHECK(inbox_seen(ib, "github", "after-failure"));
+	CHECK(inbox_seen(ib, "github", "at-close"));
+	inbox_close(ib);
+	/* Closed segments are cut to their lines: no zeros are left behind,
+	 * not even after the failed write. */
+	CHECK(inbox_bytes_in(dir, &files) == files);
+}
+
 static void test_parsers(void)
 {
 	struct api_request ar;
@@ -225,19 +369,25 @@ static void test_parsers(void)
 
 int main(void)
 {
-	char *a, *b, *c;
+	char *a, *b, *c, *d, *e;
 
 	tmpdir_make("inbox");
 	a = fs_join(tmpdir, "a");
 	b = fs_join(tmpdir, "b");
 	c = fs_join(tmpdir, "c");
+	d = fs_join(tmpdir, "d");
+	e = fs_join(tmpdir, "e");
 	test_roundtrip(a);
 	test_torn_line(b);
 	test_expiry(c);
+	test_batched_writes(d);
+	test_zeros_after_crash(e);
 	test_parsers();
 	free(a);
 	free(b);
 	free(c);
+	free(d);
+	free(e);
 	tmpdir_remove();
 	return check_done("inbox");
 }

@@ -1,9 +1,12 @@
 /*
- * test_primitives.c — buf, berr, strnum, fs and cli.
+ * test_primitives.c — buf (and its JSON strings), berr, strnum, fs, sha256
+ * and cli.
  */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "berth.h"
 #include "check.h"
@@ -29,6 +32,61 @@ static void test_buf(void)
 	CHECK_STR(s, "34z");
 	CHECK_INT(b.len, 0);
 	free(s);
+	buf_release(&b);
+}
+
+/* s as buf_put_json_string writes it, read back by jansson. */
+static char *json_roundtrip(const char *s)
+{
+	struct buf b;
+	json_error_t jerr;
+	json_t *j;
+	char *out = NULL;
+
+	buf_init(&b, 0);
+	CHECK_INT(buf_put_json_string(&b, s), 0);
+	j = json_loadb(buf_str(&b), b.len, JSON_DECODE_ANY, &jerr);
+	CHECK(j != NULL && json_is_string(j));
+	if (j != NULL && json_is_string(j))
+		out = xstrdup(json_string_value(j));
+	json_decref(j);
+	buf_release(&b);
+	return out != NULL ? out : xstrdup("(did not parse)");
+}
+
+static void test_json_string(void)
+{
+	static const char *same[] = {
+		"", "plain", "quote \" and backslash \\", "tab\tnew\nline\x01\x1f",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80", "del \x7f",
+		"refs/heads/feature/\xe6\x97\xa5\xe6\x9c\xac",
+	};
+	struct buf b;
+	size_t i;
+	char *got;
+
+	for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		got = json_roundtrip(same[i]);
+		CHECK_STR(got, same[i]);
+		free(got);
+	}
+	/* Not UTF-8: a lone continuation byte, a truncated sequence, an
+	 * overlong form, a surrogate, a code point past U+10FFFF. */
+#define FFFD "\xef\xbf\xbd"
+	got = json_roundtrip("a\x80" "b\xe2\x82" "c\xc0\xaf" "d\xed\xa0\x80"
+			     "e\xf4\x90\x80\x80");
+	CHECK_STR(got, "a" FFFD "b" FFFD FFFD "c" FFFD FFFD "d" FFFD FFFD FFFD
+		       "e" FFFD FFFD FFFD FFFD);
+#undef FFFD
+	free(got);
+	/* Escapes as written. */
+	buf_init(&b, 0);
+	buf_put_json_string(&b, "\"\\\n");
+	CHECK_STR(buf_str(&b), "\"\\\"\\\\\\u000a\"");
+	buf_release(&b);
+	/* The buffer's cap is honoured. */
+	buf_init(&b, 8);
+	CHECK(buf_put_json_string(&b, "longer than eight") != 0);
 	buf_release(&b);
 }
 
@@ -123,6 +181,24 @@ static int dummy_run(struct cli *c)
 	return 0;
 }
 
+/* FIPS 180-2's "abc" and two-block examples, and the empty string. */
+static void test_sha256(void)
+{
+	static const char two[] =
+		"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	char hex[65];
+
+	sha256_hex(hex, "abc", 3);
+	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223"
+		       "b00361a396177a9cb410ff61f20015ad");
+	sha256_hex(hex, two, strlen(two));
+	CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039"
+		       "a33ce45964ff2167f6ecedd419db06c1");
+	sha256_hex(hex, "", 0);
+	CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+		       "27ae41e4649b934ca495991b7852b855");
+}
+
 static void test_cli(void)
 {
 	static const struct cli_opt opts[] = {
@@ -172,6 +248,8 @@ int main(void)
 	test_berr();
 	test_strnum();
 	test_fs();
+	test_json_string();
+	test_sha256();
 	test_cli();
 	return check_done("test_primitives");
 }
