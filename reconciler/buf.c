@@ -84,8 +84,32 @@ int buf_putc(struct buf *b, char c)
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
+	size_t room;
 	int n, rc;
 
+	/* Formats once into the room there is (the usual case: a short
+	 * field), and a second time only when that was too little. */
+	if (buf_max(b) >= 64 && b->len <= buf_max(b) - 64 &&
+	    buf_grow(b, 64) == 0) {
+		room = b->cap - b->len;
+		va_copy(cp, ap);
+		n = vsnprintf(b->data + b->len, room, fmt, cp);
+		va_end(cp);
+		if (n < 0) {
+			b->data[b->len] = '\0';
+			return -1;
+		}
+		if ((size_t)n < room) {
+			if ((size_t)n > buf_max(b) - b->len) {
+				b->data[b->len] = '\0';
+				b->toobig = true;
+				return BERTH_ETOOBIG;
+			}
+			b->len += (size_t)n;
+			return 0;
+		}
+		b->data[b->len] = '\0';
+	}
 	va_copy(cp, ap);
 	n = vsnprintf(NULL, 0, fmt, cp);
 	va_end(cp);

@@ -240,7 +240,9 @@ static void put_member(struct buf *b, const char *name, const char *value)
 {
 	if (value == NULL || value[0] == '\0')
 		return;
-	buf_printf(b, ",\"%s\":", name);
+	buf_puts(b, ",\"");
+	buf_puts(b, name);
+	buf_puts(b, "\":");
 	buf_put_json_string(b, value);
 }
 

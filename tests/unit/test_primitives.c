@@ -33,6 +33,34 @@ static void test_buf(void)
 	CHECK_INT(b.len, 0);
 	free(s);
 	buf_release(&b);
+
+	/* printf: short and long results, and one over the cap that leaves
+	 * the buffer as it was. */
+	{
+		char long_arg[201];
+
+		memset(long_arg, 'x', 200);
+		long_arg[200] = '\0';
+		buf_init(&b, 0);
+		CHECK_INT(buf_printf(&b, "<%s>", long_arg), 0);
+		CHECK_INT(b.len, 202);
+		CHECK_INT(buf_printf(&b, "%d", 7), 0);
+		CHECK_INT(b.len, 203);
+		CHECK_STR(buf_str(&b) + 200, "x>7");
+		buf_release(&b);
+		buf_init(&b, 100);
+		CHECK_INT(buf_puts(&b, "head"), 0);
+		CHECK_INT(buf_printf(&b, "%.90s", long_arg), 0);
+		CHECK_INT(b.len, 94);
+		CHECK_INT(buf_printf(&b, "%d", 5), 0); /* near the cap */
+		CHECK(!b.toobig);
+		CHECK_INT(b.len, 95);
+		CHECK_INT(buf_printf(&b, "%.7s", long_arg), BERTH_ETOOBIG);
+		CHECK(b.toobig);
+		CHECK_INT(b.len, 95);
+		CHECK_INT(strlen(buf_str(&b)), 95);
+		buf_release(&b);
+	}
 }
 
 /* s as buf_put_json_string writes it, read back by jansson. */
