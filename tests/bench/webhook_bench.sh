@@ -4,7 +4,7 @@
 # reply) next to Debian's `webhook` (adnanh/webhook) checking the same
 # signature with a payload-hmac-sha256 rule and running /bin/true.
 #
-#   bash tests/bench/webhook_bench.sh [SECONDS] [CONNECTIONS] [STATE_DIR_PARENT]
+#   bash tests/bench/webhook_bench.sh [SECONDS] [CONNECTIONS] [STATE_DIR_PARENT] [ROUNDS]
 #
 # Every request is a signed GitHub push of a branch no environment tracks,
 # so berth stores it and answers "ignored" without deploying. The signature
@@ -13,7 +13,11 @@
 # delivery id per request (a counter per thread): every request is a new
 # delivery, none is answered "duplicate". The state directory is on the
 # disk by default (/tmp here); pass /dev/shm as the third argument to see
-# what the fsync costs.
+# what the fsync costs. The two servers are measured in turn, ROUNDS times
+# (3 by default), and the medians compared: on a shared machine the speed
+# of the CPU and of the disk drifts by tens of percent from one minute to
+# the next, and alternating keeps both servers under the same conditions.
+# BENCH_WRK_THREADS sets wrk's threads (2 by default).
 #
 # Needs: wrk, webhook (apt-get install wrk webhook), curl, openssl. Builds
 # an optimised berth without sanitizers into build-bench/ when missing.
@@ -22,6 +26,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-10}
 conns=${2:-32}
 parent=${3:-/tmp}
+rounds=${4:-3}
 threads=${BENCH_WRK_THREADS:-2}
 [ "$conns" -ge 2 ] || threads=1
 for tool in wrk webhook curl openssl; do
@@ -56,10 +61,14 @@ free_port() {
 cat >"$dir/post.lua" <<EOF
 local body = [[$body]]
 local counter = 0
--- prefix is a global that setup() gives each thread its own value of.
+local threads = 0
+-- prefix is a global that setup() gives each thread its own value of:
+-- the run's name (every wrk run has its own) and the thread's number, so
+-- that no two requests of the whole bench share a delivery id.
 prefix = ""
 function setup(thread)
-  thread:set("prefix", tostring(math.random(1, 1e9)) .. "-")
+  threads = threads + 1
+  thread:set("prefix", os.getenv("BENCH_RUN") .. "-" .. threads .. "-")
 end
 function request()
   counter = counter + 1
@@ -74,19 +83,51 @@ EOF
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# run NAME URL PID: prints "NAME req/s p99 rss_idle rss_after non2xx".
+# wrk's latency ("812.00us", "4.49ms", "1.02s") in milliseconds.
+to_ms() {
+	awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+		printf "%.2f", n }'
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# wait_idle PID NAME: waits (up to two minutes) until PID uses no CPU for
+# half a second. webhook answers before it runs its command and works
+# through the queued commands long after the load has stopped; the next
+# measurement must not share the machine with that backlog.
+wait_idle() {
+	local pid=$1 name=$2 a b start=$SECONDS
+	for _ in $(seq 240); do
+		a=$(cpu_ticks "$pid")
+		sleep 0.5
+		b=$(cpu_ticks "$pid")
+		if [ $((b - a)) -le 1 ]; then
+			[ $((SECONDS - start)) -lt 2 ] ||
+				echo "      ($name kept working for $((SECONDS - start)) s after the load)"
+			return 0
+		fi
+	done
+	echo "      ($name still busy after two minutes)"
+}
+
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# run ROUND NAME URL PID: one measured run; prints its row and appends
+# "req/s p99_ms" to $dir/NAME.runs.
 run() {
-	local name=$1 url=$2 pid=$3 idle out rps p99 after errs
-	idle=$(rss_kb "$pid")
+	local round=$1 name=$2 url=$3 pid=$4 out rps p99 errs
 	# A short warm-up, then the measured run.
-	wrk -t1 -c4 -d1s -s "$dir/post.lua" "$url" >/dev/null
-	out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" --latency -s "$dir/post.lua" "$url")
-	printf '%s\n' "$out" >"$dir/$name.wrk"
+	BENCH_RUN="$name-$round-warm" wrk -t1 -c4 -d1s -s "$dir/post.lua" "$url" >/dev/null
+	out=$(BENCH_RUN="$name-$round" wrk -t"$threads" -c"$conns" -d"${secs}s" --latency \
+		-s "$dir/post.lua" "$url")
+	printf '%s\n' "$out" >"$dir/$name.$round.wrk"
 	rps=$(printf '%s\n' "$out" | awk '/Requests\/sec/ {print $2}')
-	p99=$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')
+	p99=$(to_ms "$(printf '%s\n' "$out" | awk '$1 == "99%" {print $2}')")
 	errs=$(printf '%s\n' "$out" | awk '/Non-2xx/ {print $NF}')
-	after=$(rss_kb "$pid")
-	printf '%-8s %12s %10s %10s kB %10s kB %8s\n' "$name" "$rps" "$p99" "$idle" "$after" "${errs:-0}"
+	echo "$rps $p99" >>"$dir/$name.runs"
+	printf '%5s %-8s %12s %10s ms %10s kB %8s\n' "$round" "$name" "$rps" "$p99" \
+		"$(rss_kb "$pid")" "${errs:-0}"
 }
 
 # berth serve
@@ -125,8 +166,25 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'X-GitHub-Event: push' 
 [ "$code" = 200 ] || { echo "webhook answered $code to the probe" >&2; cat "$dir/webhook.log" >&2; exit 1; }
 
 echo "webhook path: ${secs}s, $conns connections, $threads wrk threads, state on $(df -T "$dir" | awk 'NR==2 {print $2}') ($parent)"
-printf '%-8s %12s %10s %13s %13s %8s\n' server "requests/s" p99 "RSS idle" "RSS after" non-2xx
-run berth "http://127.0.0.1:$bport/hooks/github" "$berth_pid"
-run webhook "http://127.0.0.1:$wport/hooks/github" "$webhook_pid"
+berth_idle=$(rss_kb "$berth_pid")
+webhook_idle=$(rss_kb "$webhook_pid")
+printf '%5s %-8s %12s %13s %13s %8s\n' round server "requests/s" p99 "RSS after" non-2xx
+for round in $(seq "$rounds"); do
+	run "$round" berth "http://127.0.0.1:$bport/hooks/github" "$berth_pid"
+	wait_idle "$berth_pid" berth
+	run "$round" webhook "http://127.0.0.1:$wport/hooks/github" "$webhook_pid"
+	wait_idle "$webhook_pid" webhook
+done
+b_rps=$(awk '{print $1}' "$dir/berth.runs" | median)
+w_rps=$(awk '{print $1}' "$dir/webhook.runs" | median)
+b_p99=$(awk '{print $2}' "$dir/berth.runs" | median)
+w_p99=$(awk '{print $2}' "$dir/webhook.runs" | median)
+echo "medians of $rounds rounds:"
+printf '      %-8s %12.0f req/s  p99 %8.2f ms  RSS idle %6s kB\n' berth "$b_rps" "$b_p99" "$berth_idle"
+printf '      %-8s %12.0f req/s  p99 %8.2f ms  RSS idle %6s kB\n' webhook "$w_rps" "$w_p99" "$webhook_idle"
+awk -v b="$b_rps" -v w="$w_rps" -v p="$b_p99" -v r="$berth_idle" 'BEGIN {
+	printf "berth / webhook throughput: %.1fx (target >= 5x: %s)\n", b / w, ((b >= 5 * w) ? "met" : "NOT met")
+	printf "berth p99: %.2f ms (target < 5 ms: %s)\n", p, ((p < 5) ? "met" : "NOT met")
+	printf "berth idle RSS: %.1f MB (target < 10 MB: %s)\n", r / 1024, ((r < 10 * 1024) ? "met" : "NOT met") }'
 syncs=$(curl -s "http://127.0.0.1:$bport/metrics" | awk '$1 == "berth_inbox_sync_seconds_count" {c=$2} $1 == "berth_inbox_sync_seconds_sum" {s=$2} $1 == "berth_inbox_batch_size_sum" {b=$2} END {if (c) printf "%d fsyncs, %.2f ms each on average, %.1f deliveries per fsync", c, s / c * 1000, b / c}')
 echo "berth inbox: $syncs; $(curl -s "http://127.0.0.1:$bport/metrics" | awk '$1 == "berth_inbox_entries" {print $2}') deliveries kept"
