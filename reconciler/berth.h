@@ -160,6 +160,28 @@ int64_t strnum_now_ms(void);
 
 /* The SHA-256 of (data, len): 32 raw bytes, or 64 lowercase hex digits and
  * a NUL. */
+/* lazylib.c: a library loaded on first use. lazylib_open dlopens soname
+ * (package names what provides it, for the error); lazylib_sym stores the
+ * address of its function name into *fn (a function pointer of fn_size
+ * bytes). Return NULL / -1 with err. */
+void *lazylib_open(const char *soname, const char *package, struct berr *err);
+int lazylib_sym(void *lib, const char *soname, const char *name, void *fn,
+		size_t fn_size, struct berr *err);
+/* Once per library: lazylib_open, then lazylib_sym of each of fns; later
+ * calls return the first one's result (and its error into err). */
+struct lazylib {
+	bool tried;
+	int rc;
+	struct berr err;
+};
+struct lazylib_fn {
+	const char *name;
+	void *fn;        /* address of the function pointer to fill */
+	size_t fn_size;
+};
+int lazylib_load(struct lazylib *l, const char *soname, const char *package,
+		 const struct lazylib_fn *fns, size_t n, struct berr *err);
+
 void sha256_raw(unsigned char out[32], const void *data, size_t len);
 void sha256_hex(char out[65], const void *data, size_t len);
 

@@ -2,6 +2,7 @@
  * http_client.c — HTTP requests for health checks, smoke tests, notifiers
  * and (over a unix socket) the Docker Engine API. The only file that
  * includes <curl/curl.h>: libcurl's types and error codes stop here.
+ * libcurl is loaded when first needed (curl_load), not when berth starts.
  *
  * Every handle is set up the same strict way: no signals (the resolver's
  * alarm would fight the daemon's signal handling), a connect and a total
@@ -13,9 +14,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Called through pointers (libcurl is loaded on first use), so curl.h's
+ * type-checking wrappers, which call the functions by name, are off. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
 #include "berth.h"
+
+/* libcurl, loaded on first use (lazylib.c): the functions berth calls. */
+#define CURL_FUNCTIONS(X) \
+	X(curl_easy_cleanup) \
+	X(curl_easy_getinfo) \
+	X(curl_easy_init) \
+	X(curl_easy_perform) \
+	X(curl_easy_setopt) \
+	X(curl_easy_strerror) \
+	X(curl_global_init) \
+	X(curl_slist_append) \
+	X(curl_slist_free_all) \
+	X(curl_version_info)
+
+static struct {
+	struct lazylib lib;
+#define X(f) __typeof__(f) *f;
+	CURL_FUNCTIONS(X)
+#undef X
+} lc;
+
+/* Loads the library once; every later call returns the first result. */
+static int curl_load(struct berr *err)
+{
+	const struct lazylib_fn fns[] = {
+#define X(f) {#f, &lc.f, sizeof(lc.f)},
+		CURL_FUNCTIONS(X)
+#undef X
+	};
+
+	return lazylib_load(&lc.lib, "libcurl.so.4", "libcurl4", fns,
+			    sizeof(fns) / sizeof(fns[0]), err);
+}
 
 #define HTTP_TIMEOUT_MS         30000
 #define HTTP_CONNECT_TIMEOUT_MS 10000
@@ -30,7 +67,8 @@ static struct {
 int http_client_init(void)
 {
 	if (!http_global.ready && !http_global.failed) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+		if (curl_load(NULL) == 0 &&
+		    lc.curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
 			http_global.ready = true;
 		else
 			http_global.failed = true;
@@ -40,7 +78,9 @@ int http_client_init(void)
 
 const char *http_client_lib_version(void)
 {
-	return curl_version_info(CURLVERSION_NOW)->version;
+	if (curl_load(NULL) != 0)
+		return "not installed";
+	return lc.curl_version_info(CURLVERSION_NOW)->version;
 }
 
 /* The parts of a URL that are safe to print. */
@@ -155,7 +195,7 @@ static bool method_valid(const char *m)
  * forge further headers. Never prints a value: it may be a token. */
 static int header_add(struct curl_slist **l, const char *line, struct berr *err)
 {
-	struct curl_slist *n = curl_slist_append(*l, line);
+	struct curl_slist *n = lc.curl_slist_append(*l, line);
 
 	if (n == NULL)
 		return berr_set(err, "out of memory building HTTP headers");
@@ -195,7 +235,7 @@ static int build_headers(struct curl_slist **out,
 	rc = 0;
 out:
 	free(ct);
-	curl_slist_free_all(l);
+	lc.curl_slist_free_all(l);
 	return rc;
 }
 
@@ -224,7 +264,7 @@ static int setup(CURL *h, const struct http_request *req, const char *method,
 #define SET(opt, val)                                                          \
 	do {                                                                   \
 		if (c == CURLE_OK)                                             \
-			c = curl_easy_setopt(h, opt, val);                     \
+			c = lc.curl_easy_setopt(h, opt, val);                     \
 	} while (0)
 	SET(CURLOPT_URL, req->url);
 	SET(CURLOPT_NOSIGNAL, 1L);
@@ -270,7 +310,7 @@ static int translate(CURL *h, CURLcode code, const struct http_request *req,
 	long os_errno = 0;
 	int rc = -1;
 
-	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+	lc.curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
 	switch (code) {
 	case CURLE_FILESIZE_EXCEEDED:
 	case CURLE_WRITE_ERROR:
@@ -281,7 +321,7 @@ static int translate(CURL *h, CURLcode code, const struct http_request *req,
 			break;
 		}
 		berr_set(err, "%s request to %s failed: %s", method, target,
-		         curl_easy_strerror(code));
+		         lc.curl_easy_strerror(code));
 		break;
 	case CURLE_COULDNT_CONNECT:
 		if (os_errno != 0)
@@ -291,7 +331,7 @@ static int translate(CURL *h, CURLcode code, const struct http_request *req,
 			berr_set(err, "cannot connect to %s", target);
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected_us);
+		lc.curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected_us);
 		if (connected_us == 0)
 			berr_set(err,
 			         "cannot connect to %s: timed out after %d ms",
@@ -321,11 +361,11 @@ static int translate(CURL *h, CURLcode code, const struct http_request *req,
 	case CURLE_SSL_CACERT_BADFILE:
 		/* TLS messages name certificates and hosts, not the URL. */
 		berr_set(err, "TLS with %s failed: %s", target,
-		         errbuf[0] ? errbuf : curl_easy_strerror(code));
+		         errbuf[0] ? errbuf : lc.curl_easy_strerror(code));
 		break;
 	default:
 		berr_set(err, "%s request to %s failed: %s", method, target,
-		         curl_easy_strerror(code));
+		         lc.curl_easy_strerror(code));
 		break;
 	}
 	free(target);
@@ -352,11 +392,13 @@ int http_request(struct http_response *res, const struct http_request *req,
 		return berr_set(err, "no URL given");
 	if (!method_valid(method))
 		return berr_set(err, "invalid HTTP method '%s'", method);
+	if (curl_load(err) != 0)
+		return -1;
 	if (http_client_init() < 0)
 		return berr_set(err, "cannot initialise libcurl");
 	if (build_headers(&headers, req, err) < 0)
 		return -1;
-	h = curl_easy_init();
+	h = lc.curl_easy_init();
 	if (h == NULL) {
 		berr_set(err, "cannot create a libcurl handle");
 		goto out;
@@ -366,18 +408,18 @@ int http_request(struct http_response *res, const struct http_request *req,
 		goto out;
 	}
 	start = strnum_mono_ms();
-	code = curl_easy_perform(h);
+	code = lc.curl_easy_perform(h);
 	res->duration_ms = strnum_mono_ms() - start;
 	if (code != CURLE_OK) {
 		rc = translate(h, code, req, method, sink.toobig, errbuf, err);
 		goto out;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
+	lc.curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &res->status);
 	rc = 0;
 out:
 	if (h != NULL)
-		curl_easy_cleanup(h);
-	curl_slist_free_all(headers);
+		lc.curl_easy_cleanup(h);
+	lc.curl_slist_free_all(headers);
 	return rc;
 }
 

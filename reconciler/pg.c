@@ -1,7 +1,8 @@
 /*
  * pg.c — berth's PostgreSQL client: connections, statements, queries and
  * table statistics through libpq. The only file that includes <libpq-fe.h>;
- * libpq's types and error texts are translated here, once.
+ * libpq's types and error texts are translated here, once. libpq is loaded
+ * when first needed (pq_load), not when berth starts.
  *
  * A database URL may carry a password, so nothing derived from the URL or
  * from libpq's parsing of it reaches a message unfiltered: messages name the
@@ -17,6 +18,54 @@
 
 #include "berth.h"
 
+/* libpq, loaded on first use (lazylib.c): the functions berth calls. */
+#define PQ_FUNCTIONS(X) \
+	X(PQclear) \
+	X(PQconnectdbParams) \
+	X(PQconninfoFree) \
+	X(PQconninfoParse) \
+	X(PQerrorMessage) \
+	X(PQexecParams) \
+	X(PQfinish) \
+	X(PQfreemem) \
+	X(PQgetCopyData) \
+	X(PQgetResult) \
+	X(PQgetisnull) \
+	X(PQgetvalue) \
+	X(PQlibVersion) \
+	X(PQnfields) \
+	X(PQntuples) \
+	X(PQparameterStatus) \
+	X(PQputCopyEnd) \
+	X(PQresultErrorField) \
+	X(PQresultErrorMessage) \
+	X(PQresultStatus) \
+	X(PQsendQuery) \
+	X(PQserverVersion) \
+	X(PQsetNoticeReceiver) \
+	X(PQstatus) \
+	X(PQtransactionStatus)
+
+static struct {
+	struct lazylib lib;
+#define X(f) __typeof__(f) *f;
+	PQ_FUNCTIONS(X)
+#undef X
+} pq;
+
+/* Loads the library once; every later call returns the first result. */
+static int pq_load(struct berr *err)
+{
+	const struct lazylib_fn fns[] = {
+#define X(f) {#f, &pq.f, sizeof(pq.f)},
+		PQ_FUNCTIONS(X)
+#undef X
+	};
+
+	return lazylib_load(&pq.lib, "libpq.so.5", "libpq5", fns,
+			    sizeof(fns) / sizeof(fns[0]), err);
+}
+
 #define PG_DEFAULT_CONNECT_TIMEOUT_S 10
 
 struct pg_conn {
@@ -29,7 +78,7 @@ struct pg_conn {
  * stderr through libpq's default receiver; keep them in the debug log. */
 static void on_notice(void *arg, const PGresult *res)
 {
-	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *msg = pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 
 	(void)arg;
 	if (msg != NULL)
@@ -111,11 +160,11 @@ static int set_error(struct pg_conn *c, const PGresult *res, const char *sql,
 	error_clear(c);
 	c->last.statement = statement;
 	if (res != NULL) {
-		primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		context = PQresultErrorField(res, PG_DIAG_CONTEXT);
-		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+		primary = pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		detail = pq.PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+		context = pq.PQresultErrorField(res, PG_DIAG_CONTEXT);
+		state = pq.PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		pos = pq.PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
 	}
 	if (state != NULL && strlen(state) == 5)
 		memcpy(c->last.sqlstate, state, 6);
@@ -126,10 +175,10 @@ static int set_error(struct pg_conn *c, const PGresult *res, const char *sql,
 	buf_init(&b, sizeof(err->msg));
 	if (primary != NULL)
 		put_tidy(&b, primary);
-	else if (res != NULL && *PQresultErrorMessage(res) != '\0')
-		put_tidy(&b, PQresultErrorMessage(res));
+	else if (res != NULL && *pq.PQresultErrorMessage(res) != '\0')
+		put_tidy(&b, pq.PQresultErrorMessage(res));
 	else
-		put_tidy(&b, PQerrorMessage(c->conn));
+		put_tidy(&b, pq.PQerrorMessage(c->conn));
 	if (b.len == 0)
 		buf_puts(&b, "unknown error");
 	if (detail != NULL) {
@@ -152,9 +201,12 @@ static int set_error(struct pg_conn *c, const PGresult *res, const char *sql,
 static PQconninfoOption *parse_url(const char *url)
 {
 	char *errmsg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
+	PQconninfoOption *opts;
 
-	PQfreemem(errmsg);
+	if (pq_load(NULL) != 0)
+		return NULL;
+	opts = pq.PQconninfoParse(url, &errmsg);
+	pq.PQfreemem(errmsg);
 	return opts;
 }
 
@@ -217,7 +269,7 @@ char *pg_url_display(const char *url)
 	if (port != NULL)
 		buf_printf(&b, ":%s", port);
 	buf_printf(&b, "/%s", db != NULL ? db : "");
-	PQconninfoFree(opts);
+	pq.PQconninfoFree(opts);
 	return buf_detach(&b);
 }
 
@@ -233,11 +285,16 @@ static bool syntax_quote(const char *q, size_t n)
 static void parse_reason(struct buf *b, const char *url)
 {
 	char *errmsg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &errmsg);
+	PQconninfoOption *opts;
 	const char *p, *close;
 	size_t start = b->len;
 
-	PQconninfoFree(opts);
+	if (pq_load(NULL) != 0) {
+		buf_puts(b, pq.lib.err.msg);
+		return;
+	}
+	opts = pq.PQconninfoParse(url, &errmsg);
+	pq.PQconninfoFree(opts);
 	if (errmsg == NULL) {
 		buf_puts(b, "libpq cannot parse it");
 		return;
@@ -253,7 +310,7 @@ static void parse_reason(struct buf *b, const char *url)
 			buf_puts(b, "\"...\"");
 		p = close + 1;
 	}
-	PQfreemem(errmsg);
+	pq.PQfreemem(errmsg);
 	if (b->len - start > 7 &&
 	    strcmp(b->data + b->len - 7, ": \"...\"") == 0) {
 		b->len -= 7;
@@ -263,10 +320,13 @@ static void parse_reason(struct buf *b, const char *url)
 
 int pg_url_env(struct kvlist *env, const char *url, struct berr *err)
 {
-	PQconninfoOption *opts = parse_url(url), *o;
+	PQconninfoOption *opts, *o;
 	char *where;
 	struct buf msg;
 
+	if (pq_load(err) != 0)
+		return -1;
+	opts = parse_url(url);
 	if (opts == NULL) {
 		where = pg_url_display(url);
 		buf_init(&msg, sizeof(err->msg));
@@ -283,7 +343,7 @@ int pg_url_env(struct kvlist *env, const char *url, struct berr *err)
 	for (o = opts; o->keyword != NULL; o++)
 		if (o->val != NULL && o->envvar != NULL)
 			kvlist_set(env, o->envvar, o->val);
-	PQconninfoFree(opts);
+	pq.PQconninfoFree(opts);
 	return 0;
 }
 
@@ -299,6 +359,8 @@ int pg_connect(struct pg_conn **out, const char *url, int connect_timeout_s,
 	int rc = -1;
 
 	*out = NULL;
+	if (pq_load(err) != 0)
+		return -1;
 	buf_init(&msg, sizeof(err->msg));
 	where = pg_url_display(url);
 	opts = parse_url(url);
@@ -329,13 +391,13 @@ int pg_connect(struct pg_conn **out, const char *url, int connect_timeout_s,
 
 	c = xcalloc(1, sizeof(*c));
 	error_clear(c);
-	c->conn = PQconnectdbParams(keys, vals, 1);
+	c->conn = pq.PQconnectdbParams(keys, vals, 1);
 	if (c->conn == NULL) {
 		berr_set(err, "cannot connect to %s: out of memory", where);
 		goto out;
 	}
-	if (PQstatus(c->conn) != CONNECTION_OK) {
-		put_tidy(&msg, PQerrorMessage(c->conn));
+	if (pq.PQstatus(c->conn) != CONNECTION_OK) {
+		put_tidy(&msg, pq.PQerrorMessage(c->conn));
 		if (password != NULL &&
 		    strstr(buf_str(&msg), password) != NULL) {
 			buf_reset(&msg);
@@ -345,15 +407,15 @@ int pg_connect(struct pg_conn **out, const char *url, int connect_timeout_s,
 		berr_set(err, "cannot connect to %s: %s", where, buf_str(&msg));
 		goto out;
 	}
-	PQsetNoticeReceiver(c->conn, on_notice, NULL);
-	enc = PQparameterStatus(c->conn, "server_encoding");
+	pq.PQsetNoticeReceiver(c->conn, on_notice, NULL);
+	enc = pq.PQparameterStatus(c->conn, "server_encoding");
 	c->bytes_position = enc != NULL && strcmp(enc, "SQL_ASCII") == 0;
 	*out = c;
 	c = NULL;
 	rc = 0;
 out:
 	pg_close(c);
-	PQconninfoFree(opts);
+	pq.PQconninfoFree(opts);
 	buf_release(&msg);
 	free(where);
 	return rc;
@@ -364,7 +426,7 @@ void pg_close(struct pg_conn *c)
 	if (c == NULL)
 		return;
 	if (c->conn != NULL)
-		PQfinish(c->conn);
+		pq.PQfinish(c->conn);
 	free(c);
 }
 
@@ -374,11 +436,11 @@ static void end_copy(struct pg_conn *c, ExecStatusType st)
 	char *data;
 
 	if (st == PGRES_COPY_IN) {
-		PQputCopyEnd(c->conn, "COPY FROM STDIN is not supported here");
+		pq.PQputCopyEnd(c->conn, "COPY FROM STDIN is not supported here");
 		return;
 	}
-	while (PQgetCopyData(c->conn, &data, 0) > 0)
-		PQfreemem(data);
+	while (pq.PQgetCopyData(c->conn, &data, 0) > 0)
+		pq.PQfreemem(data);
 }
 
 int pg_exec(struct pg_conn *c, const char *sql, struct berr *err)
@@ -389,12 +451,12 @@ int pg_exec(struct pg_conn *c, const char *sql, struct berr *err)
 	int rc = 0;
 
 	error_clear(c);
-	if (!PQsendQuery(c->conn, sql))
+	if (!pq.PQsendQuery(c->conn, sql))
 		return set_error(c, NULL, NULL, -1, err);
 	/* One result per statement until the first error; always drain them
 	 * all so the connection is ready for the next call. */
-	while ((res = PQgetResult(c->conn)) != NULL) {
-		st = PQresultStatus(res);
+	while ((res = pq.PQgetResult(c->conn)) != NULL) {
+		st = pq.PQresultStatus(res);
 		if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
 			end_copy(c, st);
 		} else if (st == PGRES_FATAL_ERROR) {
@@ -413,13 +475,13 @@ int pg_exec(struct pg_conn *c, const char *sql, struct berr *err)
 		} else {
 			done++;
 		}
-		PQclear(res);
+		pq.PQclear(res);
 	}
 	if (failed != NULL)
 		rc = set_error(c, failed, sql, failed_at, err);
-	else if (PQstatus(c->conn) != CONNECTION_OK)
+	else if (pq.PQstatus(c->conn) != CONNECTION_OK)
 		rc = set_error(c, NULL, NULL, -1, err);
-	PQclear(failed);
+	pq.PQclear(failed);
 	return rc;
 }
 
@@ -433,13 +495,13 @@ static int exec_one(PGresult **resp, struct pg_conn *c, const char *sql,
 
 	error_clear(c);
 	*resp = NULL;
-	res = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	res = pq.PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	if (res == NULL)
 		return set_error(c, NULL, NULL, -1, err);
-	st = PQresultStatus(res);
+	st = pq.PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		set_error(c, res, sql, st == PGRES_FATAL_ERROR ? 0 : -1, err);
-		PQclear(res);
+		pq.PQclear(res);
 		return -1;
 	}
 	*resp = res;
@@ -452,7 +514,7 @@ int pg_exec_params(struct pg_conn *c, const char *sql, int nparams,
 	PGresult *res;
 	int rc = exec_one(&res, c, sql, nparams, params, err);
 
-	PQclear(res);
+	pq.PQclear(res);
 	return rc;
 }
 
@@ -465,16 +527,16 @@ int pg_query(struct pg_rows *out, struct pg_conn *c, const char *sql,
 	memset(out, 0, sizeof(*out));
 	if (exec_one(&res, c, sql, nparams, params, err) != 0)
 		return -1;
-	out->nrows = (size_t)PQntuples(res);
-	out->ncols = (size_t)PQnfields(res);
+	out->nrows = (size_t)pq.PQntuples(res);
+	out->ncols = (size_t)pq.PQnfields(res);
 	if (out->nrows > 0 && out->ncols > 0)
 		out->cells = xcalloc(out->nrows * out->ncols, sizeof(char *));
 	for (r = 0; r < out->nrows; r++)
 		for (k = 0; k < out->ncols; k++)
-			if (!PQgetisnull(res, (int)r, (int)k))
+			if (!pq.PQgetisnull(res, (int)r, (int)k))
 				out->cells[r * out->ncols + k] =
-				    xstrdup(PQgetvalue(res, (int)r, (int)k));
-	PQclear(res);
+				    xstrdup(pq.PQgetvalue(res, (int)r, (int)k));
+	pq.PQclear(res);
 	return 0;
 }
 
@@ -505,20 +567,24 @@ const struct pg_error *pg_last_error(const struct pg_conn *c)
 
 bool pg_in_transaction(const struct pg_conn *c)
 {
-	PGTransactionStatusType st = PQtransactionStatus(c->conn);
+	PGTransactionStatusType st = pq.PQtransactionStatus(c->conn);
 
 	return st == PQTRANS_INTRANS || st == PQTRANS_INERROR;
 }
 
 int pg_server_version(const struct pg_conn *c)
 {
-	return PQserverVersion(c->conn);
+	return pq.PQserverVersion(c->conn);
 }
 
 const char *pg_lib_version(void)
 {
 	static char version[32];
-	int v = PQlibVersion();
+	int v;
+
+	if (pq_load(NULL) != 0)
+		return "not installed";
+	v = pq.PQlibVersion();
 
 	/* Since PostgreSQL 10: major * 10000 + minor. */
 	snprintf(version, sizeof(version), "%d.%d", v / 10000, v % 10000);

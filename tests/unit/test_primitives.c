@@ -227,6 +227,26 @@ static void test_sha256(void)
 		       "27ae41e4649b934ca495991b7852b855");
 }
 
+/* A library that is not there, and a function a library does not have:
+ * errors that say what to install or what is missing. */
+static void test_lazylib(void)
+{
+	struct berr err;
+	size_t (*fn)(const char *) = NULL;
+	void *lib;
+
+	CHECK(lazylib_open("libberth-missing.so.9", "berth-missing", &err) == NULL);
+	CHECK(strstr(err.msg, "cannot load libberth-missing.so.9") != NULL);
+	CHECK(strstr(err.msg, "install the package berth-missing") != NULL);
+	lib = lazylib_open("libc.so.6", "libc6", &err);
+	CHECK(lib != NULL);
+	CHECK_INT(lazylib_sym(lib, "libc.so.6", "strlen", &fn, sizeof(fn), &err), 0);
+	CHECK(fn != NULL && fn("four") == 4);
+	CHECK_INT(lazylib_sym(lib, "libc.so.6", "berth_no_such_function", &fn,
+			      sizeof(fn), &err), -1);
+	CHECK(strstr(err.msg, "libc.so.6 has no function berth_no_such_function") != NULL);
+}
+
 static void test_cli(void)
 {
 	static const struct cli_opt opts[] = {
@@ -278,6 +298,7 @@ int main(void)
 	test_fs();
 	test_json_string();
 	test_sha256();
+	test_lazylib();
 	test_cli();
 	return check_done("test_primitives");
 }
