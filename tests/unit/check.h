@@ -65,6 +65,21 @@ static inline char *check_tempdir(const char *name)
 	return path;
 }
 
+/* The database the test runs against ($DATABASE_URL, which
+ * tests/fixtures/with_pg.sh sets). Fails the test, saying so, when it is
+ * not set. */
+static inline const char *check_database_url(const char *name)
+{
+	const char *url = getenv("DATABASE_URL");
+
+	if (url == NULL || url[0] == '\0') {
+		fprintf(stderr, "FAIL: %s: DATABASE_URL is not set: run it under "
+		                "tests/fixtures/with_pg.sh\n", name);
+		exit(1);
+	}
+	return url;
+}
+
 /* Ends main(): prints a summary and returns the exit status. */
 static inline int check_done(const char *name)
 {

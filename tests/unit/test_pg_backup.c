@@ -989,12 +989,7 @@ int main(void)
 {
 	struct berr err;
 
-	url = getenv("DATABASE_URL");
-	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr, "DATABASE_URL is not set: run under "
-		                "tests/fixtures/with_pg.sh\n");
-		return 1;
-	}
+	url = check_database_url("test_pg_backup");
 	find_password();
 	CHECK(password[0] != '\0');
 	root = check_tempdir("berth-backup");

@@ -498,12 +498,7 @@ int main(void)
 {
 	char *dir, *file;
 
-	database_url = getenv("DATABASE_URL");
-	if (database_url == NULL) {
-		fprintf(stderr, "FAIL: DATABASE_URL is not set: run this test "
-		                "through tests/fixtures/with_pg.sh\n");
-		return 1;
-	}
+	database_url = check_database_url("test_pg_checks");
 	sf_setup(&f, "test_pg_checks");
 	kvlist_set(&f.vars, "JWT_SECRET", "not shown anywhere");
 	kvlist_set(&f.vars, "DATABASE_URL", database_url);

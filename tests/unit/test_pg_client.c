@@ -290,11 +290,10 @@ int main(void)
 	struct pg_conn *c = NULL;
 	struct berr err;
 
-	url = getenv("DATABASE_URL");
-	if (url == NULL || strstr(url, "://") == NULL) {
-		fprintf(stderr,
-		        "test_pg_client: DATABASE_URL is not set: run it "
-		        "under tests/fixtures/with_pg.sh\n");
+	url = check_database_url("test_pg_client");
+	if (strstr(url, "://") == NULL) {
+		fprintf(stderr, "FAIL: test_pg_client: DATABASE_URL is not a "
+		                "URL (tests/fixtures/with_pg.sh sets one)\n");
 		return 1;
 	}
 	find_password();

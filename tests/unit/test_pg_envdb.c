@@ -67,12 +67,7 @@ int main(void)
 	struct buf seen;
 	struct berr err;
 
-	url = getenv("DATABASE_URL");
-	if (url == NULL || url[0] == '\0') {
-		fprintf(stderr, "DATABASE_URL is not set: run under "
-		                "tests/fixtures/with_pg.sh\n");
-		return 1;
-	}
+	url = check_database_url("test_pg_envdb");
 	root = check_tempdir("berth-envdb");
 	dir = fs_join(root, "bin");
 	rel = fs_join(root, "releases/abc");

@@ -588,12 +588,7 @@ int main(void)
 	struct pg_conn *c;
 	struct berr err;
 
-	url = getenv("DATABASE_URL");
-	if (url == NULL) {
-		fprintf(stderr, "test_pg_migrate: DATABASE_URL is not set: run "
-		                "it under tests/fixtures/with_pg.sh\n");
-		return 1;
-	}
+	url = check_database_url("test_pg_migrate");
 	/* with_pg.sh points TMPDIR into the directory it removes at the end,
 	 * so a crash leaves nothing behind. */
 	snprintf(dir, sizeof(dir), "%s/berth-migrate-XXXXXX",
