@@ -148,6 +148,8 @@ int strnum_int(int *out, const char *s, int min, int max);
 int strnum_hhmm(int *minutes, const char *s);
 /* True when s is exactly 40 lowercase hex digits. */
 bool strnum_is_sha(const char *s);
+/* The value of one hex digit of either case, or -1. */
+int strnum_hex_digit(char c);
 /* Formats a unix time (seconds) as UTC "YYYY-MM-DDTHH:MM:SSZ". */
 void strnum_iso8601(char out[32], int64_t t);
 /* Parses what strnum_iso8601 writes. Returns 0 or -1. */

@@ -395,8 +395,9 @@ static int write_port_file(const char *path, int port)
 /*
  * The event loop. With epoll's change list, libevent applies the changes
  * made to a descriptor's events during one turn of the loop as one
- * epoll_ctl (or none, when they cancel out) instead of one per change:
- * evhttp turns reading off and on around every request. The change list's
+ * epoll_ctl (or none, when they cancel out) instead of one per change
+ * (a connection whose reply waits for the socket, then goes out within
+ * the same turn, costs nothing). The change list's
  * caveat (a descriptor dup()ed and closed while registered) does not apply:
  * the only descriptor duplicated here is the inbox file's, never watched.
  */

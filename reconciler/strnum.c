@@ -101,3 +101,14 @@ int64_t strnum_now_ms(void)
 {
 	return clock_ms(CLOCK_REALTIME);
 }
+
+int strnum_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

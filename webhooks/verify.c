@@ -106,17 +106,6 @@ static bool has_header(const struct wh_request *req, const char *name)
 	return verify_header(&v, &n, req, name) != 0;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes exactly outlen bytes from 2*outlen hex digits of either case. */
 static bool hex_decode(unsigned char *out, size_t outlen, const char *s,
 		       size_t slen)
@@ -126,7 +115,8 @@ static bool hex_decode(unsigned char *out, size_t outlen, const char *s,
 	if (slen != 2 * outlen)
 		return false;
 	for (i = 0; i < outlen; i++) {
-		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
+		int hi = strnum_hex_digit(s[2 * i]);
+		int lo = strnum_hex_digit(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return false;

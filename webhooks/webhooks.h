@@ -460,33 +460,116 @@ void syncer_wait(struct syncer *s);
 /* Waits, stops the thread, frees. NULL ok. */
 void syncer_free(struct syncer *s);
 
-/* conn.c — finds each request head and its Content-Length in the bytes a
- * connection receives, before libevent parses them, so that the server
- * refuses a body over the limit with its own JSON 413 at once */
+/* http.c — HTTP/1.1 request syntax (RFC 9112): heads and chunked bodies.
+ * Pure functions over bytes, for the server, the tests and the fuzzers. */
 
-enum conn_verdict {
-	CONN_OK,        /* nothing to refuse so far */
-	CONN_TOO_BIG,   /* a head declares a body over max_body: refuse */
-	CONN_UNTRACKED, /* not a case it decides (chunked, odd lengths, head
-			   over max_header): it stops; libevent enforces */
+#define HTTP_MAX_FIELDS 100
+
+struct http_field {
+	const char *name, *value;
 };
 
-struct conn_scan {
-	size_t max_body, max_header;
-	struct buf head;      /* owned; the head being received */
-	uint64_t body_left;   /* bytes of the current body still to come */
-	uint64_t requests;    /* heads seen */
-	enum conn_verdict verdict; /* sticky once not CONN_OK */
+/* A parsed request head. Every pointer points into the buffer given to
+ * http_head_parse (or at a literal), valid while that buffer is. */
+struct http_head {
+	const char *method;     /* a token, case as sent */
+	const char *path;       /* the target's path, not decoded: "/x/y" */
+	const char *query;      /* after '?', not decoded; NULL without one */
+	int minor;              /* HTTP/1.minor */
+	bool keep_alive;        /* 1.1 unless "close"; 1.0 only if asked */
+	bool chunked;           /* Transfer-Encoding: chunked */
+	bool has_length;        /* a Content-Length was given */
+	bool expect_continue;   /* Expect: 100-continue (1.1) */
+	uint64_t length;        /* Content-Length */
+	size_t nfields;
+	struct http_field fields[HTTP_MAX_FIELDS];
 };
 
-void conn_scan_init(struct conn_scan *sc, size_t max_body, size_t max_header);
-void conn_scan_release(struct conn_scan *sc);
-/* Feeds the next n bytes the client sent; returns the verdict so far
- * (once not CONN_OK it stays, and further bytes are ignored). */
-enum conn_verdict conn_scan_feed(struct conn_scan *sc, const char *data,
-				 size_t n);
+/* Length of the request head at the start of data[0..len), through its
+ * empty line (leading empty lines included), or 0 while it is not complete.
+ * from: bytes already searched by an earlier call on the same head. */
+size_t http_head_end(const char *data, size_t len, size_t from);
+/* Parses the head data[0..len) (as delimited by http_head_end) in place:
+ * lines are NUL-terminated where they end. Returns 0, or the HTTP status
+ * to refuse it with (400, 417, 431, 501, 505) and *why, a static message
+ * without quotes or secrets. */
+int http_head_parse(struct http_head *h, char *data, size_t len,
+		    const char **why);
+/* The first field named name (ASCII case-insensitive), or NULL. */
+const char *http_head_field(const struct http_head *h, const char *name);
 
-/* server.c — the HTTP server (libevent evhttp) of `berth serve`
+/* Decoder state of one chunked body. */
+struct http_chunked {
+	int state;
+	uint64_t left;          /* size, then bytes left, of the chunk */
+	unsigned ndigits;       /* of the size read so far */
+	size_t line;            /* bytes of the current framing line */
+	size_t trailer;         /* bytes of the trailer section so far */
+	size_t max_trailer;
+};
+
+/* max_trailer: most bytes allowed after the last chunk, its final empty
+ * line included. */
+void http_chunked_init(struct http_chunked *c, size_t max_trailer);
+/* Decodes in[0..n), appending the data to out, which may not pass max
+ * bytes; *used is set to the bytes consumed. Returns 1 once the body is
+ * complete (bytes after it are not consumed), 0 when it needs more, or the
+ * HTTP status to refuse it with (400, 413, 431) and *why. */
+int http_chunked_feed(struct http_chunked *c, struct buf *out, size_t max,
+		      const char *in, size_t n, size_t *used, const char **why);
+
+/* httpd.c — HTTP/1.1 connections on the event loop: accept (with a cap),
+ * read requests, enforce the limits, write replies. Refusals it makes
+ * itself (400, 408, 413, 417, 431, 501, 505) are JSON, counted in
+ * berth_http_requests_total and logged. */
+
+struct event_base;
+struct httpd;
+struct httpd_req; /* one request, valid until answered */
+
+struct httpd_limits {
+	size_t max_body;        /* bytes of a body, after chunked decoding */
+	size_t max_header;      /* bytes of a head */
+	int read_timeout_s;     /* idle, or for a whole head */
+	int write_timeout_s;    /* a reply the client does not read */
+	int max_connections;    /* the listener pauses at this many */
+};
+
+/* Called with every complete request; it must lead to exactly one
+ * httpd_reply, now or later. */
+typedef void (*httpd_handler)(struct httpd_req *r, void *arg);
+
+struct httpd *httpd_new(struct event_base *base, struct metrics *m,
+			const struct httpd_limits *lim, httpd_handler handler,
+			void *arg);
+/* Binds host:port (port 0: the kernel picks); *bound_port is the port.
+ * Returns 0 or -1. */
+int httpd_listen(struct httpd *d, const char *host, int port, int *bound_port,
+		 struct berr *err);
+void httpd_set_limits(struct httpd *d, const struct httpd_limits *lim);
+/* Open client connections. */
+int httpd_connections(const struct httpd *d);
+/* Closes the listener and every connection; requests not answered are
+ * forgotten. NULL ok. */
+void httpd_free(struct httpd *d);
+
+const struct http_head *httpd_req_head(const struct httpd_req *r);
+const char *httpd_req_header(const struct httpd_req *r, const char *name);
+/* The body as received (decoded if chunked), NUL-terminated; NULL when
+ * empty. */
+const unsigned char *httpd_req_body(const struct httpd_req *r, size_t *len);
+/* Monotonic ms when the whole request had arrived. */
+int64_t httpd_req_start_ms(const struct httpd_req *r);
+/* Adds a header line to the reply (name and value are trusted text). */
+void httpd_req_add_header(struct httpd_req *r, const char *name,
+			  const char *value);
+/* Answers r: status, Content-Type type, body[0..len) (not sent for HEAD).
+ * r is gone afterwards. If the client has gone meanwhile, nothing is
+ * sent. */
+void httpd_reply(struct httpd_req *r, int status, const char *type,
+		 const char *body, size_t len);
+
+/* server.c — what the HTTP server of `berth serve` answers
  *
  * Every limit set: body size (checked against Content-Length before the
  * body is read, and while chunks arrive), header size, a read timeout,
@@ -496,7 +579,6 @@ enum conn_verdict conn_scan_feed(struct conn_scan *sc, const char *data,
  * anything but the inbox fsync.
  */
 
-struct event_base;
 struct server;
 struct server_reply; /* a request that is answered later */
 

@@ -158,6 +158,13 @@ static void test_strnum(void)
 	CHECK(strnum_is_sha("0123456789abcdef0123456789abcdef01234567"));
 	CHECK(!strnum_is_sha("0123456789ABCDEF0123456789abcdef01234567"));
 	CHECK(!strnum_is_sha("0123"));
+	CHECK_INT(strnum_hex_digit('0'), 0);
+	CHECK_INT(strnum_hex_digit('9'), 9);
+	CHECK_INT(strnum_hex_digit('a'), 10);
+	CHECK_INT(strnum_hex_digit('F'), 15);
+	CHECK_INT(strnum_hex_digit('g'), -1);
+	CHECK_INT(strnum_hex_digit('/'), -1);
+	CHECK_INT(strnum_hex_digit(':'), -1);
 	strnum_iso8601(ts, 1767614400);
 	CHECK_STR(ts, "2026-01-05T12:00:00Z");
 	CHECK_INT(strnum_parse_iso8601(&v, ts), 0);
