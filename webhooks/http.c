@@ -125,7 +125,7 @@ static int parse_request_line(struct http_head *h, char *line, const char **why)
 		return fail(why, "malformed request line", 400);
 	*sp2 = '\0';
 	version = sp2 + 1;
-	if (has_ctl(target))
+	if (has_ctl(target) || strchr(target, '\t') != NULL)
 		return fail(why, "malformed request target", 400);
 	if (strncmp(version, "HTTP/", 5) != 0 || version[5] < '0' ||
 	    version[5] > '9' || version[6] != '.' || version[7] < '0' ||
@@ -183,10 +183,13 @@ static int field_meaning(struct http_head *h, const char *name, const char *v,
 			return fail(why, "unsupported Transfer-Encoding", 501);
 		h->chunked = true;
 	} else if (strcasecmp(name, "Connection") == 0) {
-		if (list_has(v, "close"))
+		if (list_has(v, "close")) {
 			h->keep_alive = false;
-		else if (h->minor == 0 && list_has(v, "keep-alive"))
+			h->close = true;
+		} else if (h->minor == 0 && list_has(v, "keep-alive") &&
+			   !h->close) {
 			h->keep_alive = true;
+		}
 	} else if (strcasecmp(name, "Expect") == 0) {
 		if (strcasecmp(v, "100-continue") != 0)
 			return fail(why, "unsupported expectation", 417);
@@ -233,6 +236,10 @@ int http_head_parse(struct http_head *h, char *data, size_t len,
 
 	memset(h, 0, sizeof(*h));
 	*why = NULL;
+	/* Lines are handled as C strings: a NUL would hide what follows it
+	 * (RFC 9110 5.5 allows refusing). */
+	if (memchr(data, '\0', len) != NULL)
+		return fail(why, "NUL byte in the request head", 400);
 	do {
 		line = next_line(&p, end);
 	} while (line != NULL && line[0] == '\0');
@@ -299,19 +306,25 @@ static int chunk_byte(struct http_chunked *c, char ch, size_t room,
 			return fail(why, "malformed chunk size", 400);
 		if (c->left > room)
 			return fail(why, "body over the limit", 413);
-		/* this byte is the first after the digits */
-		c->state = CH_EXT;
+		c->state = CH_EXT; /* this byte is the first after the digits */
 		c->line = 0;
-		/* FALLTHROUGH */
+		c->ext = c->cr = false;
+		return chunk_byte(c, ch, room, why);
 	case CH_EXT:
+		/* [ whitespace ] [ ";" extensions ] CRLF (or a bare LF) */
 		if (++c->line > CHUNK_LINE_MAX)
 			return fail(why, "chunk extension too long", 400);
 		if (ch == '\n') {
 			c->ndigits = 0;
 			c->state = c->left > 0 ? CH_DATA : CH_TRAILER;
 			c->line = 0;
-		} else if (ch != '\r' && ch != ';' && ch != ' ' && ch != '\t' &&
-			   c->line == 1) {
+		} else if (c->cr) {
+			return fail(why, "malformed chunk size line", 400);
+		} else if (ch == '\r') {
+			c->cr = true;
+		} else if (ch == ';') {
+			c->ext = true;
+		} else if (!c->ext && ch != ' ' && ch != '\t') {
 			return fail(why, "malformed chunk size", 400);
 		}
 		return 0;

@@ -425,6 +425,13 @@ static bool advance_some(struct httpd_conn *c)
 				break;
 			if (c->head_since_ms == 0)
 				c->head_since_ms = strnum_mono_ms();
+			/* Empty lines before a request line are skipped here,
+			 * once, not searched again with every read. */
+			while (c->in_len > 0 && (in_data(c)[0] == '\r' ||
+						 in_data(c)[0] == '\n'))
+				consume(c, 1);
+			if (c->in_len == 0)
+				break;
 			end = http_head_end(in_data(c), c->in_len, c->scanned);
 			if (end == 0 || end > d->lim.max_header) {
 				c->scanned = c->in_len;
@@ -492,8 +499,8 @@ static void conn_advance(struct httpd_conn *c)
 
 static void on_timeout(struct httpd_conn *c)
 {
-	if (c->state == C_ANSWER)
-		return; /* the server's turn, not the client's */
+	if (c->state == C_ANSWER || c->writing)
+		return; /* the server's turn, or write_timeout_s's */
 	if (c->state == C_LINGER || (c->state == C_HEAD && c->in_len == 0 &&
 				     c->head_since_ms == 0)) {
 		conn_drop(c);

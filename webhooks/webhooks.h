@@ -477,6 +477,7 @@ struct http_head {
 	const char *query;      /* after '?', not decoded; NULL without one */
 	int minor;              /* HTTP/1.minor */
 	bool keep_alive;        /* 1.1 unless "close"; 1.0 only if asked */
+	bool close;             /* Connection: close was given */
 	bool chunked;           /* Transfer-Encoding: chunked */
 	bool has_length;        /* a Content-Length was given */
 	bool expect_continue;   /* Expect: 100-continue (1.1) */
@@ -504,6 +505,7 @@ struct http_chunked {
 	uint64_t left;          /* size, then bytes left, of the chunk */
 	unsigned ndigits;       /* of the size read so far */
 	size_t line;            /* bytes of the current framing line */
+	bool ext, cr;           /* size line: ';' seen, CR seen */
 	size_t trailer;         /* bytes of the trailer section so far */
 	size_t max_trailer;
 };
