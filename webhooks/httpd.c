@@ -21,6 +21,8 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,9 +595,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct httpd *d = arg;
 	struct httpd_conn *c = xcalloc(1, sizeof(*c));
 	struct timeval tv = tv_of_s(d->lim.read_timeout_s);
+	int one = 1;
 
 	(void)sa;
 	(void)salen;
+	/* Replies go out whole in one send; Nagle would only hold back the
+	 * second of two (a 100 Continue, then the answer) for an ACK. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->d = d;
 	c->fd = fd;
 	c->req.c = c;
