@@ -220,7 +220,7 @@ static int conn_linger(struct httpd_conn *c)
 	}
 	shutdown(c->fd, SHUT_WR);
 	c->state = C_LINGER;
-	c->in_len = 0;
+	c->in_len = c->in_off = 0;
 	c->linger_until_ms = strnum_mono_ms() + LINGER_MS;
 	c->paused = false;
 	event_add(c->rev, &tv);
@@ -318,7 +318,7 @@ static void refuse(struct httpd_conn *c, int status, const char *why)
 	log_warn("msg=\"request refused\" status=%d reason=\"%s\"", status,
 		 status == 413 ? "body over the limit" : why);
 	queue_reply(c, status, "application/json", body, (size_t)n);
-	c->in_len = 0;
+	c->in_len = c->in_off = 0;
 }
 
 /* The first unused byte read. */
