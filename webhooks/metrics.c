@@ -61,6 +61,7 @@ struct series {
 struct metrics {
 	struct series *s; /* owned */
 	size_t n, cap;
+	struct buf labels; /* scratch: the label set being looked up */
 };
 
 static const double sync_bounds[] = {0.0005, 0.001, 0.002, 0.005, 0.01,
@@ -103,60 +104,63 @@ void metrics_free(struct metrics *m)
 	for (i = 0; i < m->n; i++)
 		free(m->s[i].labels);
 	free(m->s);
+	buf_release(&m->labels);
 	free(m);
 }
 
 /* Label pairs ("provider", "github", "result", "queued", NULL) rendered
- * with Prometheus escaping. */
-static char *render_labels(const char *const *kv)
+ * into b with Prometheus escaping (called for every update: no
+ * allocation once b has grown). */
+static void render_labels(struct buf *b, const char *const *kv)
 {
-	struct buf b;
 	size_t i;
 
-	buf_init(&b, 4096);
+	buf_reset(b);
 	for (i = 0; kv != NULL && kv[i] != NULL && kv[i + 1] != NULL; i += 2) {
 		const char *v;
 
-		buf_printf(&b, "%s%s=\"", i ? "," : "", kv[i]);
+		if (i > 0)
+			buf_putc(b, ',');
+		buf_puts(b, kv[i]);
+		buf_puts(b, "=\"");
 		for (v = kv[i + 1]; *v; v++) {
 			if (*v == '\\' || *v == '"')
-				buf_putc(&b, '\\');
+				buf_putc(b, '\\');
 			if (*v == '\n')
-				buf_puts(&b, "\\n");
+				buf_puts(b, "\\n");
 			else
-				buf_putc(&b, *v);
+				buf_putc(b, *v);
 		}
-		buf_putc(&b, '"');
+		buf_putc(b, '"');
 	}
-	return buf_detach(&b);
 }
 
 static struct series *series_get(struct metrics *m, const char *name,
 				 const char *const *kv)
 {
 	const struct metric_def *def = NULL;
-	char *labels;
+	const char *labels;
 	size_t i;
 
-	for (i = 0; i < BERTH_ARRAY_LEN(defs); i++)
+	for (i = 0; i < BERTH_ARRAY_LEN(defs) && def == NULL; i++)
 		if (strcmp(defs[i].name, name) == 0)
 			def = &defs[i];
 	if (def == NULL)
 		fatal("metric '%s' is not declared", name);
-	labels = render_labels(kv);
-	for (i = 0; i < m->n; i++) {
-		if (m->s[i].def == def && strcmp(m->s[i].labels, labels) == 0) {
-			free(labels);
+	if (m->labels.max == 0)
+		buf_init(&m->labels, 4096);
+	render_labels(&m->labels, kv);
+	labels = buf_str(&m->labels);
+	for (i = 0; i < m->n; i++)
+		if (m->s[i].def == def && strcmp(m->s[i].labels, labels) == 0)
 			return &m->s[i];
-		}
-	}
 	if (m->n == m->cap) {
 		m->cap = m->cap ? m->cap * 2 : 32;
 		m->s = xrealloc(m->s, m->cap * sizeof(*m->s));
 	}
 	memset(&m->s[m->n], 0, sizeof(m->s[0]));
 	m->s[m->n].def = def;
-	m->s[m->n].labels = labels;
+	m->s[m->n].labels = xstrdup(labels);
 	return &m->s[m->n++];
 }
 

@@ -80,17 +80,26 @@ static void send_body(struct server *s, struct httpd_req *req, int status,
 static void send_json(struct server *s, struct httpd_req *req, int status,
 		      json_t *j)
 {
-	char *text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-	size_t n;
+	const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII;
+	char small[1024], *text = small;
+	size_t n = j != NULL ? json_dumpb(j, small, sizeof(small) - 1, flags) : 0;
 
-	if (text == NULL)
-		text = xstrdup("{}");
-	n = strlen(text);
-	text = xrealloc(text, n + 2);
+	/* Most replies are short: formatted on the stack. */
+	if (n >= sizeof(small) - 1) {
+		text = xmalloc(n + 1);
+		if (json_dumpb(j, text, n, flags) != n) {
+			free(text);
+			n = 0;
+		}
+	}
+	if (n == 0) {
+		text = small;
+		n = (size_t)snprintf(small, sizeof(small), "{}");
+	}
 	text[n] = '\n';
-	text[n + 1] = '\0';
 	send_body(s, req, status, "application/json", text, n + 1);
-	free(text);
+	if (text != small)
+		free(text);
 	json_decref(j);
 }
 
