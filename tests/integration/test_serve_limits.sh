@@ -39,7 +39,11 @@ t_log "they close: the daemon accepts again"
 touch "$S_DIR/idle.release"
 wait "$idle"
 t_eq "$(curl -s --max-time 20 "$S_URL/health")" '{"status":"ok"}' "/health after the idle ones closed"
-t_eq "$(s_metric berth_http_connections_refused_total)" 1 "times the limit stopped accepting"
+# Once when the idle ones filled it; maybe once more: when the first of
+# them closes, the daemon accepts the connection waiting in the backlog
+# (its client gave up) while the other two may still be open.
+refused=$(s_metric berth_http_connections_refused_total)
+case "$refused" in 1 | 2) ;; *) t_fail "times the limit stopped accepting: $refused" ;; esac
 # The request that timed out in the backlog is accepted once there is
 # room and closed when the daemon reads its end: only then is the metric's
 # own connection the one left open.
