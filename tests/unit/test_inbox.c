@@ -72,6 +72,19 @@ static struct inbox *reopen(struct inbox *ib, const char *dir, int64_t now)
 	return ib;
 }
 
+/* Adds delivery id, syncs, reopens: the record must have survived. */
+static struct inbox *add_durably(struct inbox *ib, const char *dir,
+				 const char *id)
+{
+	struct berr err;
+
+	add(ib, "github", id, INBOX_IGNORED, NULL, 0, T0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	ib = reopen(ib, dir, T0);
+	CHECK(inbox_seen(ib, "github", id));
+	return ib;
+}
+
 static void test_roundtrip(const char *dir)
 {
 	const char *both[] = {"production", "staging"};
@@ -149,10 +162,7 @@ static void test_torn_line(const char *dir)
 	CHECK(inbox_seen(ib, "github", "whole"));
 	CHECK_INT(queued_count(ib), 1);
 	/* New records go to a new segment, never after the torn line. */
-	add(ib, "github", "after", INBOX_IGNORED, NULL, 0, T0);
-	CHECK_INT(inbox_sync(ib, &err), 0);
-	ib = reopen(ib, dir, T0);
-	CHECK(inbox_seen(ib, "github", "after"));
+	ib = add_durably(ib, dir, "after");
 
 	/* Unsynced records can be forgotten after a failed sync. */
 	add(ib, "github", "unsynced", INBOX_IGNORED, NULL, 0, T0);
@@ -269,10 +279,7 @@ static void test_zeros_after_crash(const char *dir)
 	CHECK(inbox_seen(ib, "github", "z-1"));
 	CHECK(inbox_seen(ib, "github", "z-2"));
 	CHECK_INT(queued_count(ib), 1);
-	add(ib, "github", "z-3", INBOX_IGNORED, NULL, 0, T0);
-	CHECK_INT(inbox_sync(ib, &err), 0);
-	ib = reopen(ib, dir, T0);
-	CHECK(inbox_seen(ib, "github", "z-3"));
+	ib = add_durably(ib, dir, "z-3");
 	CHECK_INT(inbox_count(ib), 3);
 	inbox_close(ib);
 }

@@ -90,37 +90,45 @@ static void sign_hex(char out[65], const char *secret, const void *body,
  * key and message computed with Python's hmac module. */
 static void test_hmac_rfc4231(void)
 {
-	static const char tc6[] =
-		"Test Using Larger Than Block-Size Key - Hash Key First";
-	static const char tc7[] =
-		"This is a test using a larger than block-size key and a larger "
-		"than block-size data. The key needs to be hashed before being "
-		"used by the HMAC algorithm.";
+	static const struct {
+		unsigned char key_byte; /* the key: key_len times this byte */
+		size_t key_len;
+		const char *key;        /* or this text */
+		const char *data;
+		const char *hex;
+	} cases[] = {
+		{0x0b, 20, NULL, "Hi There",
+		 "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
+		{0, 0, "Jefe", "what do ya want for nothing?",
+		 "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"},
+		{0xaa, 131, NULL,
+		 "Test Using Larger Than Block-Size Key - Hash Key First",
+		 "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+		{0xaa, 131, NULL,
+		 "This is a test using a larger than block-size key and a larger "
+		 "than block-size data. The key needs to be hashed before being "
+		 "used by the HMAC algorithm.",
+		 "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"},
+		{0, 0, "", "",
+		 "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad"},
+	};
 	unsigned char key[131], mac[32];
 	char hex[65];
+	size_t i;
 
-	memset(key, 0x0b, 20);
-	hmac_sha256(mac, key, 20, "Hi There", 8);
-	hmac_hex(hex, mac, 32);
-	CHECK_STR(hex, "b0344c61d8db38535ca8afceaf0bf12b"
-		       "881dc200c9833da726e9376c2e32cff7");
-	hmac_sha256(mac, "Jefe", 4, "what do ya want for nothing?", 28);
-	hmac_hex(hex, mac, 32);
-	CHECK_STR(hex, "5bdcc146bf60754e6a042426089575c7"
-		       "5a003f089d2739839dec58b964ec3843");
-	memset(key, 0xaa, sizeof(key));
-	hmac_sha256(mac, key, sizeof(key), tc6, strlen(tc6));
-	hmac_hex(hex, mac, 32);
-	CHECK_STR(hex, "60e431591ee0b67f0d8a26aacbf5b77f"
-		       "8e0bc6213728c5140546040f0ee37f54");
-	hmac_sha256(mac, key, sizeof(key), tc7, strlen(tc7));
-	hmac_hex(hex, mac, 32);
-	CHECK_STR(hex, "9b09ffa71b942fcb27635fbcd5b0e944"
-		       "bfdc63644f0713938a7f51535c3a35e2");
-	hmac_sha256(mac, "", 0, "", 0);
-	hmac_hex(hex, mac, 32);
-	CHECK_STR(hex, "b613679a0814d9ec772f95d778c35fc5"
-		       "ff1697c493715653c6c712144292c5ad");
+	for (i = 0; i < BERTH_ARRAY_LEN(cases); i++) {
+		const void *k = key;
+		size_t klen = cases[i].key_len;
+
+		memset(key, cases[i].key_byte, sizeof(key));
+		if (cases[i].key != NULL) {
+			k = cases[i].key;
+			klen = strlen(cases[i].key);
+		}
+		hmac_sha256(mac, k, klen, cases[i].data, strlen(cases[i].data));
+		hmac_hex(hex, mac, 32);
+		CHECK_STR(hex, cases[i].hex);
+	}
 }
 
 static void test_github_vector(void)
