@@ -91,6 +91,10 @@ int buf_printf(struct buf *b, const char *fmt, ...) BERTH_PRINTF(2, 3);
 /* Appends s as a JSON string, quoted and escaped; bytes that do not form
  * well-formed UTF-8 become U+FFFD, so the result always parses. */
 int buf_put_json_string(struct buf *b, const char *s);
+/* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at s, of which
+ * avail bytes may be read (RFC 3629: no overlong form, no surrogate,
+ * nothing past U+10FFFF), or 0. */
+size_t utf8_seq_len(const unsigned char *s, size_t avail);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) BERTH_PRINTF(2, 0);
 /* Returns the contents (never NULL, "" when empty); stays owned by b. */
 const char *buf_str(const struct buf *b);

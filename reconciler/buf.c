@@ -158,8 +158,7 @@ void buf_keep_tail(struct buf *b, size_t keep)
 	b->data[keep] = '\0';
 }
 
-/* Length of the well-formed UTF-8 sequence at s (2 to 4 bytes), or 0. */
-static size_t utf8_seq_len(const unsigned char *s)
+size_t utf8_seq_len(const unsigned char *s, size_t avail)
 {
 	uint32_t cp;
 	size_t n, i;
@@ -176,8 +175,10 @@ static size_t utf8_seq_len(const unsigned char *s)
 	} else {
 		return 0;
 	}
+	if (n > avail)
+		return 0;
 	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+		if ((s[i] & 0xc0) != 0x80) /* also stops at a NUL */
 			return 0;
 		cp = cp << 6 | (s[i] & 0x3fu);
 	}
@@ -208,7 +209,7 @@ int buf_put_json_string(struct buf *b, const char *s)
 			rc = buf_append(b, esc, 2);
 		} else if (*p < 0x20) {
 			rc = buf_printf(b, "\\u%04x", *p++);
-		} else if ((n = utf8_seq_len(p)) > 0) {
+		} else if ((n = utf8_seq_len(p, 4)) > 0) { /* a NUL stops it */
 			rc = buf_append(b, p, n);
 			p += n;
 		} else {

@@ -6,10 +6,9 @@
  * made harmless (display text) before it leaves this file: they are data
  * to log and compare, never anything to run.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-#include <jansson.h>
 
 #include "webhooks.h"
 
@@ -90,17 +89,11 @@ static size_t utf8_prefix(const char *s, size_t n)
 }
 
 /* Display text: control characters become '?', the rest is cut to fit at
- * a character boundary. Anything but a string gives "". */
-static void get_text(char *out, size_t size, const json_t *v)
+ * a character boundary. */
+static void get_text_bytes(char *out, size_t size, const char *s, size_t n)
 {
-	const char *s;
-	size_t n, i;
+	size_t i;
 
-	out[0] = '\0';
-	if (!json_is_string(v))
-		return;
-	s = json_string_value(v);
-	n = json_string_length(v);
 	if (n >= size)
 		n = utf8_prefix(s, size - 1);
 	for (i = 0; i < n; i++) {
@@ -109,6 +102,14 @@ static void get_text(char *out, size_t size, const json_t *v)
 		out[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
 	}
 	out[n] = '\0';
+}
+
+/* get_text_bytes of a string value; anything else gives "". */
+static void get_text(char *out, size_t size, const struct jval *v)
+{
+	out[0] = '\0';
+	if (jval_is(v, JVAL_STRING))
+		get_text_bytes(out, size, v->s, v->n);
 }
 
 /* A short name made of letters, digits and the characters in extra. */
@@ -131,7 +132,7 @@ static bool word_ok(const char *s, size_t n, size_t size, const char *extra)
 
 /* Copies a JSON string that word_ok accepts into out (size bytes). A
  * missing value is an error when required, "" otherwise. */
-static int get_word(char *out, size_t size, const json_t *v, bool required,
+static int get_word(char *out, size_t size, const struct jval *v, bool required,
 		    const char *extra, const char *what, struct berr *err)
 {
 	size_t n;
@@ -139,31 +140,31 @@ static int get_word(char *out, size_t size, const json_t *v, bool required,
 	out[0] = '\0';
 	if (v == NULL && !required)
 		return 0;
-	if (!json_is_string(v))
+	if (!jval_is(v, JVAL_STRING))
 		return berr_set(err, "'%s' is missing or not a string", what);
-	n = json_string_length(v);
-	if (!word_ok(json_string_value(v), n, size, extra))
+	n = v->n;
+	if (!word_ok(v->s, n, size, extra))
 		return berr_set(err, "'%s' is not 1 to %zu characters of "
 				     "[A-Za-z0-9%s]", what, size - 1, extra);
-	memcpy(out, json_string_value(v), n + 1);
+	memcpy(out, v->s, n + 1);
 	return 0;
 }
 
 /* A commit id: absent, null or "" give "", else 40 hex digits, stored in
  * lower case. */
-static int get_sha(char out[41], const json_t *v, const char *what,
+static int get_sha(char out[41], const struct jval *v, const char *what,
 		   struct berr *err)
 {
 	const char *s;
 	size_t i;
 
 	out[0] = '\0';
-	if (v == NULL || json_is_null(v) ||
-	    (json_is_string(v) && json_string_length(v) == 0))
+	if (v == NULL || jval_is(v, JVAL_NULL) ||
+	    (jval_is(v, JVAL_STRING) && v->n == 0))
 		return 0;
-	if (!json_is_string(v) || json_string_length(v) != 40)
+	if (!jval_is(v, JVAL_STRING) || v->n != 40)
 		return berr_set(err, "'%s' is not a 40-digit commit id", what);
-	s = json_string_value(v);
+	s = v->s;
 	for (i = 0; i < 40; i++) {
 		char c = s[i];
 
@@ -178,28 +179,11 @@ static int get_sha(char out[41], const json_t *v, const char *what,
 	return 0;
 }
 
-/* v[path], where path names nested object keys separated by dots. */
-static const json_t *jget(const json_t *v, const char *path)
-{
-	const json_t *cur = v;
-
-	while (cur != NULL) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-
-		cur = json_object_getn(cur, path, n);
-		if (dot == NULL)
-			return cur;
-		path = dot + 1;
-	}
-	return NULL;
-}
-
 /* Records a ref the delivery changed: its full name (len bytes, not
  * necessarily NUL-terminated) and commit ids; deleted also when after is
  * all zeros. Past PUSH_REFS_MAX refs only more_refs is set. */
 static int add_ref(struct push_event *out, const char *ref, size_t len,
-		   const json_t *before, const json_t *after, bool deleted,
+		   const struct jval *before, const struct jval *after, bool deleted,
 		   struct berr *err)
 {
 	struct push_ref *r;
@@ -236,28 +220,28 @@ static int add_ref(struct push_event *out, const char *ref, size_t len,
 }
 
 /* add_ref for a JSON string holding a full ref name. */
-static int add_ref_json(struct push_event *out, const json_t *ref,
-			const json_t *before, const json_t *after, bool deleted,
+static int add_ref_json(struct push_event *out, const struct jval *ref,
+			const struct jval *before, const struct jval *after, bool deleted,
 			struct berr *err)
 {
-	if (!json_is_string(ref))
+	if (!jval_is(ref, JVAL_STRING))
 		return berr_set(err, "'ref' is missing or not a string");
-	return add_ref(out, json_string_value(ref), json_string_length(ref),
+	return add_ref(out, ref->s, ref->n,
 		       before, after, deleted, err);
 }
 
 /* add_ref for a short name under prefix ("refs/heads/"). */
 static int add_short_ref(struct push_event *out, const char *prefix,
-			 const json_t *name, const json_t *before,
-			 const json_t *after, bool deleted, struct berr *err)
+			 const struct jval *name, const struct jval *before,
+			 const struct jval *after, bool deleted, struct berr *err)
 {
 	char ref[PUSH_REF_MAX];
 	int n;
 
-	if (!json_is_string(name) || json_string_length(name) >= sizeof(ref))
+	if (!jval_is(name, JVAL_STRING) || name->n >= sizeof(ref))
 		return berr_set(err, "ref name is missing, not a string or "
 				     "too long");
-	n = snprintf(ref, sizeof(ref), "%s%s", prefix, json_string_value(name));
+	n = snprintf(ref, sizeof(ref), "%s%s", prefix, name->s);
 	if (n < 0 || (size_t)n >= sizeof(ref))
 		return berr_set(err, "ref is longer than %d bytes",
 				PUSH_REF_MAX - 1);
@@ -290,7 +274,7 @@ static int event_header(struct push_event *out, const struct wh_request *req,
 	return berr_set(err, "missing '%s' header", first);
 }
 
-static int parse_github(struct push_event *out, const json_t *root,
+static int parse_github(struct push_event *out, const struct jval *root,
 			const struct wh_request *req, struct berr *err)
 {
 	static const char *const names[] = {"X-GitHub-Event", NULL};
@@ -298,7 +282,7 @@ static int parse_github(struct push_event *out, const json_t *root,
 	if (event_header(out, req, names, err) != 0)
 		return -1;
 	get_text(out->repository, sizeof(out->repository),
-		 jget(root, "repository.full_name"));
+		 jval_path(root, "repository.full_name"));
 	if (strcmp(out->event, "ping") == 0) {
 		out->kind = PUSH_KIND_PING;
 		return 0;
@@ -306,13 +290,13 @@ static int parse_github(struct push_event *out, const json_t *root,
 	if (strcmp(out->event, "push") != 0)
 		return 0;
 	out->kind = PUSH_KIND_PUSH;
-	get_text(out->pusher, sizeof(out->pusher), jget(root, "pusher.name"));
-	return add_ref_json(out, jget(root, "ref"), jget(root, "before"),
-			    jget(root, "after"),
-			    json_is_true(jget(root, "deleted")), err);
+	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "pusher.name"));
+	return add_ref_json(out, jval_path(root, "ref"), jval_path(root, "before"),
+			    jval_path(root, "after"),
+			    jval_is(jval_path(root, "deleted"), JVAL_TRUE), err);
 }
 
-static int parse_gitlab(struct push_event *out, const json_t *root,
+static int parse_gitlab(struct push_event *out, const struct jval *root,
 			const struct wh_request *req, struct berr *err)
 {
 	static const char *const names[] = {"X-Gitlab-Event", NULL};
@@ -321,24 +305,24 @@ static int parse_gitlab(struct push_event *out, const json_t *root,
 	if (event_header(out, req, names, err) != 0)
 		return -1;
 	get_text(out->repository, sizeof(out->repository),
-		 jget(root, "project.path_with_namespace"));
+		 jval_path(root, "project.path_with_namespace"));
 	/* System hooks carry every event under one header. */
-	kind = json_string_value(jget(root, "object_kind"));
+	kind = jval_str(jval_path(root, "object_kind"));
 	if (!(strcmp(out->event, "Push Hook") == 0 ||
 	      strcmp(out->event, "Tag Push Hook") == 0 ||
 	      (strcmp(out->event, "System Hook") == 0 && kind != NULL &&
 	       (strcmp(kind, "push") == 0 || strcmp(kind, "tag_push") == 0))))
 		return 0;
 	out->kind = PUSH_KIND_PUSH;
-	get_text(out->pusher, sizeof(out->pusher), jget(root, "user_username"));
+	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "user_username"));
 	if (out->pusher[0] == '\0')
 		get_text(out->pusher, sizeof(out->pusher),
-			 jget(root, "user_name"));
-	return add_ref_json(out, jget(root, "ref"), jget(root, "before"),
-			    jget(root, "after"), false, err);
+			 jval_path(root, "user_name"));
+	return add_ref_json(out, jval_path(root, "ref"), jval_path(root, "before"),
+			    jval_path(root, "after"), false, err);
 }
 
-static int parse_gitea(struct push_event *out, const json_t *root,
+static int parse_gitea(struct push_event *out, const struct jval *root,
 		       const struct wh_request *req, struct berr *err)
 {
 	static const char *const names[] = {"X-Forgejo-Event", "X-Gitea-Event",
@@ -348,53 +332,53 @@ static int parse_gitea(struct push_event *out, const json_t *root,
 	if (event_header(out, req, names, err) != 0)
 		return -1;
 	get_text(out->repository, sizeof(out->repository),
-		 jget(root, "repository.full_name"));
-	get_text(out->pusher, sizeof(out->pusher), jget(root, "pusher.login"));
+		 jval_path(root, "repository.full_name"));
+	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "pusher.login"));
 	if (out->pusher[0] == '\0')
 		get_text(out->pusher, sizeof(out->pusher),
-			 jget(root, "sender.login"));
+			 jval_path(root, "sender.login"));
 	if (strcmp(out->event, "push") == 0) {
 		out->kind = PUSH_KIND_PUSH;
-		return add_ref_json(out, jget(root, "ref"),
-				    jget(root, "before"), jget(root, "after"),
+		return add_ref_json(out, jval_path(root, "ref"),
+				    jval_path(root, "before"), jval_path(root, "after"),
 				    false, err);
 	}
 	/* A deleted branch or tag comes as its own event, with a short name;
 	 * creations also come as pushes, so "create" needs nothing. */
 	if (strcmp(out->event, "delete") != 0)
 		return 0;
-	type = json_string_value(jget(root, "ref_type"));
+	type = jval_str(jval_path(root, "ref_type"));
 	if (type == NULL ||
 	    (strcmp(type, "branch") != 0 && strcmp(type, "tag") != 0))
 		return berr_set(err, "'ref_type' is not \"branch\" or \"tag\"");
 	out->kind = PUSH_KIND_PUSH;
 	return add_short_ref(out, type[0] == 'b' ? "refs/heads/" : "refs/tags/",
-			     jget(root, "ref"), NULL, NULL, true, err);
+			     jval_path(root, "ref"), NULL, NULL, true, err);
 }
 
 /* Bitbucket Cloud's repo:push: push.changes[], each with the old and new
  * state of one branch or tag (new is null for a deletion). */
-static int bitbucket_cloud(struct push_event *out, const json_t *root,
+static int bitbucket_cloud(struct push_event *out, const struct jval *root,
 			   struct berr *err)
 {
-	const json_t *changes = jget(root, "push.changes"), *c;
+	const struct jval *changes = jval_path(root, "push.changes"), *c;
 	size_t i;
 
 	get_text(out->repository, sizeof(out->repository),
-		 jget(root, "repository.full_name"));
-	get_text(out->pusher, sizeof(out->pusher), jget(root, "actor.nickname"));
+		 jval_path(root, "repository.full_name"));
+	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "actor.nickname"));
 	if (out->pusher[0] == '\0')
 		get_text(out->pusher, sizeof(out->pusher),
-			 jget(root, "actor.display_name"));
-	if (!json_is_array(changes))
+			 jval_path(root, "actor.display_name"));
+	if (!jval_is(changes, JVAL_ARRAY))
 		return berr_set(err, "'push.changes' is missing or not a list");
-	json_array_foreach(changes, i, c) {
-		const json_t *nw = jget(c, "new"), *old = jget(c, "old");
-		const json_t *cur = json_is_object(nw) ? nw : old;
-		const char *type = json_string_value(jget(cur, "type"));
+	for (i = 0, c = changes + 1; i < changes->n; i++, c = jval_next(c)) {
+		const struct jval *nw = jval_path(c, "new"), *old = jval_path(c, "old");
+		const struct jval *cur = jval_is(nw, JVAL_OBJECT) ? nw : old;
+		const char *type = jval_str(jval_path(cur, "type"));
 		const char *prefix;
 
-		if (!json_is_object(cur))
+		if (!jval_is(cur, JVAL_OBJECT))
 			return berr_set(err, "a change has neither 'new' nor "
 					     "'old'");
 		if (type != NULL && strcmp(type, "branch") == 0)
@@ -403,9 +387,9 @@ static int bitbucket_cloud(struct push_event *out, const json_t *root,
 			prefix = "refs/tags/";
 		else
 			continue;
-		if (add_short_ref(out, prefix, jget(cur, "name"),
-				  jget(old, "target.hash"),
-				  jget(nw, "target.hash"), !json_is_object(nw),
+		if (add_short_ref(out, prefix, jval_path(cur, "name"),
+				  jval_path(old, "target.hash"),
+				  jval_path(nw, "target.hash"), !jval_is(nw, JVAL_OBJECT),
 				  err) != 0)
 			return -1;
 	}
@@ -414,28 +398,29 @@ static int bitbucket_cloud(struct push_event *out, const json_t *root,
 
 /* Bitbucket Data Center's repo:refs_changed: changes[] with full ref
  * names, fromHash and toHash. */
-static int bitbucket_server(struct push_event *out, const json_t *root,
+static int bitbucket_server(struct push_event *out, const struct jval *root,
 			    struct berr *err)
 {
-	const json_t *changes = jget(root, "changes"), *c;
-	const char *key = json_string_value(jget(root, "repository.project.key"));
-	const char *slug = json_string_value(jget(root, "repository.slug"));
+	const struct jval *changes = jval_path(root, "changes"), *c;
+	const char *key = jval_str(jval_path(root, "repository.project.key"));
+	const char *slug = jval_str(jval_path(root, "repository.slug"));
+	char full[2 * sizeof(out->repository)];
 	size_t i;
 
 	if (key != NULL && slug != NULL) {
-		json_t *full = json_sprintf("%s/%s", key, slug);
-
-		get_text(out->repository, sizeof(out->repository), full);
-		json_decref(full);
+		/* Even cut short, it holds more than get_text_bytes keeps. */
+		snprintf(full, sizeof(full), "%s/%s", key, slug);
+		get_text_bytes(out->repository, sizeof(out->repository), full,
+			       strlen(full));
 	}
-	get_text(out->pusher, sizeof(out->pusher), jget(root, "actor.name"));
-	if (!json_is_array(changes))
+	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "actor.name"));
+	if (!jval_is(changes, JVAL_ARRAY))
 		return berr_set(err, "'changes' is missing or not a list");
-	json_array_foreach(changes, i, c) {
-		const char *type = json_string_value(jget(c, "type"));
+	for (i = 0, c = changes + 1; i < changes->n; i++, c = jval_next(c)) {
+		const char *type = jval_str(jval_path(c, "type"));
 
-		if (add_ref_json(out, jget(c, "refId"), jget(c, "fromHash"),
-				 jget(c, "toHash"),
+		if (add_ref_json(out, jval_path(c, "refId"), jval_path(c, "fromHash"),
+				 jval_path(c, "toHash"),
 				 type != NULL && strcmp(type, "DELETE") == 0,
 				 err) != 0)
 			return -1;
@@ -443,7 +428,7 @@ static int bitbucket_server(struct push_event *out, const json_t *root,
 	return 0;
 }
 
-static int parse_bitbucket(struct push_event *out, const json_t *root,
+static int parse_bitbucket(struct push_event *out, const struct jval *root,
 			   const struct wh_request *req, struct berr *err)
 {
 	static const char *const names[] = {"X-Event-Key", NULL};
@@ -467,44 +452,44 @@ static int parse_bitbucket(struct push_event *out, const json_t *root,
 
 /* {"ref": "refs/heads/main", "after": "<sha>"}; a bare "main" is taken
  * as a branch name. */
-static int parse_generic(struct push_event *out, const json_t *root,
+static int parse_generic(struct push_event *out, const struct jval *root,
 			 struct berr *err)
 {
-	const json_t *ref = jget(root, "ref");
+	const struct jval *ref = jval_path(root, "ref");
 
 	snprintf(out->event, sizeof(out->event), "push");
 	out->kind = PUSH_KIND_PUSH;
-	if (json_is_string(ref) &&
-	    strncmp(json_string_value(ref), "refs/", 5) != 0)
+	if (jval_is(ref, JVAL_STRING) &&
+	    strncmp(ref->s, "refs/", 5) != 0)
 		return add_short_ref(out, "refs/heads/", ref,
-				     jget(root, "before"), jget(root, "after"),
+				     jval_path(root, "before"), jval_path(root, "after"),
 				     false, err);
-	return add_ref_json(out, ref, jget(root, "before"), jget(root, "after"),
+	return add_ref_json(out, ref, jval_path(root, "before"), jval_path(root, "after"),
 			    false, err);
 }
 
-static int parse_stripe(struct push_event *out, const json_t *root,
+static int parse_stripe(struct push_event *out, const struct jval *root,
 			struct berr *err)
 {
-	const char *object = json_string_value(jget(root, "object"));
+	const char *object = jval_str(jval_path(root, "object"));
 
 	if (object != NULL && strcmp(object, "event") != 0)
 		return berr_set(err, "'object' is not \"event\"");
-	if (get_word(out->delivery, VERIFY_ID_MAX + 1, jget(root, "id"), true,
+	if (get_word(out->delivery, VERIFY_ID_MAX + 1, jval_path(root, "id"), true,
 		     "_", "id", err) != 0)
 		return -1;
-	return get_word(out->event, sizeof(out->event), jget(root, "type"),
+	return get_word(out->event, sizeof(out->event), jval_path(root, "type"),
 			true, "_.", "type", err);
 }
 
-static int parse_sentry(struct push_event *out, const json_t *root,
+static int parse_sentry(struct push_event *out, const struct jval *root,
 			const struct wh_request *req, struct berr *err)
 {
 	static const char *const names[] = {"Sentry-Hook-Resource", NULL};
 
 	if (event_header(out, req, names, err) != 0)
 		return -1;
-	return get_word(out->action, sizeof(out->action), jget(root, "action"),
+	return get_word(out->action, sizeof(out->action), jval_path(root, "action"),
 			false, "_.-", "action", err);
 }
 
@@ -554,48 +539,35 @@ static int form_payload(struct buf *out, const unsigned char *body,
 	return 0;
 }
 
-/* The body as a JSON object (new reference), or NULL with err set. */
-static json_t *load_body(const struct wh_request *req, struct berr *err)
+/* Reads the body (or a form body's payload field) into d: 0, or -1 with
+ * err set and d empty. payload (empty, its limit set) receives a form
+ * body's decoded payload, which d's numbers then point into. */
+static int load_body(struct jdoc *d, struct buf *payload,
+		     const struct wh_request *req, struct berr *err)
 {
 	static const char form[] = "application/x-www-form-urlencoded";
-	const char *ct, *data = (const char *)req->body, *near;
+	const char *ct, *data = (const char *)req->body;
 	size_t ctlen, len = req->len;
-	struct buf payload;
-	json_error_t jerr;
-	json_t *root = NULL;
+	struct berr jerr;
 
-	buf_init(&payload, req->len + 1);
+	memset(d, 0, sizeof(*d));
 	if (verify_header(&ct, &ctlen, req, "Content-Type") > 0 &&
 	    ctlen >= sizeof(form) - 1 &&
 	    strncasecmp(ct, form, sizeof(form) - 1) == 0) {
-		if (form_payload(&payload, req->body, req->len, err) != 0)
-			goto out;
-		data = buf_str(&payload);
-		len = payload.len;
+		if (form_payload(payload, req->body, req->len, err) != 0)
+			return -1;
+		data = buf_str(payload);
+		len = payload->len;
 	}
-	if (len == 0) {
-		berr_set(err, "body is empty");
-		goto out;
+	if (len == 0)
+		return berr_set(err, "body is empty");
+	if (jdoc_parse(d, data, len, &jerr) != 0)
+		return berr_set(err, "body is not valid JSON: %s", jerr.msg);
+	if (d->vals[0].type != JVAL_OBJECT) {
+		jdoc_release(d);
+		return berr_set(err, "body is not a JSON object");
 	}
-	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL) {
-		/* jansson quotes the text near the error: keep the body out
-		 * of the message. */
-		near = strstr(jerr.text, " near ");
-		berr_set(err, "body is not valid JSON: %.*s at line %d, "
-			      "column %d",
-			 near ? (int)(near - jerr.text) : (int)strlen(jerr.text),
-			 jerr.text, jerr.line, jerr.column);
-		goto out;
-	}
-	if (!json_is_object(root)) {
-		berr_set(err, "body is not a JSON object");
-		json_decref(root);
-		root = NULL;
-	}
-out:
-	buf_release(&payload);
-	return root;
+	return 0;
 }
 
 /* Once the refs are known, a push of tags only is a tag push, and a push
@@ -616,7 +588,9 @@ static void push_settle_kind(struct push_event *out)
 int push_parse(struct push_event *out, const struct verify_result *vr,
 	       const struct wh_request *req, struct berr *err)
 {
-	json_t *root = NULL;
+	struct buf payload;
+	struct jdoc doc;
+	const struct jval *root;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -629,9 +603,10 @@ int push_parse(struct push_event *out, const struct verify_result *vr,
 		return BERTH_ETOOBIG;
 	}
 	snprintf(out->delivery, sizeof(out->delivery), "%s", vr->delivery);
-	root = load_body(req, err);
-	if (root == NULL)
+	buf_init(&payload, req->len + 1);
+	if (load_body(&doc, &payload, req, err) != 0)
 		goto out;
+	root = doc.vals;
 	switch (vr->provider) {
 	case PROVIDER_GITHUB:
 		rc = parse_github(out, root, req, err);
@@ -660,7 +635,8 @@ int push_parse(struct push_event *out, const struct verify_result *vr,
 	}
 	if (rc == 0 && out->kind == PUSH_KIND_PUSH)
 		push_settle_kind(out);
+	jdoc_release(&doc);
 out:
-	json_decref(root);
+	buf_release(&payload);
 	return rc;
 }

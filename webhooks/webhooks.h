@@ -120,6 +120,77 @@ const char *verify_status_name(enum verify_status s);
 int verify_header(const char **value, size_t *len,
 		  const struct wh_request *req, const char *name);
 
+/* jdoc.c — JSON payloads read in one pass into a flat array */
+
+enum jval_type {
+	JVAL_NULL,
+	JVAL_FALSE,
+	JVAL_TRUE,
+	JVAL_INTEGER,
+	JVAL_REAL,
+	JVAL_STRING,
+	JVAL_ARRAY,
+	JVAL_OBJECT,
+};
+
+/*
+ * One value. An array's elements follow it in the array of values, each
+ * with its own nested values; an object's members likewise, each a key (a
+ * string) followed by its value. span counts the values that make up this
+ * one, itself included, so that the value after it is at this + span.
+ */
+struct jval {
+	const char *s; /* strings: the decoded bytes, NUL-terminated, owned by
+			  the jdoc; numbers: their text in the input (not
+			  terminated); else NULL */
+	uint32_t n;    /* bytes of s; elements of an array; members of an
+			  object */
+	uint32_t span;
+	uint8_t type;  /* enum jval_type */
+};
+
+struct jdoc {
+	struct jval *vals; /* owned; vals[0] is the document */
+	size_t nvals, cap;
+	char *text;        /* owned; the decoded strings */
+};
+
+/*
+ * Reads (data, len), which must be one JSON object or array and nothing
+ * else, accepting exactly what jansson's json_loadb with
+ * JSON_REJECT_DUPLICATES accepts. Returns 0, or -1 with err saying what is
+ * wrong and where (line and column; never the text itself) and d empty.
+ * Number values point into data, which must outlive d.
+ */
+int jdoc_parse(struct jdoc *d, const char *data, size_t len,
+	       struct berr *err);
+void jdoc_release(struct jdoc *d);
+/* The value of key (n bytes) in obj; NULL when obj is NULL or not an
+ * object or has no such key. */
+const struct jval *jval_member(const struct jval *obj, const char *key,
+			       size_t n);
+/* v[path], path naming nested object keys joined by dots; NULL when any
+ * step is missing. */
+const struct jval *jval_path(const struct jval *v, const char *path);
+
+static inline bool jval_is(const struct jval *v, enum jval_type t)
+{
+	return v != NULL && v->type == t;
+}
+
+/* A string value's bytes, or NULL for anything else (NULL included). */
+static inline const char *jval_str(const struct jval *v)
+{
+	return jval_is(v, JVAL_STRING) ? v->s : NULL;
+}
+
+/* The value after v and everything nested in it: v's next sibling. An
+ * array's first element, an object's first key, is at v + 1. */
+static inline const struct jval *jval_next(const struct jval *v)
+{
+	return v + v->span;
+}
+
 /* push.c — what a verified delivery says (SPEC §7) */
 
 #define PUSH_BODY_MAX ((size_t)25 << 20) /* largest body push_parse reads */
