@@ -24,6 +24,12 @@
  * filesystem's journal, which roughly halves its latency on ext4. Readers
  * stop at the first zero byte. A segment is cut to its used length when it
  * stops being the current one.
+ *
+ * Nothing here waits for the disk unless asked to (inbox_sync): starting a
+ * segment and dropping one only record what the next sync must do (sync
+ * the segment left behind, fsync the directory, delete the old file), and
+ * inbox_sync_prepare hands all of it, in a safe order, to whoever runs the
+ * sync: the server's syncer thread, off the event loop.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -79,8 +85,22 @@ struct inbox_segment {
 	size_t lines;
 };
 
+/* A segment that stopped being the current one and is not synced yet. */
+struct inbox_retired {
+	uint64_t first_seq;
+	int fd;                          /* owned */
+	off_t end;                       /* its lines' length */
+};
+
 struct inbox {
 	char *dir;                       /* owned */
+	int dir_fd;                      /* owned */
+	struct inbox_retired retired[INBOX_RETIRED_MAX];
+	size_t nretired;
+	uint64_t doomed[INBOX_DOOMED_MAX]; /* first_seq of segments to delete */
+	size_t ndoomed;
+	uint64_t dir_changes, dir_synced; /* segments created; up to which
+					    the directory is durable */
 	struct inbox_list entries;
 	struct inbox_entry **buckets;    /* owned */
 	size_t nbuckets, count;
@@ -327,14 +347,18 @@ static void trim_segment(struct inbox *ib)
 static int flush_lines(struct inbox *ib, struct berr *err);
 
 /* Starts a new current segment named by the next sequence number, which
- * it then skips, so that names never repeat. */
+ * it then skips, so that names never repeat. The one it replaces is synced
+ * (and cut to its lines) by the next sync, with the directory. */
 static int start_segment(struct inbox *ib, int64_t now, struct berr *err)
 {
 	struct inbox_segment *s;
 	char *path;
 	int fd;
 
-	if (ib->fd >= 0 && !ib->write_failed && inbox_sync(ib, err) != 0)
+	if (ib->fd >= 0 && !ib->write_failed && flush_lines(ib, err) != 0)
+		return -1;
+	if (ib->fd >= 0 && ib->nretired == INBOX_RETIRED_MAX &&
+	    inbox_sync(ib, err) != 0)
 		return -1;
 	path = segment_path(ib, ib->next_seq);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
@@ -344,13 +368,13 @@ static int start_segment(struct inbox *ib, int64_t now, struct berr *err)
 		return -1;
 	}
 	free(path);
-	if (fs_fsync_dir(ib->dir, err) != 0) {
-		close(fd);
-		return -1;
-	}
+	ib->dir_changes++;
 	if (ib->fd >= 0) {
-		trim_segment(ib);
-		close(ib->fd);
+		struct inbox_retired *r = &ib->retired[ib->nretired++];
+
+		r->first_seq = ib->segs[ib->nsegs - 1].first_seq;
+		r->fd = ib->fd;
+		r->end = ib->end;
 	}
 	ib->fd = fd;
 	ib->end = 0;
@@ -588,13 +612,13 @@ static int list_segments(struct inbox *ib, struct berr *err)
 	return 0;
 }
 
-/* Deletes the oldest segment: its records leave memory, except deliveries
- * still queued, which are copied into the current segment first. */
+/* Drops the oldest segment: its records leave memory, except deliveries
+ * still queued, which are copied into the current segment; the file goes
+ * with the next sync, once the copies are durable. */
 static int drop_oldest(struct inbox *ib, int64_t now, struct berr *err)
 {
 	uint64_t end = ib->segs[1].first_seq;
 	struct inbox_entry *e, *next;
-	char *path;
 
 	for (e = TAILQ_FIRST(&ib->entries); e && e->seq < end; e = next) {
 		next = TAILQ_NEXT(e, link);
@@ -605,19 +629,13 @@ static int drop_oldest(struct inbox *ib, int64_t now, struct berr *err)
 		}
 		unlink_entry(ib, e);
 	}
-	if (ib->dirty && inbox_sync(ib, err) != 0)
+	if (ib->ndoomed == INBOX_DOOMED_MAX && inbox_sync(ib, err) != 0)
 		return -1;
-	path = segment_path(ib, ib->segs[0].first_seq);
-	if (unlink(path) != 0 && errno != ENOENT) {
-		berr_errno(err, errno, "cannot remove '%s'", path);
-		free(path);
-		return -1;
-	}
-	free(path);
+	ib->doomed[ib->ndoomed++] = ib->segs[0].first_seq;
 	memmove(ib->segs, ib->segs + 1, (ib->nsegs - 1) * sizeof(*ib->segs));
 	ib->nsegs--;
 	(void)now;
-	return fs_fsync_dir(ib->dir, err);
+	return 0;
 }
 
 int inbox_maintain(struct inbox *ib, int64_t now, struct berr *err)
@@ -675,6 +693,7 @@ int inbox_open(struct inbox **out, const char *dir, int64_t now,
 	*out = NULL;
 	ib->dir = xstrdup(dir);
 	ib->fd = -1;
+	ib->dir_fd = -1;
 	ib->lock_fd = -1;
 	ib->next_seq = 1;
 	ib->nbuckets = 1024;
@@ -683,6 +702,11 @@ int inbox_open(struct inbox **out, const char *dir, int64_t now,
 	TAILQ_INIT(&ib->entries);
 	if (fs_mkdir_p(dir, 0750, err) != 0)
 		goto fail;
+	ib->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ib->dir_fd < 0) {
+		berr_errno(err, errno, "cannot open '%s'", dir);
+		goto fail;
+	}
 	rc = take_lock(ib, err);
 	if (rc != 0 || list_segments(ib, err) != 0)
 		goto fail;
@@ -693,7 +717,10 @@ int inbox_open(struct inbox **out, const char *dir, int64_t now,
 			ib->next_seq = ib->segs[i].first_seq + 1;
 		ib->segs[i].created = ib->segs[i].newest;
 	}
-	if (start_segment(ib, now, err) != 0 || inbox_maintain(ib, now, err) != 0)
+	/* Expired segments deleted, the new one durable: at startup this may
+	 * wait for the disk. */
+	if (start_segment(ib, now, err) != 0 ||
+	    inbox_maintain(ib, now, err) != 0 || inbox_sync(ib, err) != 0)
 		goto fail;
 	*out = ib;
 	return 0;
@@ -705,6 +732,7 @@ fail:
 void inbox_close(struct inbox *ib)
 {
 	struct inbox_entry *e;
+	size_t i;
 
 	if (ib == NULL)
 		return;
@@ -713,7 +741,15 @@ void inbox_close(struct inbox *ib)
 	 * been written one by one). */
 	if (ib->fd >= 0) {
 		(void)flush_lines(ib, &(struct berr){{0}});
+		/* Segments to delete: only once their queued records' copies
+		 * are durable. */
+		if (ib->ndoomed > 0)
+			(void)inbox_sync(ib, &(struct berr){{0}});
 		trim_segment(ib);
+	}
+	for (i = 0; i < ib->nretired; i++) {
+		(void)ftruncate(ib->retired[i].fd, ib->retired[i].end);
+		close(ib->retired[i].fd);
 	}
 	while ((e = TAILQ_FIRST(&ib->entries)) != NULL) {
 		TAILQ_REMOVE(&ib->entries, e, link);
@@ -724,6 +760,8 @@ void inbox_close(struct inbox *ib)
 		close(ib->fd);
 	if (ib->lock_fd >= 0)
 		close(ib->lock_fd);
+	if (ib->dir_fd >= 0)
+		close(ib->dir_fd);
 	free(ib->buckets);
 	free(ib->segs);
 	free(ib->dir);
@@ -783,49 +821,99 @@ int inbox_flush(struct inbox *ib, struct berr *err)
 	return flush_lines(ib, err);
 }
 
-int inbox_sync(struct inbox *ib, struct berr *err)
+int inbox_sync_prepare(struct inbox *ib, struct inbox_sync *is,
+		       struct berr *err)
 {
-	struct inbox_entry *e;
+	struct sync_job *job = &is->job;
+	size_t i;
+	char *path;
+	int rc = 0;
 
+	memset(is, 0, sizeof(*is));
 	if (flush_lines(ib, err) != 0)
 		return -1;
-	if (!ib->dirty)
-		return 0;
-	if (fdatasync(ib->fd) != 0)
-		return berr_errno(err, errno, "cannot sync the inbox in '%s'",
-				  ib->dir);
-	ib->dirty = false;
-	TAILQ_FOREACH_REVERSE(e, &ib->entries, inbox_list, link) {
-		if (e->synced)
-			break;
-		e->synced = true;
+	is->upto_seq = inbox_last_seq(ib);
+	is->appends = ib->appends;
+	is->dir_changes = ib->dir_changes;
+	/* Lines in the order they were written: the segments left behind,
+	 * then the current one. */
+	for (i = 0; rc == 0 && i < ib->nretired; i++) {
+		const struct inbox_retired *r = &ib->retired[i];
+
+		rc = sync_job_add(job, SYNC_TRUNCATE, r->fd, r->end, NULL, err);
+		if (rc == 0)
+			rc = sync_job_add(job, SYNC_DATA, r->fd, 0, NULL, err);
+		is->retired[is->nretired++] = r->first_seq;
+	}
+	if (rc == 0 && ib->dirty)
+		rc = sync_job_add(job, SYNC_DATA, ib->fd, 0, NULL, err);
+	/* A new segment's name, before anything in it is answered. */
+	if (rc == 0 && ib->dir_changes != ib->dir_synced)
+		rc = sync_job_add(job, SYNC_FULL, ib->dir_fd, 0, NULL, err);
+	/* Old segments once the copies of their queued records are durable
+	 * (they were written before this job was made). */
+	for (i = 0; rc == 0 && i < ib->ndoomed; i++) {
+		path = segment_path(ib, ib->doomed[i]);
+		rc = sync_job_add(job, SYNC_UNLINK, -1, 0, path, err);
+		free(path);
+		is->doomed[is->ndoomed++] = ib->doomed[i];
+	}
+	if (rc == 0 && ib->ndoomed > 0)
+		rc = sync_job_add(job, SYNC_FULL, ib->dir_fd, 0, NULL, err);
+	if (rc != 0) {
+		sync_job_release(job);
+		return -1;
 	}
 	return 0;
 }
 
-int inbox_fd(const struct inbox *ib)
-{
-	return ib->fd;
-}
-
-uint64_t inbox_appends(const struct inbox *ib)
-{
-	return ib->appends;
-}
-
-void inbox_synced(struct inbox *ib, uint64_t upto_seq, uint64_t appends)
+void inbox_sync_done(struct inbox *ib, const struct inbox_sync *is, int error)
 {
 	struct inbox_entry *e;
+	size_t i, j;
 
-	if (ib->appends == appends)
+	if (error != 0)
+		return;
+	if (ib->appends == is->appends)
 		ib->dirty = false;
 	TAILQ_FOREACH_REVERSE(e, &ib->entries, inbox_list, link) {
-		if (e->seq > upto_seq)
+		if (e->seq > is->upto_seq)
 			continue;
 		if (e->synced)
 			break;
 		e->synced = true;
 	}
+	/* By name: an inline sync may have settled some of them first. */
+	for (i = 0; i < is->nretired; i++)
+		for (j = 0; j < ib->nretired; j++)
+			if (ib->retired[j].first_seq == is->retired[i]) {
+				close(ib->retired[j].fd);
+				ib->retired[j] = ib->retired[--ib->nretired];
+				break;
+			}
+	for (i = 0; i < is->ndoomed; i++)
+		for (j = 0; j < ib->ndoomed; j++)
+			if (ib->doomed[j] == is->doomed[i]) {
+				ib->doomed[j] = ib->doomed[--ib->ndoomed];
+				break;
+			}
+	if (is->dir_changes > ib->dir_synced)
+		ib->dir_synced = is->dir_changes;
+}
+
+int inbox_sync(struct inbox *ib, struct berr *err)
+{
+	struct inbox_sync is;
+	int rc;
+
+	if (inbox_sync_prepare(ib, &is, err) != 0)
+		return -1;
+	rc = sync_job_run(&is.job);
+	if (rc != 0)
+		return berr_errno(err, rc, "cannot sync the inbox in '%s'",
+				  ib->dir);
+	inbox_sync_done(ib, &is, 0);
+	return 0;
 }
 
 int inbox_forget_unsynced(struct inbox *ib, int64_t now, struct berr *err)

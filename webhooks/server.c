@@ -45,7 +45,7 @@ struct server {
 	struct server_config sc;
 	struct event *commit_ev;            /* owned */
 	struct syncer *syncer;              /* owned; NULL: sync in the loop */
-	uint64_t sync_seq, sync_appends;    /* what the running sync covers */
+	struct inbox_sync sync;             /* what the running sync covers */
 	int64_t sync_started_ms;
 	struct pending_list pending;
 	bool ready, draining;
@@ -219,12 +219,11 @@ static void on_synced(int error, void *arg)
 
 	metrics_observe(s->m, "berth_inbox_sync_seconds", NULL,
 			(double)(strnum_mono_ms() - s->sync_started_ms) / 1000.0);
-	if (error == 0)
-		inbox_synced(s->ib, s->sync_seq, s->sync_appends);
-	else
-		log_error("msg=\"inbox fdatasync failed\" error=\"%s\"",
+	inbox_sync_done(s->ib, &s->sync, error);
+	if (error != 0)
+		log_error("msg=\"inbox sync failed\" error=\"%s\"",
 			  strerror(error));
-	answer_pending(s, s->sync_seq, error != 0);
+	answer_pending(s, s->sync.upto_seq, error != 0);
 	/* Requests stored while it ran: their own sync. */
 	if (!TAILQ_EMPTY(&s->pending))
 		event_active(s->commit_ev, EV_TIMEOUT, 0);
@@ -251,17 +250,16 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
 	if (s->syncer != NULL) {
 		if (syncer_busy(s->syncer))
 			return; /* on_synced comes back here */
-		if (inbox_flush(s->ib, &err) != 0) {
+		if (inbox_sync_prepare(s->ib, &s->sync, &err) != 0) {
 			log_error("msg=\"inbox write failed\" error=\"%s\"",
 				  err.msg);
 			answer_pending(s, 0, true);
 			return;
 		}
-		s->sync_seq = inbox_last_seq(s->ib);
-		s->sync_appends = inbox_appends(s->ib);
 		s->sync_started_ms = t0;
-		if (syncer_start(s->syncer, inbox_fd(s->ib), &err) == 0)
+		if (syncer_start(s->syncer, &s->sync.job, &err) == 0)
 			return;
+		sync_job_release(&s->sync.job);
 		log_warn("msg=\"inbox sync in the loop\" error=\"%s\"", err.msg);
 	}
 	rc = inbox_sync(s->ib, &err);

@@ -267,6 +267,60 @@ bool push_ref_valid(const char *ref);
 /* "push", "tag", "ping", "other" (static strings). */
 const char *push_kind_name(enum push_kind k);
 
+/* syncer.c — the steps that make the inbox durable (fdatasync, a
+ * directory's fsync, deleting an old segment), on a thread of their own, so
+ * that the event loop keeps storing requests while the disk works */
+
+#define SYNC_STEPS_MAX 32
+
+enum sync_op {
+	SYNC_TRUNCATE, /* ftruncate(fd, len); its failure is not one */
+	SYNC_DATA,     /* fdatasync(fd) */
+	SYNC_FULL,     /* fsync(fd): a directory */
+	SYNC_UNLINK,   /* unlink(path); a missing file is not a failure */
+};
+
+struct sync_step {
+	enum sync_op op;
+	int fd;        /* owned, or -1 */
+	off_t len;     /* SYNC_TRUNCATE */
+	char *path;    /* owned, or NULL */
+};
+
+/* Steps to run in order. Everything in it is owned by it. */
+struct sync_job {
+	struct sync_step steps[SYNC_STEPS_MAX];
+	size_t nsteps;
+};
+
+/* Adds a step on a duplicate of fd (not on fd itself), or for path (copied).
+ * Returns 0, or -1 with err when the job is full or fd cannot be
+ * duplicated. */
+int sync_job_add(struct sync_job *job, enum sync_op op, int fd, off_t len,
+		 const char *path, struct berr *err);
+/* Runs the steps in order, stopping at the first that fails, and releases
+ * the job. Returns 0 or that step's errno. */
+int sync_job_run(struct sync_job *job);
+/* Closes and frees what the job holds without running it; the job is
+ * empty after either. */
+void sync_job_release(struct sync_job *job);
+
+struct syncer;
+
+/* A syncer reporting to done(error, arg) in base's loop: error is 0 or the
+ * errno of the step that failed. NULL when the thread cannot be started
+ * (callers then sync in the loop). */
+struct syncer *syncer_new(struct event_base *base,
+			  void (*done)(int error, void *arg), void *arg);
+/* Starts running job, which it takes (job is left empty). Returns 0, or -1
+ * when a job is running already (job is then left as it was). */
+int syncer_start(struct syncer *s, struct sync_job *job, struct berr *err);
+bool syncer_busy(const struct syncer *s);
+/* Blocks until the running job (if any) reported. For shutdown only. */
+void syncer_wait(struct syncer *s);
+/* Waits, stops the thread, frees. NULL ok. */
+void syncer_free(struct syncer *s);
+
 /* inbox.c — the durable inbox of deliveries, state_dir/inbox/ (SPEC §7;
  * docs/webhooks.md "The inbox")
  *
@@ -332,6 +386,19 @@ struct inbox_line {
 
 struct inbox;
 
+#define INBOX_RETIRED_MAX 4 /* segments left behind, not synced yet */
+#define INBOX_DOOMED_MAX 8  /* segments dropped, not deleted yet */
+
+/* A sync job of the inbox and what it covers (inbox_sync_prepare). */
+struct inbox_sync {
+	struct sync_job job;
+	uint64_t upto_seq, appends, dir_changes;
+	uint64_t retired[INBOX_RETIRED_MAX];
+	size_t nretired;
+	uint64_t doomed[INBOX_DOOMED_MAX];
+	size_t ndoomed;
+};
+
 /*
  * Opens (creating) the inbox in dir and loads every segment; a line that
  * does not parse (the torn end of a crashed append) is logged and skipped.
@@ -348,8 +415,8 @@ bool inbox_seen(const struct inbox *ib, const char *provider,
 		const char *delivery);
 /*
  * Appends d, received at now (unix seconds), with the next sequence number
- * into *seq. Not yet written: call inbox_sync (or inbox_flush and a sync
- * of inbox_fd) before answering.
+ * into *seq. Not yet written: call inbox_sync (or run the job of
+ * inbox_sync_prepare) before answering.
  * Returns 0, or -1 (a key already there, an invalid key, a write error).
  */
 int inbox_append(uint64_t *seq, struct inbox *ib,
@@ -358,8 +425,9 @@ int inbox_append(uint64_t *seq, struct inbox *ib,
  * memory until then; one write for a whole batch). Returns 0 or -1; after
  * a failure, call inbox_forget_unsynced. */
 int inbox_flush(struct inbox *ib, struct berr *err);
-/* inbox_flush, then fdatasync of what was appended since the last sync.
- * Returns 0 or -1. */
+/* inbox_flush, then makes durable what was appended since the last sync
+ * (and whatever segment files were created or dropped), in the calling
+ * thread. Returns 0 or -1. */
 int inbox_sync(struct inbox *ib, struct berr *err);
 /* After a failed inbox_sync: forgets the records appended since the last
  * good sync (their senders were told to retry) and continues in a new
@@ -389,14 +457,20 @@ struct json_t *inbox_events_json(const struct inbox *ib, const char *provider,
 
 /* inbox_line.c — the inbox's line format */
 
-/* For a sync on another thread (syncer.c): the current segment's
- * descriptor (borrowed), the number of lines appended so far, and, once
- * the sync of that descriptor started after inbox_appends() returned
- * appends and inbox_last_seq() returned upto_seq has succeeded, the news
- * that every record up to upto_seq is durable. */
-int inbox_fd(const struct inbox *ib);
-uint64_t inbox_appends(const struct inbox *ib);
-void inbox_synced(struct inbox *ib, uint64_t upto_seq, uint64_t appends);
+/*
+ * For a sync on another thread (syncer.c): inbox_sync_prepare writes what
+ * waits (as inbox_flush) and fills is with the job that makes everything
+ * appended so far durable: fdatasync of the segments written to, fsync of
+ * the directory after a segment was created, deletion of the segments
+ * inbox_maintain dropped. inbox_sync_done, given the job's result, marks
+ * what it covered as durable (nothing on an error; the next job retries).
+ * Jobs may overlap with appends, rotations and inline syncs. Returns 0, or
+ * -1 (a write failed: see inbox_forget_unsynced).
+ */
+int inbox_sync_prepare(struct inbox *ib, struct inbox_sync *is,
+		       struct berr *err);
+void inbox_sync_done(struct inbox *ib, const struct inbox_sync *is,
+		     int error);
 
 /* "queued", "done", "ignored", "stored". */
 const char *inbox_status_name(enum inbox_status s);
@@ -511,25 +585,6 @@ int intake_parse_api(struct api_request *out, const char *body, size_t len,
 void intake_api(struct intake_result *out, const struct server_config *sc,
 		struct inbox *ib, enum queued_kind kind,
 		const struct wh_request *req);
-
-/* syncer.c — fdatasync on a thread of its own, so that the event loop
- * keeps storing requests while the disk makes the previous batch durable */
-
-struct syncer;
-
-/* A syncer reporting to done(error, arg) in base's loop: error is 0 or the
- * errno of fdatasync. NULL when the thread cannot be started (callers then
- * sync in the loop). */
-struct syncer *syncer_new(struct event_base *base,
-			  void (*done)(int error, void *arg), void *arg);
-/* Starts fdatasync of (a duplicate of) fd. Returns 0, or -1 when a sync is
- * running already or fd cannot be duplicated. */
-int syncer_start(struct syncer *s, int fd, struct berr *err);
-bool syncer_busy(const struct syncer *s);
-/* Blocks until the running sync (if any) reported. For shutdown only. */
-void syncer_wait(struct syncer *s);
-/* Waits, stops the thread, frees. NULL ok. */
-void syncer_free(struct syncer *s);
 
 /* http.c — HTTP/1.1 request syntax (RFC 9112): heads and chunked bodies.
  * Pure functions over bytes, for the server, the tests and the fuzzers. */

@@ -4,10 +4,12 @@
  * can be forgotten, deliveries are done once every environment deployed,
  * segments rotate and expire after three days while queued records are
  * kept; deliveries reach the file in one write per batch, and a batch whose
- * write fails is never made durable; plus the API body and queue file
- * parsers.
+ * write fails is never made durable; rotating and dropping segments leave
+ * their disk work to the next sync, in a safe order; plus the API body and
+ * queue file parsers.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -346,6 +348,132 @@ static void test_batched_writes(const char *dir)
 	CHECK(inbox_bytes_in(dir, &files) == files);
 }
 
+/* The path of the segment named by first_seq. */
+static char *seg_path(const char *dir, uint64_t first_seq)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "seg-%016llu.jsonl",
+		 (unsigned long long)first_seq);
+	return fs_join(dir, name);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* The ops of a job's steps as letters: T truncate, D fdatasync, F fsync,
+ * U unlink. */
+static void job_ops(char *out, const struct sync_job *job)
+{
+	size_t i;
+
+	for (i = 0; i < job->nsteps; i++)
+		out[i] = "TDFU"[job->steps[i].op];
+	out[i] = '\0';
+}
+
+/*
+ * Rotating and dropping a segment wait for nothing: the disk work goes to
+ * the next sync job, in an order that loses no record, also when the
+ * process dies before that job ran.
+ */
+static void test_deferred(const char *dir)
+{
+	int64_t day = T0 + 86400, later = T0 + INBOX_KEEP_S + 2 * 86400;
+	struct inbox *ib = NULL;
+	struct inbox_sync is;
+	struct berr err;
+	char ops[SYNC_STEPS_MAX + 1], *first;
+	off_t zeroed;
+	pid_t pid;
+	int status, fd;
+
+	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
+	first = seg_path(dir, 1);
+	add(ib, "github", "old-done", INBOX_IGNORED, NULL, 0, T0);
+	add(ib, "github", "old-queued", INBOX_QUEUED,
+	    (const char *[]){"production"}, 1, T0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	zeroed = file_size(first);
+	CHECK(zeroed > inbox_bytes(dir)); /* prepared with zeros */
+
+	/* A day later the segment rotates: nothing synced, nothing cut yet. */
+	CHECK_INT(inbox_maintain(ib, day, &err), 0);
+	CHECK(file_size(first) == zeroed);
+	CHECK_INT(inbox_sync_prepare(ib, &is, &err), 0);
+	job_ops(ops, &is.job);
+	/* The old segment cut and synced, then the new name made durable. */
+	CHECK_STR(ops, "TDF");
+	CHECK(file_size(first) == zeroed);
+	/* An inline sync may settle the same segment first; the job's own
+	 * report must then close nothing of anyone else's. */
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK_INT(sync_job_run(&is.job), 0);
+	inbox_sync_done(ib, &is, 0);
+	CHECK(fcntl(fd, F_GETFD) >= 0);
+	close(fd);
+	CHECK_INT(file_size(first), inbox_bytes_in(dir, NULL));
+	CHECK_INT(inbox_sync_prepare(ib, &is, &err), 0);
+	CHECK_INT(is.job.nsteps, 0); /* nothing left to do */
+	inbox_close(ib);
+
+	/* Dropped by a process that dies before its next sync: the old
+	 * file is still there and reads back; the queued record stays. */
+	pid = fork();
+	if (pid == 0) {
+		ib = NULL;
+		if (inbox_open(&ib, dir, day + 10, &err) != 0 ||
+		    inbox_maintain(ib, later, &err) != 0)
+			_exit(2);
+		_exit(inbox_seen(ib, "github", "old-done") ? 3 : 0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(file_size(first) > 0);
+	ib = NULL;
+	CHECK_INT(inbox_open(&ib, dir, day + 20, &err), 0);
+	CHECK(inbox_seen(ib, "github", "old-done"));
+	CHECK_INT(queued_count(ib), 1);
+
+	/* Dropped in a live process: the file goes with the next sync, after
+	 * the copy of the queued record is durable. */
+	CHECK_INT(inbox_maintain(ib, later, &err), 0);
+	CHECK(!inbox_seen(ib, "github", "old-done"));
+	CHECK(inbox_seen(ib, "github", "old-queued"));
+	CHECK(file_size(first) > 0);
+	CHECK_INT(inbox_sync_prepare(ib, &is, &err), 0);
+	job_ops(ops, &is.job);
+	CHECK(strncmp(ops, "D", 1) == 0 && strstr(ops, "UF") != NULL &&
+	      ops[strlen(ops) - 1] == 'F');
+	CHECK_INT(sync_job_run(&is.job), 0);
+	inbox_sync_done(ib, &is, 0);
+	CHECK_INT(file_size(first), -1);
+	ib = reopen(ib, dir, later);
+	CHECK(!inbox_seen(ib, "github", "old-done"));
+	CHECK_INT(queued_count(ib), 1);
+
+	/* A job that failed leaves everything for the next one. */
+	add(ib, "github", "after-fail", INBOX_IGNORED, NULL, 0, later);
+	CHECK_INT(inbox_maintain(ib, later + 86400, &err), 0);
+	CHECK_INT(inbox_sync_prepare(ib, &is, &err), 0);
+	job_ops(ops, &is.job);
+	CHECK_STR(ops, "TDDF");
+	sync_job_release(&is.job);
+	inbox_sync_done(ib, &is, EIO);
+	CHECK_INT(inbox_sync_prepare(ib, &is, &err), 0);
+	job_ops(ops, &is.job);
+	CHECK_STR(ops, "TDDF");
+	CHECK_INT(sync_job_run(&is.job), 0);
+	inbox_sync_done(ib, &is, 0);
+	inbox_close(ib);
+	free(first);
+}
+
 static void test_parsers(void)
 {
 	struct api_request ar;
@@ -376,7 +504,7 @@ static void test_parsers(void)
 
 int main(void)
 {
-	char *a, *b, *c, *d, *e;
+	char *a, *b, *c, *d, *e, *f;
 
 	tmpdir_make("inbox");
 	a = fs_join(tmpdir, "a");
@@ -384,17 +512,20 @@ int main(void)
 	c = fs_join(tmpdir, "c");
 	d = fs_join(tmpdir, "d");
 	e = fs_join(tmpdir, "e");
+	f = fs_join(tmpdir, "f");
 	test_roundtrip(a);
 	test_torn_line(b);
 	test_expiry(c);
 	test_batched_writes(d);
 	test_zeros_after_crash(e);
+	test_deferred(f);
 	test_parsers();
 	free(a);
 	free(b);
 	free(c);
 	free(d);
 	free(e);
+	free(f);
 	tmpdir_remove();
 	return check_done("inbox");
 }
