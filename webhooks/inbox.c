@@ -101,6 +101,9 @@ struct inbox {
 	size_t ndoomed;
 	uint64_t dir_changes, dir_synced; /* segments created; up to which
 					    the directory is durable */
+	uint64_t dropping_end;           /* a drop in progress: the first
+					    seq after the oldest segment */
+	uint64_t drop_cursor;            /* records below it handled */
 	struct inbox_list entries;
 	struct inbox_entry **buckets;    /* owned */
 	size_t nbuckets, count;
@@ -612,53 +615,78 @@ static int list_segments(struct inbox *ib, struct berr *err)
 	return 0;
 }
 
-/* Drops the oldest segment: its records leave memory, except deliveries
- * still queued, which are copied into the current segment; the file goes
- * with the next sync, once the copies are durable. */
-static int drop_oldest(struct inbox *ib, int64_t now, struct berr *err)
+/*
+ * Drops the oldest segment, at most *budget of its records at a time,
+ * counted down (a drop in progress goes on at the next call): they leave memory, except
+ * deliveries still queued, which are copied into the current segment.
+ * Once all are handled the file is left for the next sync to delete, after
+ * the copies are durable. Returns 1 when the drop is complete, 0 when it
+ * goes on, -1 when a copy could not be written (it is tried again).
+ */
+static int drop_some(struct inbox *ib, size_t *budget, struct berr *err)
 {
-	uint64_t end = ib->segs[1].first_seq;
 	struct inbox_entry *e, *next;
 
-	for (e = TAILQ_FIRST(&ib->entries); e && e->seq < end; e = next) {
+	if (ib->dropping_end == 0) {
+		ib->dropping_end = ib->segs[1].first_seq;
+		ib->drop_cursor = 0;
+	}
+	for (e = TAILQ_FIRST(&ib->entries); e && e->seq < ib->dropping_end;
+	     e = next) {
 		next = TAILQ_NEXT(e, link);
-		if (e->status == INBOX_QUEUED) {
-			if (append_line(ib, NULL, e, e->received, err) != 0)
-				return -1;
-			continue;
-		}
-		unlink_entry(ib, e);
+		if (e->seq < ib->drop_cursor)
+			continue; /* queued, copied already */
+		if (*budget == 0)
+			return 0;
+		--*budget;
+		if (e->status == INBOX_QUEUED &&
+		    append_line(ib, NULL, e, e->received, err) != 0)
+			return -1;
+		ib->drop_cursor = e->seq + 1;
+		if (e->status != INBOX_QUEUED)
+			unlink_entry(ib, e);
 	}
 	if (ib->ndoomed == INBOX_DOOMED_MAX && inbox_sync(ib, err) != 0)
 		return -1;
 	ib->doomed[ib->ndoomed++] = ib->segs[0].first_seq;
 	memmove(ib->segs, ib->segs + 1, (ib->nsegs - 1) * sizeof(*ib->segs));
 	ib->nsegs--;
-	(void)now;
-	return 0;
+	ib->dropping_end = 0;
+	return 1;
 }
 
-int inbox_maintain(struct inbox *ib, int64_t now, struct berr *err)
+/* Rotates, and drops up to budget records of expired segments (or of the
+ * oldest, over the size limit). */
+static int maintain(struct inbox *ib, int64_t now, size_t budget,
+		    struct berr *err)
 {
 	struct inbox_segment *cur = &ib->segs[ib->nsegs - 1];
+	int rc = 1;
 
 	if (cur->lines >= INBOX_SEGMENT_LINES || ib->end >= SEGMENT_ROTATE_BYTES ||
 	    (cur->lines > 0 && now - cur->created >= SEGMENT_MAX_AGE_S)) {
 		if (start_segment(ib, now, err) != 0)
 			return -1;
 	}
-	while (ib->nsegs > 1 && (ib->segs[0].newest < now - INBOX_KEEP_S ||
-				 ib->count > INBOX_MAX_ENTRIES)) {
+	if (ib->dropping_end != 0)
+		rc = drop_some(ib, &budget, err);
+	while (rc == 1 && ib->nsegs > 1 &&
+	       (ib->segs[0].newest < now - INBOX_KEEP_S ||
+		ib->count > INBOX_MAX_ENTRIES)) {
 		if (ib->segs[0].newest >= now - INBOX_KEEP_S && !ib->warned_cap) {
 			log_warn("msg=\"inbox over its size limit: dropping "
 				 "dedupe keys younger than 3 days\" entries=%zu "
 				 "limit=%d", ib->count, INBOX_MAX_ENTRIES);
 			ib->warned_cap = true;
 		}
-		if (drop_oldest(ib, now, err) != 0)
-			return -1;
+		rc = drop_some(ib, &budget, err);
 	}
-	return 0;
+	return rc < 0 ? -1 : 0;
+}
+
+int inbox_maintain(struct inbox *ib, int64_t now, struct berr *err)
+{
+	return maintain(ib, now, INBOX_DROP_STEP, err);
 }
 
 /* One process at a time owns an inbox (two daemons on one state
@@ -720,7 +748,7 @@ int inbox_open(struct inbox **out, const char *dir, int64_t now,
 	/* Expired segments deleted, the new one durable: at startup this may
 	 * wait for the disk. */
 	if (start_segment(ib, now, err) != 0 ||
-	    inbox_maintain(ib, now, err) != 0 || inbox_sync(ib, err) != 0)
+	    maintain(ib, now, SIZE_MAX, err) != 0 || inbox_sync(ib, err) != 0)
 		goto fail;
 	*out = ib;
 	return 0;

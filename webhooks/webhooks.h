@@ -388,6 +388,7 @@ struct inbox;
 
 #define INBOX_RETIRED_MAX 4 /* segments left behind, not synced yet */
 #define INBOX_DOOMED_MAX 8  /* segments dropped, not deleted yet */
+#define INBOX_DROP_STEP 1024 /* records inbox_maintain drops per call */
 
 /* A sync job of the inbox and what it covers (inbox_sync_prepare). */
 struct inbox_sync {
@@ -438,9 +439,12 @@ int inbox_forget_unsynced(struct inbox *ib, int64_t now, struct berr *err);
  * lines are written, and made durable by the next inbox_sync. */
 int inbox_mark_done(struct inbox *ib, const char *env, uint64_t upto_seq,
 		    struct berr *err);
-/* Rotates the current segment when it is full or a day old and deletes
- * segments older than INBOX_KEEP_S (copying queued records forward). Call
- * it now and then (the daemon: every minute). Returns 0 or -1. */
+/* Rotates the current segment when it is full or a day old and drops
+ * segments older than INBOX_KEEP_S (copying queued records forward), at
+ * most INBOX_DROP_STEP records per call so that no call holds the event
+ * loop long: a drop goes on at the next call, and the file is deleted by
+ * the sync after the last. Call it now and then (the server: after every
+ * batch; the daemon: every minute). Returns 0 or -1. */
 int inbox_maintain(struct inbox *ib, int64_t now, struct berr *err);
 /* Calls cb for every queued record, oldest first. */
 void inbox_foreach_queued(struct inbox *ib,

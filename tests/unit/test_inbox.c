@@ -5,7 +5,8 @@
  * segments rotate and expire after three days while queued records are
  * kept; deliveries reach the file in one write per batch, and a batch whose
  * write fails is never made durable; rotating and dropping segments leave
- * their disk work to the next sync, in a safe order; plus the API body and
+ * their disk work to the next sync, in a safe order, and a large segment
+ * is dropped a step at a time; plus the API body and
  * queue file parsers.
  */
 #include <dirent.h>
@@ -474,6 +475,85 @@ static void test_deferred(const char *dir)
 	free(first);
 }
 
+/* Lines in the inbox's segment files (up to their zeros). */
+static size_t count_lines(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0, i, len;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		struct buf data;
+		struct berr err;
+		char *path;
+
+		if (strncmp(de->d_name, "seg-", 4) != 0)
+			continue;
+		path = fs_join(dir, de->d_name);
+		buf_init(&data, 0);
+		CHECK_INT(fs_read_file(&data, path, (size_t)64 << 20, &err), 0);
+		len = data.len > 0 ? strnlen(data.data, data.len) : 0;
+		for (i = 0; i < len; i++)
+			n += data.data[i] == '\n';
+		buf_release(&data);
+		free(path);
+	}
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+/* A large segment is dropped a step at a time: no call forgets more than
+ * INBOX_DROP_STEP records, the queued one among them is copied once, and
+ * the file goes with the sync after the last step. */
+static void test_drop_in_steps(const char *dir)
+{
+	int64_t later = T0 + INBOX_KEEP_S + 2 * 86400;
+	size_t n = 3 * INBOX_DROP_STEP + 10, i, calls = 1, before;
+	struct inbox *ib = NULL;
+	struct berr err;
+	char id[32], *first;
+
+	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
+	first = seg_path(dir, 1);
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "old-%zu", i);
+		if (i == n / 2)
+			add(ib, "github", id, INBOX_QUEUED,
+			    (const char *[]){"production"}, 1, T0);
+		else
+			add(ib, "github", id, INBOX_IGNORED, NULL, 0, T0);
+	}
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	CHECK_INT(count_lines(dir), n);
+
+	CHECK_INT(inbox_maintain(ib, later, &err), 0);
+	CHECK_INT(inbox_count(ib), n - INBOX_DROP_STEP);
+	CHECK(!inbox_seen(ib, "github", "old-0"));
+	CHECK(inbox_seen(ib, "github", "old-3000"));
+	snprintf(id, sizeof(id), "old-%zu", n - 1);
+	while (inbox_seen(ib, "github", id) && calls < 100) {
+		before = inbox_count(ib);
+		CHECK_INT(inbox_maintain(ib, later, &err), 0);
+		CHECK(before - inbox_count(ib) <= INBOX_DROP_STEP);
+		CHECK(file_size(first) > 0);
+		calls++;
+	}
+	CHECK_INT(calls, 4);
+	CHECK_INT(inbox_count(ib), 1);
+	snprintf(id, sizeof(id), "old-%zu", n / 2);
+	CHECK(inbox_seen(ib, "github", id));
+	CHECK(file_size(first) > 0);
+	CHECK_INT(inbox_sync(ib, &err), 0);
+	CHECK_INT(file_size(first), -1);
+	CHECK_INT(count_lines(dir), 1); /* the one copy */
+	ib = reopen(ib, dir, later);
+	CHECK_INT(inbox_count(ib), 1);
+	CHECK_INT(queued_count(ib), 1);
+	inbox_close(ib);
+	free(first);
+}
+
 static void test_parsers(void)
 {
 	struct api_request ar;
@@ -504,7 +584,7 @@ static void test_parsers(void)
 
 int main(void)
 {
-	char *a, *b, *c, *d, *e, *f;
+	char *a, *b, *c, *d, *e, *f, *g;
 
 	tmpdir_make("inbox");
 	a = fs_join(tmpdir, "a");
@@ -513,12 +593,14 @@ int main(void)
 	d = fs_join(tmpdir, "d");
 	e = fs_join(tmpdir, "e");
 	f = fs_join(tmpdir, "f");
+	g = fs_join(tmpdir, "g");
 	test_roundtrip(a);
 	test_torn_line(b);
 	test_expiry(c);
 	test_batched_writes(d);
 	test_zeros_after_crash(e);
 	test_deferred(f);
+	test_drop_in_steps(g);
 	test_parsers();
 	free(a);
 	free(b);
@@ -526,6 +608,7 @@ int main(void)
 	free(d);
 	free(e);
 	free(f);
+	free(g);
 	tmpdir_remove();
 	return check_done("inbox");
 }
