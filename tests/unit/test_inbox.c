@@ -216,16 +216,20 @@ static void test_expiry(const char *dir)
 }
 
 /* Bytes of lines in the inbox's segment files (up to the zeros a segment
- * is prepared with), and the files' total size into *files. */
-static off_t inbox_bytes_in(const char *dir, off_t *files)
+ * is prepared with), the files' total size into *files and the number of
+ * lines into *lines (each when not NULL). */
+static off_t inbox_bytes_in(const char *dir, off_t *files, size_t *lines)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	off_t total = 0;
+	size_t i, len;
 
 	CHECK(d != NULL);
 	if (files != NULL)
 		*files = 0;
+	if (lines != NULL)
+		*lines = 0;
 	while (d != NULL && (de = readdir(d)) != NULL) {
 		struct buf data;
 		struct berr err;
@@ -236,8 +240,10 @@ static off_t inbox_bytes_in(const char *dir, off_t *files)
 		path = fs_join(dir, de->d_name);
 		buf_init(&data, 0);
 		CHECK_INT(fs_read_file(&data, path, (size_t)64 << 20, &err), 0);
-		if (data.len > 0)
-			total += (off_t)strnlen(data.data, data.len);
+		len = data.len > 0 ? strnlen(data.data, data.len) : 0;
+		total += (off_t)len;
+		for (i = 0; lines != NULL && i < len; i++)
+			*lines += data.data[i] == '\n';
 		if (files != NULL)
 			*files += (off_t)data.len;
 		buf_release(&data);
@@ -250,7 +256,7 @@ static off_t inbox_bytes_in(const char *dir, off_t *files)
 
 static off_t inbox_bytes(const char *dir)
 {
-	return inbox_bytes_in(dir, NULL);
+	return inbox_bytes_in(dir, NULL, NULL);
 }
 
 /* A daemon that dies leaves its current segment with the zeros it was
@@ -275,7 +281,7 @@ static void test_zeros_after_crash(const char *dir)
 	}
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	text = inbox_bytes_in(dir, &files);
+	text = inbox_bytes_in(dir, &files, NULL);
 	CHECK(text > 0);
 	CHECK(files > text);
 	CHECK_INT(inbox_open(&ib, dir, T0, &err), 0);
@@ -346,7 +352,7 @@ static void test_batched_writes(const char *dir)
 	inbox_close(ib);
 	/* Closed segments are cut to their lines: no zeros are left behind,
 	 * not even after the failed write. */
-	CHECK(inbox_bytes_in(dir, &files) == files);
+	CHECK(inbox_bytes_in(dir, &files, NULL) == files);
 }
 
 /* The path of the segment named by first_seq. */
@@ -418,7 +424,7 @@ static void test_deferred(const char *dir)
 	inbox_sync_done(ib, &is, 0);
 	CHECK(fcntl(fd, F_GETFD) >= 0);
 	close(fd);
-	CHECK_INT(file_size(first), inbox_bytes_in(dir, NULL));
+	CHECK_INT(file_size(first), inbox_bytes_in(dir, NULL, NULL));
 	CHECK_INT(inbox_sync_prepare(ib, &is, &err), 0);
 	CHECK_INT(is.job.nsteps, 0); /* nothing left to do */
 	inbox_close(ib);
@@ -478,29 +484,10 @@ static void test_deferred(const char *dir)
 /* Lines in the inbox's segment files (up to their zeros). */
 static size_t count_lines(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0, i, len;
+	size_t lines;
 
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		struct buf data;
-		struct berr err;
-		char *path;
-
-		if (strncmp(de->d_name, "seg-", 4) != 0)
-			continue;
-		path = fs_join(dir, de->d_name);
-		buf_init(&data, 0);
-		CHECK_INT(fs_read_file(&data, path, (size_t)64 << 20, &err), 0);
-		len = data.len > 0 ? strnlen(data.data, data.len) : 0;
-		for (i = 0; i < len; i++)
-			n += data.data[i] == '\n';
-		buf_release(&data);
-		free(path);
-	}
-	if (d != NULL)
-		closedir(d);
-	return n;
+	inbox_bytes_in(dir, NULL, &lines);
+	return lines;
 }
 
 /* A large segment is dropped a step at a time: no call forgets more than
