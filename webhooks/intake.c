@@ -18,8 +18,7 @@ void intake_result_release(struct intake_result *r)
 {
 	if (r == NULL)
 		return;
-	json_decref(r->body);
-	r->body = NULL;
+	buf_release(&r->body);
 	free(r->jobs);
 	r->jobs = NULL;
 	r->njobs = 0;
@@ -37,19 +36,71 @@ static struct server_job *add_job(struct intake_result *out)
 	return j;
 }
 
-static void reply(struct intake_result *out, int status, const char *result,
-		  json_t *body)
+/*
+ * Replies are short JSON objects written straight into out->body:
+ * reply_begin, then members, then reply_end. A string member whose value
+ * is NULL is written as null.
+ */
+static struct buf *reply_begin(struct intake_result *out, int status,
+			       const char *result)
 {
-	json_decref(out->body);
 	out->status = status;
 	out->result = result;
-	out->body = body;
+	buf_reset(&out->body);
+	buf_putc(&out->body, '{');
+	return &out->body;
 }
 
-static void reply_error(struct intake_result *out, int status,
+static void put_key(struct buf *b, const char *key)
+{
+	if (b->len > 1)
+		buf_putc(b, ',');
+	buf_put_json_string(b, key);
+	buf_putc(b, ':');
+}
+
+static void put_string(struct buf *b, const char *key, const char *value)
+{
+	put_key(b, key);
+	if (value != NULL)
+		buf_put_json_string(b, value);
+	else
+		buf_puts(b, "null");
+}
+
+static void put_true(struct buf *b, const char *key)
+{
+	put_key(b, key);
+	buf_puts(b, "true");
+}
+
+static void reply_end(struct buf *b)
+{
+	buf_puts(b, "}\n");
+}
+
+void intake_reply_error(struct intake_result *out, int status,
 			const char *result, const char *msg)
 {
-	reply(out, status, result, json_pack("{s:s}", "error", msg));
+	struct buf *b = reply_begin(out, status, result);
+
+	put_string(b, "error", msg);
+	reply_end(b);
+}
+
+/* {"<first>": first_value, "delivery": delivery} */
+static void reply_pair(struct intake_result *out, int status,
+		       const char *result, const char *first,
+		       const char *first_value, const char *delivery)
+{
+	struct buf *b = reply_begin(out, status, result);
+
+	if (first_value != NULL)
+		put_string(b, first, first_value);
+	else
+		put_true(b, first);
+	put_string(b, "delivery", delivery);
+	reply_end(b);
 }
 
 static bool secrets_usable(const struct verify_secrets *s)
@@ -67,7 +118,7 @@ static bool store(struct intake_result *out, struct inbox *ib,
 	if (inbox_append(seq, ib, d, strnum_now_ms() / 1000, &err) != 0) {
 		log_error("msg=\"cannot store delivery\" provider=%s error=\"%s\"",
 			  d->provider, err.msg);
-		reply_error(out, 503, "store_failed",
+		intake_reply_error(out, 503, "store_failed",
 			    "cannot store the delivery; retry later");
 		return false;
 	}
@@ -76,9 +127,9 @@ static bool store(struct intake_result *out, struct inbox *ib,
 	return true;
 }
 
-static json_t *json_str_or_null(const char *s)
+static const char *or_null(const char *s)
 {
-	return s != NULL && s[0] ? json_string(s) : json_null();
+	return s != NULL && s[0] ? s : NULL;
 }
 
 /* A push: which environments it queues, or why none. */
@@ -93,7 +144,7 @@ static void decide_push(struct intake_result *out, const struct config *cfg,
 	bool any_branch = false, deleted = false;
 	size_t i, n = 0;
 	uint64_t seq;
-	json_t *arr;
+	struct buf *b;
 
 	for (i = 0; i < ev->nrefs; i++) {
 		const struct push_ref *r = &ev->refs[i];
@@ -148,9 +199,8 @@ static void decide_push(struct intake_result *out, const struct config *cfg,
 		d.branch = ev->nrefs ? ev->refs[0].name : NULL;
 		d.after = ev->nrefs ? ev->refs[0].after : NULL;
 		if (store(out, ib, &d, &seq))
-			reply(out, 200, "ignored",
-			      json_pack("{s:s, s:s}", "ignored", reason,
-					"delivery", ev->delivery));
+			reply_pair(out, 200, "ignored", "ignored", reason,
+				   ev->delivery);
 		return;
 	}
 	d.status = INBOX_QUEUED;
@@ -160,7 +210,10 @@ static void decide_push(struct intake_result *out, const struct config *cfg,
 	d.nenvs = n;
 	if (!store(out, ib, &d, &seq))
 		return;
-	arr = json_array();
+	b = reply_begin(out, 202, "queued");
+	put_string(b, "delivery", ev->delivery);
+	put_string(b, "environment", envs[0]);
+	put_key(b, "environments");
 	for (i = 0; i < n; i++) {
 		struct server_job *j = add_job(out);
 
@@ -171,12 +224,12 @@ static void decide_push(struct intake_result *out, const struct config *cfg,
 		if (after != NULL && strnum_is_sha(after))
 			memcpy(j->hint, after, 41);
 		j->seq = seq;
-		json_array_append_new(arr, json_string(envs[i]));
+		buf_putc(b, i == 0 ? '[' : ',');
+		buf_put_json_string(b, envs[i]);
 	}
-	reply(out, 202, "queued",
-	      json_pack("{s:s, s:s, s:o, s:o}", "delivery", ev->delivery,
-			"environment", envs[0], "environments", arr, "commit",
-			json_str_or_null(after)));
+	buf_putc(b, ']');
+	put_string(b, "commit", or_null(after));
+	reply_end(b);
 }
 
 void intake_webhook(struct intake_result *out, const struct server_config *sc,
@@ -190,38 +243,39 @@ void intake_webhook(struct intake_result *out, const struct server_config *sc,
 	struct inbox_delivery d;
 	struct berr err;
 	uint64_t seq;
+	struct buf *b;
 	char reason[160];
 
 	memset(out, 0, sizeof(*out));
 	if (!sc->cfg->webhooks[p].enabled || !secrets_usable(secrets)) {
-		reply_error(out, 404, "not_found",
+		intake_reply_error(out, 404, "not_found",
 			    "this webhook provider is not configured");
 		return;
 	}
 	if (verify_request(&vr, p, req, secrets, &err) != 0) {
 		if (vr.status == VERIFY_NO_SECRET) {
-			reply_error(out, 404, "not_found",
+			intake_reply_error(out, 404, "not_found",
 				    "this webhook provider is not configured");
 			return;
 		}
 		log_warn("msg=\"webhook refused\" provider=%s reason=%s error=\"%s\"",
 			 provider, verify_status_name(vr.status), err.msg);
-		reply(out, 401, verify_status_name(vr.status),
-		      json_pack("{s:s, s:s}", "error", "unauthorized", "reason",
-				verify_status_name(vr.status)));
+		b = reply_begin(out, 401, verify_status_name(vr.status));
+		put_string(b, "error", "unauthorized");
+		put_string(b, "reason", verify_status_name(vr.status));
+		reply_end(b);
 		return;
 	}
 	if (push_parse(&ev, &vr, req, &err) != 0) {
 		log_warn("msg=\"webhook body refused\" provider=%s error=\"%s\"",
 			 provider, err.msg);
-		reply_error(out, 400, "bad_request", err.msg);
+		intake_reply_error(out, 400, "bad_request", err.msg);
 		return;
 	}
 	snprintf(out->delivery, sizeof(out->delivery), "%s", ev.delivery);
 	if (inbox_seen(ib, provider, ev.delivery)) {
-		reply(out, 200, "duplicate",
-		      json_pack("{s:b, s:s}", "duplicate", 1, "delivery",
-				ev.delivery));
+		reply_pair(out, 200, "duplicate", "duplicate", NULL,
+			   ev.delivery);
 		return;
 	}
 	memset(&d, 0, sizeof(d));
@@ -230,10 +284,13 @@ void intake_webhook(struct intake_result *out, const struct server_config *sc,
 	d.event = ev.event;
 	if (p == PROVIDER_STRIPE || p == PROVIDER_SENTRY) {
 		d.status = INBOX_STORED;
-		if (store(out, ib, &d, &seq))
-			reply(out, 200, "stored",
-			      json_pack("{s:b, s:s, s:s}", "stored", 1, "delivery",
-					ev.delivery, "event", ev.event));
+		if (store(out, ib, &d, &seq)) {
+			b = reply_begin(out, 200, "stored");
+			put_true(b, "stored");
+			put_string(b, "delivery", ev.delivery);
+			put_string(b, "event", ev.event);
+			reply_end(b);
+		}
 		return;
 	}
 	if (ev.kind != PUSH_KIND_PUSH) {
@@ -247,9 +304,8 @@ void intake_webhook(struct intake_result *out, const struct server_config *sc,
 		d.status = INBOX_IGNORED;
 		d.reason = reason;
 		if (store(out, ib, &d, &seq))
-			reply(out, 200, "ignored",
-			      json_pack("{s:s, s:s}", "ignored", reason,
-					"delivery", ev.delivery));
+			reply_pair(out, 200, "ignored", "ignored", reason,
+				   ev.delivery);
 		return;
 	}
 	decide_push(out, sc->cfg, ib, &ev);
@@ -329,14 +385,15 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 	struct berr err;
 	size_t klen = 0;
 	uint64_t seq;
+	struct buf *b;
 
 	memset(out, 0, sizeof(*out));
 	if (intake_parse_api(&ar, (const char *)req->body, req->len, &err) != 0) {
-		reply_error(out, 400, "bad_request", err.msg);
+		intake_reply_error(out, 400, "bad_request", err.msg);
 		return;
 	}
 	if (config_env(sc->cfg, ar.env) == NULL) {
-		reply_error(out, 404, "not_found", "no such environment");
+		intake_reply_error(out, 404, "not_found", "no such environment");
 		return;
 	}
 	if (verify_header(&key, &klen, req, "Idempotency-Key") == 1) {
@@ -346,7 +403,7 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 		for (i = 0; ok && i < klen; i++)
 			ok = (unsigned char)key[i] > ' ' && (unsigned char)key[i] < 0x7f;
 		if (!ok) {
-			reply_error(out, 400, "bad_request",
+			intake_reply_error(out, 400, "bad_request",
 				    "Idempotency-Key: expected 1-128 printable "
 				    "characters without spaces");
 			return;
@@ -359,9 +416,7 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 	}
 	snprintf(out->delivery, sizeof(out->delivery), "%s", delivery);
 	if (inbox_seen(ib, "api", delivery)) {
-		reply(out, 200, "duplicate",
-		      json_pack("{s:b, s:s}", "duplicate", 1, "delivery",
-				delivery));
+		reply_pair(out, 200, "duplicate", "duplicate", NULL, delivery);
 		return;
 	}
 	envs[0] = ar.env;
@@ -382,8 +437,10 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 	snprintf(j->trigger, sizeof(j->trigger), "api");
 	snprintf(j->rev, sizeof(j->rev), "%s", ar.rev);
 	j->seq = seq;
-	reply(out, 202, "queued",
-	      json_pack("{s:s, s:s, s:s, s:o}", "delivery", delivery,
-			"environment", ar.env, "kind", queued_kind_name(kind),
-			"commit", json_str_or_null(ar.rev)));
+	b = reply_begin(out, 202, "queued");
+	put_string(b, "delivery", delivery);
+	put_string(b, "environment", ar.env);
+	put_string(b, "kind", queued_kind_name(kind));
+	put_string(b, "commit", or_null(ar.rev));
+	reply_end(b);
 }

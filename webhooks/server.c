@@ -117,6 +117,17 @@ static void send_method_not_allowed(struct server *s,
 	send_error(s, req, 405, "method not allowed");
 }
 
+/* An intake result's reply (every path sets one; "{}" just in case). */
+static void send_intake(struct server *s, struct httpd_req *req,
+			const struct intake_result *r)
+{
+	if (r->body.len == 0)
+		send_body(s, req, r->status, "application/json", "{}\n", 3);
+	else
+		send_body(s, req, r->status, "application/json", r->body.data,
+			  r->body.len);
+}
+
 static void log_result(const struct intake_result *r, const char *provider)
 {
 	struct buf line;
@@ -145,14 +156,13 @@ static void finish_intake(struct server *s, struct httpd_req *req,
 			    1);
 		if (res->status != 401)
 			log_result(res, provider);
-		send_json(s, req, res->status, res->body);
-		res->body = NULL;
+		send_intake(s, req, res);
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->req = req;
 	p->res = *res;
-	res->body = NULL;
+	memset(&res->body, 0, sizeof(res->body));
 	res->jobs = NULL;
 	res->njobs = 0;
 	p->provider = provider;
@@ -184,12 +194,9 @@ static void answer_pending(struct server *s, uint64_t upto, bool failed)
 		TAILQ_REMOVE(&s->pending, p, link);
 		n++;
 		if (failed) {
-			json_decref(p->res.body);
-			p->res.body = json_pack("{s:s}", "error",
-						"cannot store the delivery; "
-						"retry later");
-			p->res.status = 503;
-			p->res.result = "store_failed";
+			intake_reply_error(&p->res, 503, "store_failed",
+					   "cannot store the delivery; retry "
+					   "later");
 			p->res.njobs = 0;
 		}
 		metrics_add(s->m, "berth_webhooks_total",
@@ -197,8 +204,7 @@ static void answer_pending(struct server *s, uint64_t upto, bool failed)
 					     p->res.result, NULL},
 			    1);
 		log_result(&p->res, p->provider);
-		send_json(s, p->req, p->res.status, p->res.body);
-		p->res.body = NULL;
+		send_intake(s, p->req, &p->res);
 		for (i = 0; i < p->res.njobs; i++)
 			s->ops.enqueue(&p->res.jobs[i], s->ops.arg);
 		intake_result_release(&p->res);

@@ -541,7 +541,7 @@ struct server_config {
 /* A decided reply. */
 struct intake_result {
 	int status;               /* HTTP status */
-	struct json_t *body;      /* new; the JSON reply */
+	struct buf body;          /* the JSON reply, ending in a newline */
 	bool durable;             /* an inbox record was appended: answer
 				     only after inbox_sync */
 	struct server_job *jobs;  /* owned; njobs of them (room for
@@ -556,6 +556,9 @@ struct intake_result {
 };
 
 void intake_result_release(struct intake_result *r);
+/* Makes out's reply {"error": msg} with status and result (static). */
+void intake_reply_error(struct intake_result *out, int status,
+			const char *result, const char *msg);
 
 /*
  * Handles a POST to /hooks/<p>: verifies req (401 on failure; 404 when p
