@@ -87,6 +87,8 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *p, size_t len);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
+/* Appends v in decimal. */
+int buf_put_u64(struct buf *b, uint64_t v);
 int buf_printf(struct buf *b, const char *fmt, ...) BERTH_PRINTF(2, 3);
 /* Appends s as a JSON string, quoted and escaped; bytes that do not form
  * well-formed UTF-8 become U+FFFD, so the result always parses. */

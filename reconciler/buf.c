@@ -158,6 +158,18 @@ void buf_keep_tail(struct buf *b, size_t keep)
 	b->data[keep] = '\0';
 }
 
+int buf_put_u64(struct buf *b, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	return buf_append(b, digits + sizeof(digits) - n, n);
+}
+
 size_t utf8_seq_len(const unsigned char *s, size_t avail)
 {
 	uint32_t cp;

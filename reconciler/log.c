@@ -56,7 +56,9 @@ void log_kv(struct buf *b, const char *key, const char *value)
 
 	if (value == NULL)
 		value = "";
-	buf_printf(b, " %s=", key);
+	buf_putc(b, ' ');
+	buf_puts(b, key);
+	buf_putc(b, '=');
 	if (!needs_quotes(value)) {
 		buf_puts(b, value);
 		return;
@@ -106,7 +108,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		return;
 	buf_init(&line, 16384);
 	strnum_iso8601(ts, strnum_now_ms() / 1000);
-	buf_printf(&line, "ts=%s level=%s ", ts, level_names[level]);
+	buf_puts(&line, "ts=");
+	buf_puts(&line, ts);
+	buf_puts(&line, " level=");
+	buf_puts(&line, level_names[level]);
+	buf_putc(&line, ' ');
 	va_start(ap, fmt);
 	buf_vprintf(&line, fmt, ap);
 	va_end(ap);

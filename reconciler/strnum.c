@@ -63,12 +63,20 @@ bool strnum_is_sha(const char *s)
 
 void strnum_iso8601(char out[32], int64_t t)
 {
+	/* Log lines and inbox records ask for the same second over and
+	 * over: the last one is kept, per thread. */
+	static __thread int64_t last_t = INT64_MIN;
+	static __thread char last[32];
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, 32, "1970-01-01T00:00:00Z");
+	if (t != last_t) {
+		if (gmtime_r(&tt, &tm) == NULL ||
+		    strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(last, sizeof(last), "1970-01-01T00:00:00Z");
+		last_t = t;
+	}
+	memcpy(out, last, sizeof(last));
 }
 
 int strnum_parse_iso8601(int64_t *t, const char *s)

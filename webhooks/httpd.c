@@ -284,15 +284,24 @@ static void queue_reply(struct httpd_conn *c, int status, const char *type,
 
 	if (!r->h.keep_alive || c->eof)
 		c->close_after = true;
-	buf_printf(&c->out,
-		   "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n"
-		   "Cache-Control: no-store\r\nContent-Length: %zu\r\n%s%s\r\n",
-		   status,
-		   reason_phrase(status), date_now(c->d), type, len,
-		   c->close_after ? "Connection: close\r\n"
-		   : r->h.minor == 0 ? "Connection: keep-alive\r\n"
-				     : "",
-		   buf_str(&r->extra));
+	/* Pieces rather than one printf: this runs for every request. */
+	buf_puts(&c->out, "HTTP/1.1 ");
+	buf_put_u64(&c->out, (uint64_t)status);
+	buf_putc(&c->out, ' ');
+	buf_puts(&c->out, reason_phrase(status));
+	buf_puts(&c->out, "\r\nDate: ");
+	buf_puts(&c->out, date_now(c->d));
+	buf_puts(&c->out, "\r\nContent-Type: ");
+	buf_puts(&c->out, type);
+	buf_puts(&c->out, "\r\nCache-Control: no-store\r\nContent-Length: ");
+	buf_put_u64(&c->out, len);
+	buf_puts(&c->out, "\r\n");
+	if (c->close_after)
+		buf_puts(&c->out, "Connection: close\r\n");
+	else if (r->h.minor == 0)
+		buf_puts(&c->out, "Connection: keep-alive\r\n");
+	buf_append(&c->out, r->extra.data, r->extra.len);
+	buf_puts(&c->out, "\r\n");
 	if (!head_only)
 		buf_append(&c->out, body, len);
 	req_reset(r);

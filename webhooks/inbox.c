@@ -277,7 +277,8 @@ static void entry_write(struct buf *b, const struct inbox_entry *e)
 	char received[32];
 
 	strnum_iso8601(received, e->received);
-	buf_printf(b, "{\"seq\":%llu", (unsigned long long)e->seq);
+	buf_puts(b, "{\"seq\":");
+	buf_put_u64(b, e->seq);
 	put_member(b, "provider", e->provider);
 	put_member(b, "delivery", e->delivery);
 	put_member(b, "received", received);

@@ -82,6 +82,34 @@ static char *json_roundtrip(const char *s)
 	return out != NULL ? out : xstrdup("(did not parse)");
 }
 
+static void test_put_u64(void)
+{
+	static const struct {
+		uint64_t v;
+		const char *text;
+	} cases[] = {
+		{0, "0"}, {7, "7"}, {10, "10"}, {1767614400, "1767614400"},
+		{UINT64_MAX, "18446744073709551615"},
+	};
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 0);
+	for (i = 0; i < BERTH_ARRAY_LEN(cases); i++) {
+		buf_reset(&b);
+		buf_puts(&b, "x=");
+		CHECK_INT(buf_put_u64(&b, cases[i].v), 0);
+		CHECK_STR(buf_str(&b) + 2, cases[i].text);
+	}
+	buf_release(&b);
+	/* Over the buffer's limit: refused, the buffer unchanged. */
+	buf_init(&b, 4);
+	buf_puts(&b, "ab");
+	CHECK_INT(buf_put_u64(&b, 12345), BERTH_ETOOBIG);
+	CHECK_STR(buf_str(&b), "ab");
+	buf_release(&b);
+}
+
 static void test_json_string(void)
 {
 	static const char *same[] = {
@@ -165,6 +193,15 @@ static void test_strnum(void)
 	CHECK_INT(strnum_hex_digit('g'), -1);
 	CHECK_INT(strnum_hex_digit('/'), -1);
 	CHECK_INT(strnum_hex_digit(':'), -1);
+	strnum_iso8601(ts, 1767614400);
+	CHECK_STR(ts, "2026-01-05T12:00:00Z");
+	/* The last second is kept: asking again, or for another, is exact. */
+	strnum_iso8601(ts, 1767614400);
+	CHECK_STR(ts, "2026-01-05T12:00:00Z");
+	strnum_iso8601(ts, 1767614401);
+	CHECK_STR(ts, "2026-01-05T12:00:01Z");
+	strnum_iso8601(ts, 0);
+	CHECK_STR(ts, "1970-01-01T00:00:00Z");
 	strnum_iso8601(ts, 1767614400);
 	CHECK_STR(ts, "2026-01-05T12:00:00Z");
 	CHECK_INT(strnum_parse_iso8601(&v, ts), 0);
@@ -300,6 +337,7 @@ static void test_cli(void)
 int main(void)
 {
 	test_buf();
+	test_put_u64();
 	test_berr();
 	test_strnum();
 	test_fs();
