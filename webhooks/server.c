@@ -36,6 +36,18 @@ struct pending {
 
 TAILQ_HEAD(pending_list, pending);
 
+#ifndef SERVER_SYNC_SLOTS
+#define SERVER_SYNC_SLOTS 2 /* syncs that may run at once */
+#endif
+
+/* A sync thread and the job it runs. */
+struct sync_slot {
+	struct server *s;
+	struct syncer *syncer;              /* owned */
+	struct inbox_sync sync;             /* what its running job covers */
+	int64_t started_ms;
+};
+
 struct server {
 	struct event_base *base;            /* borrowed */
 	struct httpd *http;                 /* owned */
@@ -44,9 +56,10 @@ struct server {
 	struct server_ops ops;
 	struct server_config sc;
 	struct event *commit_ev;            /* owned */
-	struct syncer *syncer;              /* owned; NULL: sync in the loop */
-	struct inbox_sync sync;             /* what the running sync covers */
-	int64_t sync_started_ms;
+	struct sync_slot slots[SERVER_SYNC_SLOTS];
+	size_t nslots;                      /* 0: sync in the loop */
+	uint64_t covered;                   /* the newest record a started
+					       sync covers */
 	struct pending_list pending;
 	bool ready, draining;
 };
@@ -166,7 +179,9 @@ static void finish_intake(struct server *s, struct httpd_req *req,
 	res->jobs = NULL;
 	res->njobs = 0;
 	p->provider = provider;
-	if (TAILQ_EMPTY(&s->pending))
+	/* The first request no running sync covers starts a batch. */
+	if (TAILQ_EMPTY(&s->pending) ||
+	    TAILQ_LAST(&s->pending, pending_list)->res.seq <= s->covered)
 		event_active(s->commit_ev, EV_TIMEOUT, 0);
 	TAILQ_INSERT_TAIL(&s->pending, p, link);
 }
@@ -218,34 +233,51 @@ static void answer_pending(struct server *s, uint64_t upto, bool failed)
 		log_error("msg=\"inbox maintenance failed\" error=\"%s\"", err.msg);
 }
 
-/* The syncer finished the sync on_commit started. */
+/* A syncer finished the sync on_commit started. */
 static void on_synced(int error, void *arg)
 {
-	struct server *s = arg;
+	struct sync_slot *slot = arg;
+	struct server *s = slot->s;
 
 	metrics_observe(s->m, "berth_inbox_sync_seconds", NULL,
-			(double)(strnum_mono_ms() - s->sync_started_ms) / 1000.0);
-	inbox_sync_done(s->ib, &s->sync, error);
+			(double)(strnum_mono_ms() - slot->started_ms) / 1000.0);
+	inbox_sync_done(s->ib, &slot->sync, error);
 	if (error != 0)
 		log_error("msg=\"inbox sync failed\" error=\"%s\"",
 			  strerror(error));
-	answer_pending(s, s->sync.upto_seq, error != 0);
+	/* Everything written before its job started is durable: that covers
+	 * every record up to its upto_seq, whatever another sync still
+	 * running was started for. */
+	answer_pending(s, slot->sync.upto_seq, error != 0);
 	/* Requests stored while it ran: their own sync. */
 	if (!TAILQ_EMPTY(&s->pending))
 		event_active(s->commit_ev, EV_TIMEOUT, 0);
 }
 
+/* An idle sync slot, or NULL. */
+static struct sync_slot *idle_slot(struct server *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (!syncer_busy(s->slots[i].syncer))
+			return &s->slots[i];
+	return NULL;
+}
+
 /*
  * The group commit, activated by the first request of a batch: it runs
- * after every request read in this turn of the loop. With the syncer, the
- * fdatasync runs on its thread while the loop goes on storing the next
- * batch (one sync at a time: a batch that arrives meanwhile is synced as
- * soon as the running one reports). Without it, the loop syncs itself.
+ * after every request read in this turn of the loop. With sync threads,
+ * the fdatasync runs on one of them while the loop goes on storing the
+ * next batch, which gets a sync of its own on another thread at once (up
+ * to SERVER_SYNC_SLOTS at a time; beyond that, as soon as one reports).
+ * Without them, the loop syncs itself.
  */
 static void on_commit(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
 	int64_t t0 = strnum_mono_ms();
+	struct sync_slot *slot;
 	struct berr err;
 	int rc;
 
@@ -253,19 +285,24 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (TAILQ_EMPTY(&s->pending))
 		return;
-	if (s->syncer != NULL) {
-		if (syncer_busy(s->syncer))
+	if (s->nslots > 0) {
+		/* Nothing stored since the newest sync started: it covers
+		 * every request still waiting. */
+		if (TAILQ_LAST(&s->pending, pending_list)->res.seq <= s->covered)
+			return;
+		if ((slot = idle_slot(s)) == NULL)
 			return; /* on_synced comes back here */
-		if (inbox_sync_prepare(s->ib, &s->sync, &err) != 0) {
+		if (inbox_sync_prepare(s->ib, &slot->sync, &err) != 0) {
 			log_error("msg=\"inbox write failed\" error=\"%s\"",
 				  err.msg);
 			answer_pending(s, 0, true);
 			return;
 		}
-		s->sync_started_ms = t0;
-		if (syncer_start(s->syncer, &s->sync.job, &err) == 0)
+		slot->started_ms = t0;
+		s->covered = slot->sync.upto_seq;
+		if (syncer_start(slot->syncer, &slot->sync.job, &err) == 0)
 			return;
-		sync_job_release(&s->sync.job);
+		sync_job_release(&slot->sync.job);
 		log_warn("msg=\"inbox sync in the loop\" error=\"%s\"", err.msg);
 	}
 	rc = inbox_sync(s->ib, &err);
@@ -578,8 +615,16 @@ struct server *server_new(struct event_base *base, struct inbox *ib,
 	s->commit_ev = event_new(base, -1, 0, on_commit, s);
 	if (s->commit_ev == NULL)
 		fatal("cannot create the HTTP server's events");
-	s->syncer = syncer_new(base, on_synced, s);
-	if (s->syncer == NULL)
+	while (s->nslots < SERVER_SYNC_SLOTS) {
+		struct sync_slot *slot = &s->slots[s->nslots];
+
+		slot->s = s;
+		slot->syncer = syncer_new(base, on_synced, slot);
+		if (slot->syncer == NULL)
+			break;
+		s->nslots++;
+	}
+	if (s->nslots == 0)
 		log_warn("msg=\"no sync thread: the inbox is synced in the loop\"");
 	return s;
 }
@@ -612,14 +657,16 @@ void server_drain(struct server *s)
 void server_free(struct server *s)
 {
 	struct pending *p;
+	size_t i;
 
 	if (s == NULL)
 		return;
-	/* Answer what is waiting: the running sync, then one in the loop. */
-	if (s->syncer != NULL)
-		syncer_wait(s->syncer);
-	syncer_free(s->syncer);
-	s->syncer = NULL;
+	/* Answer what is waiting: the running syncs, then one in the loop. */
+	for (i = 0; i < s->nslots; i++)
+		syncer_wait(s->slots[i].syncer);
+	for (i = 0; i < s->nslots; i++)
+		syncer_free(s->slots[i].syncer);
+	s->nslots = 0;
 	on_commit(-1, 0, s);
 	while ((p = TAILQ_FIRST(&s->pending)) != NULL) {
 		TAILQ_REMOVE(&s->pending, p, link);
