@@ -72,7 +72,8 @@ void strnum_iso8601(char out[32], int64_t t)
 
 	if (t != last_t) {
 		if (gmtime_r(&tt, &tm) == NULL ||
-		    strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		    strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ",
+			     &tm) == 0)
 			snprintf(last, sizeof(last), "1970-01-01T00:00:00Z");
 		last_t = t;
 	}

@@ -617,12 +617,13 @@ static int list_segments(struct inbox *ib, struct berr *err)
 }
 
 /*
- * Drops the oldest segment, at most *budget of its records at a time,
- * counted down (a drop in progress goes on at the next call): they leave memory, except
- * deliveries still queued, which are copied into the current segment.
- * Once all are handled the file is left for the next sync to delete, after
- * the copies are durable. Returns 1 when the drop is complete, 0 when it
- * goes on, -1 when a copy could not be written (it is tried again).
+ * Drops the oldest segment, handling at most *budget of its records (the
+ * budget is counted down; a drop left unfinished goes on at the next
+ * call). Its records leave memory, except deliveries still queued, which
+ * are copied into the current segment. Once all are handled the file is
+ * left for the next sync to delete, after the copies are durable. Returns
+ * 1 when the drop is complete, 0 when it goes on, -1 when a copy could not
+ * be written (it is tried again).
  */
 static int drop_some(struct inbox *ib, size_t *budget, struct berr *err)
 {

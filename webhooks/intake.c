@@ -119,7 +119,7 @@ static bool store(struct intake_result *out, struct inbox *ib,
 		log_error("msg=\"cannot store delivery\" provider=%s error=\"%s\"",
 			  d->provider, err.msg);
 		intake_reply_error(out, 503, "store_failed",
-			    "cannot store the delivery; retry later");
+				   "cannot store the delivery; retry later");
 		return false;
 	}
 	out->durable = true;
@@ -249,13 +249,14 @@ void intake_webhook(struct intake_result *out, const struct server_config *sc,
 	memset(out, 0, sizeof(*out));
 	if (!sc->cfg->webhooks[p].enabled || !secrets_usable(secrets)) {
 		intake_reply_error(out, 404, "not_found",
-			    "this webhook provider is not configured");
+				   "this webhook provider is not configured");
 		return;
 	}
 	if (verify_request(&vr, p, req, secrets, &err) != 0) {
 		if (vr.status == VERIFY_NO_SECRET) {
 			intake_reply_error(out, 404, "not_found",
-				    "this webhook provider is not configured");
+					   "this webhook provider is not "
+					   "configured");
 			return;
 		}
 		log_warn("msg=\"webhook refused\" provider=%s reason=%s error=\"%s\"",
@@ -393,7 +394,8 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 		return;
 	}
 	if (config_env(sc->cfg, ar.env) == NULL) {
-		intake_reply_error(out, 404, "not_found", "no such environment");
+		intake_reply_error(out, 404, "not_found",
+				   "no such environment");
 		return;
 	}
 	if (verify_header(&key, &klen, req, "Idempotency-Key") == 1) {
@@ -404,8 +406,9 @@ void intake_api(struct intake_result *out, const struct server_config *sc,
 			ok = (unsigned char)key[i] > ' ' && (unsigned char)key[i] < 0x7f;
 		if (!ok) {
 			intake_reply_error(out, 400, "bad_request",
-				    "Idempotency-Key: expected 1-128 printable "
-				    "characters without spaces");
+					   "Idempotency-Key: expected 1-128 "
+					   "printable characters without "
+					   "spaces");
 			return;
 		}
 		snprintf(delivery, sizeof(delivery), "%.*s", (int)klen, key);

@@ -131,7 +131,8 @@ static int parse_escape(struct jparse *ps)
 	if (cp >= 0xdc00 && cp <= 0xdfff)
 		return fail(ps, at, "lone UTF-16 surrogate");
 	if (cp >= 0xd800 && cp <= 0xdbff) {
-		if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u' ||
+		if (ps->end - ps->p < 2 || ps->p[0] != '\\' ||
+		    ps->p[1] != 'u' ||
 		    (lo = hex4(ps->p + 2, ps->end)) < 0xdc00 || lo > 0xdfff)
 			return fail(ps, at, "lone UTF-16 surrogate");
 		ps->p += 6;
@@ -299,7 +300,8 @@ static bool has_duplicate(struct jparse *ps, const struct jval *obj)
 
 	if (n > ps->nkeys_cap) {
 		ps->nkeys_cap = n > SMALL_OBJECT ? n : SMALL_OBJECT;
-		ps->keys = xrealloc(ps->keys, ps->nkeys_cap * sizeof(*ps->keys));
+		ps->keys = xrealloc(ps->keys,
+				    ps->nkeys_cap * sizeof(*ps->keys));
 	}
 	for (i = 0; i < n; i++) {
 		ps->keys[i] = k;

@@ -179,12 +179,18 @@ static int get_sha(char out[41], const struct jval *v, const char *what,
 	return 0;
 }
 
+/* v[path], where path names nested object keys separated by dots. */
+static const struct jval *jget(const struct jval *v, const char *path)
+{
+	return jval_path(v, path);
+}
+
 /* Records a ref the delivery changed: its full name (len bytes, not
  * necessarily NUL-terminated) and commit ids; deleted also when after is
  * all zeros. Past PUSH_REFS_MAX refs only more_refs is set. */
 static int add_ref(struct push_event *out, const char *ref, size_t len,
-		   const struct jval *before, const struct jval *after, bool deleted,
-		   struct berr *err)
+		   const struct jval *before, const struct jval *after,
+		   bool deleted, struct berr *err)
 {
 	struct push_ref *r;
 
@@ -221,8 +227,8 @@ static int add_ref(struct push_event *out, const char *ref, size_t len,
 
 /* add_ref for a JSON string holding a full ref name. */
 static int add_ref_json(struct push_event *out, const struct jval *ref,
-			const struct jval *before, const struct jval *after, bool deleted,
-			struct berr *err)
+			const struct jval *before, const struct jval *after,
+			bool deleted, struct berr *err)
 {
 	if (!jval_is(ref, JVAL_STRING))
 		return berr_set(err, "'ref' is missing or not a string");
@@ -233,7 +239,8 @@ static int add_ref_json(struct push_event *out, const struct jval *ref,
 /* add_ref for a short name under prefix ("refs/heads/"). */
 static int add_short_ref(struct push_event *out, const char *prefix,
 			 const struct jval *name, const struct jval *before,
-			 const struct jval *after, bool deleted, struct berr *err)
+			 const struct jval *after, bool deleted,
+			 struct berr *err)
 {
 	char ref[PUSH_REF_MAX];
 	int n;
@@ -282,7 +289,7 @@ static int parse_github(struct push_event *out, const struct jval *root,
 	if (event_header(out, req, names, err) != 0)
 		return -1;
 	get_text(out->repository, sizeof(out->repository),
-		 jval_path(root, "repository.full_name"));
+		 jget(root, "repository.full_name"));
 	if (strcmp(out->event, "ping") == 0) {
 		out->kind = PUSH_KIND_PING;
 		return 0;
@@ -290,10 +297,10 @@ static int parse_github(struct push_event *out, const struct jval *root,
 	if (strcmp(out->event, "push") != 0)
 		return 0;
 	out->kind = PUSH_KIND_PUSH;
-	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "pusher.name"));
-	return add_ref_json(out, jval_path(root, "ref"), jval_path(root, "before"),
-			    jval_path(root, "after"),
-			    jval_is(jval_path(root, "deleted"), JVAL_TRUE), err);
+	get_text(out->pusher, sizeof(out->pusher), jget(root, "pusher.name"));
+	return add_ref_json(out, jget(root, "ref"), jget(root, "before"),
+			    jget(root, "after"),
+			    jval_is(jget(root, "deleted"), JVAL_TRUE), err);
 }
 
 static int parse_gitlab(struct push_event *out, const struct jval *root,
@@ -305,21 +312,21 @@ static int parse_gitlab(struct push_event *out, const struct jval *root,
 	if (event_header(out, req, names, err) != 0)
 		return -1;
 	get_text(out->repository, sizeof(out->repository),
-		 jval_path(root, "project.path_with_namespace"));
+		 jget(root, "project.path_with_namespace"));
 	/* System hooks carry every event under one header. */
-	kind = jval_str(jval_path(root, "object_kind"));
+	kind = jval_str(jget(root, "object_kind"));
 	if (!(strcmp(out->event, "Push Hook") == 0 ||
 	      strcmp(out->event, "Tag Push Hook") == 0 ||
 	      (strcmp(out->event, "System Hook") == 0 && kind != NULL &&
 	       (strcmp(kind, "push") == 0 || strcmp(kind, "tag_push") == 0))))
 		return 0;
 	out->kind = PUSH_KIND_PUSH;
-	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "user_username"));
+	get_text(out->pusher, sizeof(out->pusher), jget(root, "user_username"));
 	if (out->pusher[0] == '\0')
 		get_text(out->pusher, sizeof(out->pusher),
-			 jval_path(root, "user_name"));
-	return add_ref_json(out, jval_path(root, "ref"), jval_path(root, "before"),
-			    jval_path(root, "after"), false, err);
+			 jget(root, "user_name"));
+	return add_ref_json(out, jget(root, "ref"), jget(root, "before"),
+			    jget(root, "after"), false, err);
 }
 
 static int parse_gitea(struct push_event *out, const struct jval *root,
@@ -332,28 +339,28 @@ static int parse_gitea(struct push_event *out, const struct jval *root,
 	if (event_header(out, req, names, err) != 0)
 		return -1;
 	get_text(out->repository, sizeof(out->repository),
-		 jval_path(root, "repository.full_name"));
-	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "pusher.login"));
+		 jget(root, "repository.full_name"));
+	get_text(out->pusher, sizeof(out->pusher), jget(root, "pusher.login"));
 	if (out->pusher[0] == '\0')
 		get_text(out->pusher, sizeof(out->pusher),
-			 jval_path(root, "sender.login"));
+			 jget(root, "sender.login"));
 	if (strcmp(out->event, "push") == 0) {
 		out->kind = PUSH_KIND_PUSH;
-		return add_ref_json(out, jval_path(root, "ref"),
-				    jval_path(root, "before"), jval_path(root, "after"),
+		return add_ref_json(out, jget(root, "ref"),
+				    jget(root, "before"), jget(root, "after"),
 				    false, err);
 	}
 	/* A deleted branch or tag comes as its own event, with a short name;
 	 * creations also come as pushes, so "create" needs nothing. */
 	if (strcmp(out->event, "delete") != 0)
 		return 0;
-	type = jval_str(jval_path(root, "ref_type"));
+	type = jval_str(jget(root, "ref_type"));
 	if (type == NULL ||
 	    (strcmp(type, "branch") != 0 && strcmp(type, "tag") != 0))
 		return berr_set(err, "'ref_type' is not \"branch\" or \"tag\"");
 	out->kind = PUSH_KIND_PUSH;
 	return add_short_ref(out, type[0] == 'b' ? "refs/heads/" : "refs/tags/",
-			     jval_path(root, "ref"), NULL, NULL, true, err);
+			     jget(root, "ref"), NULL, NULL, true, err);
 }
 
 /* Bitbucket Cloud's repo:push: push.changes[], each with the old and new
@@ -361,21 +368,22 @@ static int parse_gitea(struct push_event *out, const struct jval *root,
 static int bitbucket_cloud(struct push_event *out, const struct jval *root,
 			   struct berr *err)
 {
-	const struct jval *changes = jval_path(root, "push.changes"), *c;
+	const struct jval *changes = jget(root, "push.changes"), *c;
 	size_t i;
 
 	get_text(out->repository, sizeof(out->repository),
-		 jval_path(root, "repository.full_name"));
-	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "actor.nickname"));
+		 jget(root, "repository.full_name"));
+	get_text(out->pusher, sizeof(out->pusher),
+		 jget(root, "actor.nickname"));
 	if (out->pusher[0] == '\0')
 		get_text(out->pusher, sizeof(out->pusher),
-			 jval_path(root, "actor.display_name"));
+			 jget(root, "actor.display_name"));
 	if (!jval_is(changes, JVAL_ARRAY))
 		return berr_set(err, "'push.changes' is missing or not a list");
 	for (i = 0, c = changes + 1; i < changes->n; i++, c = jval_next(c)) {
-		const struct jval *nw = jval_path(c, "new"), *old = jval_path(c, "old");
+		const struct jval *nw = jget(c, "new"), *old = jget(c, "old");
 		const struct jval *cur = jval_is(nw, JVAL_OBJECT) ? nw : old;
-		const char *type = jval_str(jval_path(cur, "type"));
+		const char *type = jval_str(jget(cur, "type"));
 		const char *prefix;
 
 		if (!jval_is(cur, JVAL_OBJECT))
@@ -387,9 +395,10 @@ static int bitbucket_cloud(struct push_event *out, const struct jval *root,
 			prefix = "refs/tags/";
 		else
 			continue;
-		if (add_short_ref(out, prefix, jval_path(cur, "name"),
-				  jval_path(old, "target.hash"),
-				  jval_path(nw, "target.hash"), !jval_is(nw, JVAL_OBJECT),
+		if (add_short_ref(out, prefix, jget(cur, "name"),
+				  jget(old, "target.hash"),
+				  jget(nw, "target.hash"),
+				  !jval_is(nw, JVAL_OBJECT),
 				  err) != 0)
 			return -1;
 	}
@@ -401,9 +410,9 @@ static int bitbucket_cloud(struct push_event *out, const struct jval *root,
 static int bitbucket_server(struct push_event *out, const struct jval *root,
 			    struct berr *err)
 {
-	const struct jval *changes = jval_path(root, "changes"), *c;
-	const char *key = jval_str(jval_path(root, "repository.project.key"));
-	const char *slug = jval_str(jval_path(root, "repository.slug"));
+	const struct jval *changes = jget(root, "changes"), *c;
+	const char *key = jval_str(jget(root, "repository.project.key"));
+	const char *slug = jval_str(jget(root, "repository.slug"));
 	char full[2 * sizeof(out->repository)];
 	size_t i;
 
@@ -413,14 +422,14 @@ static int bitbucket_server(struct push_event *out, const struct jval *root,
 		get_text_bytes(out->repository, sizeof(out->repository), full,
 			       strlen(full));
 	}
-	get_text(out->pusher, sizeof(out->pusher), jval_path(root, "actor.name"));
+	get_text(out->pusher, sizeof(out->pusher), jget(root, "actor.name"));
 	if (!jval_is(changes, JVAL_ARRAY))
 		return berr_set(err, "'changes' is missing or not a list");
 	for (i = 0, c = changes + 1; i < changes->n; i++, c = jval_next(c)) {
-		const char *type = jval_str(jval_path(c, "type"));
+		const char *type = jval_str(jget(c, "type"));
 
-		if (add_ref_json(out, jval_path(c, "refId"), jval_path(c, "fromHash"),
-				 jval_path(c, "toHash"),
+		if (add_ref_json(out, jget(c, "refId"), jget(c, "fromHash"),
+				 jget(c, "toHash"),
 				 type != NULL && strcmp(type, "DELETE") == 0,
 				 err) != 0)
 			return -1;
@@ -455,30 +464,30 @@ static int parse_bitbucket(struct push_event *out, const struct jval *root,
 static int parse_generic(struct push_event *out, const struct jval *root,
 			 struct berr *err)
 {
-	const struct jval *ref = jval_path(root, "ref");
+	const struct jval *ref = jget(root, "ref");
 
 	snprintf(out->event, sizeof(out->event), "push");
 	out->kind = PUSH_KIND_PUSH;
 	if (jval_is(ref, JVAL_STRING) &&
 	    strncmp(ref->s, "refs/", 5) != 0)
 		return add_short_ref(out, "refs/heads/", ref,
-				     jval_path(root, "before"), jval_path(root, "after"),
+				     jget(root, "before"), jget(root, "after"),
 				     false, err);
-	return add_ref_json(out, ref, jval_path(root, "before"), jval_path(root, "after"),
-			    false, err);
+	return add_ref_json(out, ref, jget(root, "before"),
+			    jget(root, "after"), false, err);
 }
 
 static int parse_stripe(struct push_event *out, const struct jval *root,
 			struct berr *err)
 {
-	const char *object = jval_str(jval_path(root, "object"));
+	const char *object = jval_str(jget(root, "object"));
 
 	if (object != NULL && strcmp(object, "event") != 0)
 		return berr_set(err, "'object' is not \"event\"");
-	if (get_word(out->delivery, VERIFY_ID_MAX + 1, jval_path(root, "id"), true,
+	if (get_word(out->delivery, VERIFY_ID_MAX + 1, jget(root, "id"), true,
 		     "_", "id", err) != 0)
 		return -1;
-	return get_word(out->event, sizeof(out->event), jval_path(root, "type"),
+	return get_word(out->event, sizeof(out->event), jget(root, "type"),
 			true, "_.", "type", err);
 }
 
@@ -489,7 +498,7 @@ static int parse_sentry(struct push_event *out, const struct jval *root,
 
 	if (event_header(out, req, names, err) != 0)
 		return -1;
-	return get_word(out->action, sizeof(out->action), jval_path(root, "action"),
+	return get_word(out->action, sizeof(out->action), jget(root, "action"),
 			false, "_.-", "action", err);
 }
 

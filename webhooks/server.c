@@ -278,6 +278,7 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
 	struct server *s = arg;
 	int64_t t0 = strnum_mono_ms();
 	struct sync_slot *slot;
+	struct pending *last;
 	struct berr err;
 	int rc;
 
@@ -288,7 +289,8 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
 	if (s->nslots > 0) {
 		/* Nothing stored since the newest sync started: it covers
 		 * every request still waiting. */
-		if (TAILQ_LAST(&s->pending, pending_list)->res.seq <= s->covered)
+		last = TAILQ_LAST(&s->pending, pending_list);
+		if (last->res.seq <= s->covered)
 			return;
 		if ((slot = idle_slot(s)) == NULL)
 			return; /* on_synced comes back here */
