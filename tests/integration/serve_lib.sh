@@ -18,6 +18,25 @@ for tool in curl openssl python3; do
 	command -v "$tool" >/dev/null || t_fail "$tool is needed"
 done
 
+# s_app_config [KEY=JSON ...] — turns deploy_app.sh's config (app_init)
+# into one for the daemon: a port the kernel picks, no poll (no deployment
+# but the test's own), the API with $BERTH_API_TOKEN, and each top-level
+# KEY set to the JSON value given.
+s_app_config() {
+	python3 - "$T_DIR/config.json" "$@" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["listen"] = "127.0.0.1:0"
+c["repo"]["poll_interval_s"] = 0
+c["api"] = {"token_env": "BERTH_API_TOKEN"}
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    c[k] = json.loads(v)
+json.dump(c, open(p, "w"))
+PY
+}
+
 # s_stub — writes the stub deploy program and exports the hook.
 s_stub() {
 	cat >"$S_DIR/deploy-stub" <<EOF

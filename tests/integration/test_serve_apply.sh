@@ -15,17 +15,7 @@ GATE=$T_DIR/gate
 APP_BUILD="[[\"sh\", \"-c\", \"while [ -e $GATE ]; do sleep 0.1; done; cat VERSION > built.txt\"]]"
 app_init
 c1=$(app_commit "v1")
-# app_init's config, plus what the daemon needs.
-python3 - "$T_DIR/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["listen"] = "127.0.0.1:0"
-c["repo"]["poll_interval_s"] = 0
-c["webhooks"] = {"github": {"secret_env": "GH_SECRET"}}
-c["api"] = {"token_env": "BERTH_API_TOKEN"}
-json.dump(c, open(p, "w"))
-PY
+s_app_config 'webhooks={"github": {"secret_env": "GH_SECRET"}}'
 s_start
 
 # deployed FIELD — a field of the latest deployment record.

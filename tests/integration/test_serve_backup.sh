@@ -28,14 +28,7 @@ APP_EXTRA=', "drift": { "interval_s": 300, "action": "off" },
   "notify": [ { "type": "webhook", "url_env": "HOOK_URL" } ]'
 app_init
 cd "$T_DIR"
-python3 - config.json <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["listen"] = "127.0.0.1:0"
-c["repo"]["poll_interval_s"] = 0
-c["api"] = {"token_env": "BERTH_API_TOKEN"}
-json.dump(c, open(sys.argv[1], "w"))
-PY
+s_app_config
 mkdir app/migrations
 printf 'CREATE TABLE items (id int PRIMARY KEY, name text);\nINSERT INTO items VALUES (1, %s);\n' "'kept'" >app/migrations/001_items.sql
 app_commit "v1 with a table" >/dev/null

@@ -18,16 +18,7 @@ APP_EXTRA=', "drift": { "interval_s": 10, "action": "report" },
   "notify": [ { "type": "webhook", "url_env": "HOOK_URL" } ]'
 app_init
 cd "$T_DIR"
-# The daemon: a port the kernel picks, the API, no poll (no deployment but
-# the test's own).
-python3 - config.json <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["listen"] = "127.0.0.1:0"
-c["repo"]["poll_interval_s"] = 0
-c["api"] = {"token_env": "BERTH_API_TOKEN"}
-json.dump(c, open(sys.argv[1], "w"))
-PY
+s_app_config
 c1=$(app_commit "v1")
 t_run 0 B apply production
 pgid_of() { json_get state/envs/production/services.json "d['services']['$1']['pgid']"; }
