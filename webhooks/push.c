@@ -502,16 +502,6 @@ static int parse_sentry(struct push_event *out, const struct jval *root,
 			false, "_.-", "action", err);
 }
 
-static int form_hex(char c)
-{
-	static const char digits[] = "0123456789abcdefABCDEF";
-	const char *d = c ? memchr(digits, c, sizeof(digits) - 1) : NULL;
-
-	if (d == NULL)
-		return -1;
-	return d - digits < 16 ? (int)(d - digits) : (int)(d - digits) - 6;
-}
-
 /* The "payload" field of an application/x-www-form-urlencoded body,
  * percent-decoded into out. */
 static int form_payload(struct buf *out, const unsigned char *body,
@@ -539,8 +529,8 @@ static int form_payload(struct buf *out, const unsigned char *body,
 			buf_putc(out, p[i] == '+' ? ' ' : p[i]);
 			continue;
 		}
-		if (i + 2 >= n || (hi = form_hex(p[i + 1])) < 0 ||
-		    (lo = form_hex(p[i + 2])) < 0)
+		if (i + 2 >= n || (hi = strnum_hex_digit(p[i + 1])) < 0 ||
+		    (lo = strnum_hex_digit(p[i + 2])) < 0)
 			return berr_set(err, "form body has a bad %%-escape");
 		buf_putc(out, (char)(hi << 4 | lo));
 		i += 2;

@@ -491,6 +491,17 @@ static void check_decode(const char *s, size_t max, size_t max_trailer, int rc,
 	buf_release(&d.out);
 }
 
+/* s becomes head, n times c, then tail. */
+static void put_run(struct buf *s, const char *head, char c, size_t n,
+		    const char *tail)
+{
+	buf_reset(s);
+	buf_puts(s, head);
+	while (n-- > 0)
+		buf_putc(s, c);
+	buf_puts(s, tail);
+}
+
 static void test_chunked(void)
 {
 	static const char wiki[] = "4;name=value\r\nWiki\r\n"
@@ -502,7 +513,6 @@ static void test_chunked(void)
 	static const char next[] = "GET /next HTTP/1.1\r\n\r\n";
 	struct decoded d;
 	struct buf s;
-	size_t i;
 
 	decode_all_ways(&d, wiki, 1024, 1024);
 	CHECK_INT(d.rc, 1);
@@ -608,10 +618,7 @@ static void test_chunked(void)
 	check_decode("0\r\nA: b\r\n\r\n", 1024, 8, 1, 11, NULL);
 	check_decode("0\r\nA: b\r\n\r\n", 1024, 7, 431, 10, NULL);
 	buf_init(&s, 0);
-	buf_puts(&s, "2\r\nok\r\n0\r\nX-Long: ");
-	for (i = 0; i < 2000; i++)
-		buf_putc(&s, 'a');
-	buf_puts(&s, "\r\n\r\n");
+	put_run(&s, "2\r\nok\r\n0\r\nX-Long: ", 'a', 2000, "\r\n\r\n");
 	decode(&d, buf_str(&s), s.len, 1024, 1024);
 	CHECK_INT(d.rc, 431);
 	CHECK_STR(buf_str(&d.out), "ok");
@@ -629,20 +636,12 @@ static void test_chunked(void)
 	check_decode("1\rjunk\nA\r\n0\r\n\r\n", 1024, 1024, 400, 2, NULL);
 
 	/* Chunk extensions: long is fine, past 4096 bytes is not. */
-	buf_init(&s, 0);
-	buf_puts(&s, "1;x=");
-	for (i = 0; i < 1000; i++)
-		buf_putc(&s, 'v');
-	buf_puts(&s, "\r\nA\r\n0\r\n\r\n");
+	put_run(&s, "1;x=", 'v', 1000, "\r\nA\r\n0\r\n\r\n");
 	decode(&d, buf_str(&s), s.len, 1024, 1024);
 	CHECK_INT(d.rc, 1);
 	CHECK_STR(buf_str(&d.out), "A");
 	buf_release(&d.out);
-	buf_reset(&s);
-	buf_puts(&s, "1;x=");
-	for (i = 0; i < 5000; i++)
-		buf_putc(&s, 'v');
-	buf_puts(&s, "\r\nA\r\n0\r\n\r\n");
+	put_run(&s, "1;x=", 'v', 5000, "\r\nA\r\n0\r\n\r\n");
 	decode(&d, buf_str(&s), s.len, 1024, 1024);
 	CHECK_INT(d.rc, 400);
 	CHECK(d.used > 4000 && d.used < 5000);
